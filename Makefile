@@ -1,0 +1,48 @@
+# trilink — one Makefile, two front doors:
+#   make demo   set up (idempotent) and run the built-in scenario on the in-memory link
+#   make test   set up (idempotent) and run the test suite
+SHELL := /bin/bash
+PY    ?= python3
+VENV  := .venv
+BIN   := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEB_PACKAGES := nats-server chromium iproute2
+
+.PHONY: demo test check setup system-deps lint typecheck bench clean
+
+demo: $(STAMP)
+	$(BIN)/trilink run korea-japan
+
+test: system-deps $(STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider
+
+check: system-deps $(STAMP)
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy src/trilink/nodes src/trilink/link src/trilink/web src/trilink/policy src/trilink/cli src/trilink/messages.py
+	$(BIN)/pytest -q -p no:cacheprovider
+
+setup: system-deps $(STAMP)
+
+# Debian packages the tests need (a real NATS server, a real browser, network namespaces).
+# Installed only when missing, so a second run costs nothing.
+system-deps:
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+bench: $(STAMP)
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info
