@@ -1,0 +1,94 @@
+"""Every exception trilink raises on purpose. Each carries its data as attributes.
+
+    TrilinkError
+    ├── ScenarioError            a scenario file is wrong: .problems = [(path, reason)]
+    ├── TrajectoryInfeasible     a flight the missile cannot fly: .reason
+    ├── DecodeError              bytes that are not a valid message: .field, .reason
+    ├── VerificationError        signature, key, replay or clock checks failed: .reason
+    │   ├── BadSignature
+    │   ├── UnknownSource
+    │   ├── ReplayedMessage
+    │   └── ClockSkew
+    ├── ReleaseDenied            policy forbids a release: .partner, .reason
+    ├── PolicyError              a policy that cannot be enforced as written: .path, .reason
+    └── AuditError               the audit chain is broken: .line, .reason
+
+Add a class here, with its place in the tree above, rather than anywhere else.
+"""
+
+from __future__ import annotations
+
+
+class TrilinkError(Exception):
+    """Root of trilink's exceptions."""
+
+
+class ScenarioError(TrilinkError):
+    """A scenario file failed validation; ``problems`` lists ``(field.path, reason)``."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]):
+        self.source = source
+        self.problems = problems
+        super().__init__("\n".join(f"{source}:{path}: {reason}" for path, reason in problems))
+
+
+class TrajectoryInfeasible(TrilinkError):
+    """The requested flight cannot be flown by the chosen missile class."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(reason)
+
+
+class DecodeError(TrilinkError):
+    """Bytes that do not decode to a valid message; ``field`` names where."""
+
+    def __init__(self, field: str, reason: str):
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")
+
+
+class VerificationError(TrilinkError):
+    """A message failed an authenticity or freshness check."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(reason)
+
+
+class BadSignature(VerificationError):
+    pass
+
+
+class UnknownSource(VerificationError):
+    pass
+
+
+class ReplayedMessage(VerificationError):
+    pass
+
+
+class ClockSkew(VerificationError):
+    pass
+
+
+class ReleaseDenied(TrilinkError):
+    def __init__(self, partner: str, reason: str):
+        self.partner = partner
+        self.reason = reason
+        super().__init__(f"release to {partner} denied: {reason}")
+
+
+class PolicyError(TrilinkError):
+    def __init__(self, path: str, reason: str):
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+class AuditError(TrilinkError):
+    def __init__(self, line: int, reason: str):
+        self.line = line
+        self.reason = reason
+        super().__init__(f"audit line {line}: {reason}")
