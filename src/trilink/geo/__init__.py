@@ -20,7 +20,12 @@ from trilink.geo.frames import (
     geodetic_to_ecef,
 )
 from trilink.geo.geodesic import geodesic_direct, geodesic_inverse
-from trilink.geo.horizon import apparent_elevation, gaussian_radius, horizon_height, in_line_of_sight
+from trilink.geo.horizon import (
+    apparent_elevation,
+    gaussian_radius,
+    horizon_height,
+    in_line_of_sight,
+)
 from trilink.geo.measure import (
     az_el,
     az_el_jacobian,

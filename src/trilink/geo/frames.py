@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from trilink.geo.wgs84 import A, B, E2, EP2, OMEGA
+from trilink.geo.wgs84 import E2, EP2, OMEGA, A, B
 
 Array = NDArray[np.float64]
 

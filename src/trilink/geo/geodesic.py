@@ -20,7 +20,9 @@ def geodesic_inverse(
     lat1_rad: ArrayLike, lon1_rad: ArrayLike, lat2_rad: ArrayLike, lon2_rad: ArrayLike
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Distance [m], initial azimuth and final azimuth [rad, clockwise from north]."""
-    b = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (lat1_rad, lon1_rad, lat2_rad, lon2_rad)))
+    b = np.broadcast_arrays(
+        *(np.asarray(x, dtype=float) for x in (lat1_rad, lon1_rad, lat2_rad, lon2_rad))
+    )
     shape = b[0].shape
     flat = [x.ravel() for x in b]
     s12 = np.empty(flat[0].size)
@@ -36,7 +38,9 @@ def geodesic_direct(
     lat1_rad: ArrayLike, lon1_rad: ArrayLike, az1_rad: ArrayLike, distance_m: ArrayLike
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """End point (lat, lon) [rad] after ``distance_m`` along a geodesic from a point."""
-    b = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (lat1_rad, lon1_rad, az1_rad, distance_m)))
+    b = np.broadcast_arrays(
+        *(np.asarray(x, dtype=float) for x in (lat1_rad, lon1_rad, az1_rad, distance_m))
+    )
     shape = b[0].shape
     flat = [x.ravel() for x in b]
     lat2 = np.empty(flat[0].size)

@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from trilink.geo.frames import ecef_to_geodetic, geodetic_to_ecef
-from trilink.geo.wgs84 import A, E2, K_REFRACTION
+from trilink.geo.wgs84 import E2, K_REFRACTION, A
 
 Array = NDArray[np.float64]
 
@@ -70,8 +70,12 @@ def in_line_of_sight(
     return apparent_elevation(site_lla, target_ecef, k) >= np.asarray(min_elevation_rad)
 
 
-def horizon_height(ground_range_m: ArrayLike, site_height_m: float = 0.0, k: float = K_REFRACTION,
-                   radius_m: float | None = None) -> Array:
+def horizon_height(
+    ground_range_m: ArrayLike,
+    site_height_m: float = 0.0,
+    k: float = K_REFRACTION,
+    radius_m: float | None = None,
+) -> Array:
     """Lowest visible target height [m] at a ground range over a k*R Earth (el = 0).
 
     Exact form of the ``d^2 / (2 k R)`` rule: ``h = (R_e + h_s) / cos(d / R_e) - R_e``.

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from trilink.geo.wgs84 import A, GM, J2, OMEGA
+from trilink.geo.wgs84 import GM, J2, OMEGA, A
 
 Array = NDArray[np.float64]
 OMEGA_VEC = np.array([0.0, 0.0, OMEGA])

@@ -48,7 +48,9 @@ class Trajectory:
     def impact_t_ns(self) -> int:
         return int(self.t_ns[-1])
 
-    def state_at(self, t_ns: NDArray[np.int64] | int) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
+    def state_at(
+        self, t_ns: NDArray[np.int64] | int
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
         """Position (..., 3), velocity (..., 3) and an in-flight mask (...) at times ``t_ns``.
 
         Cubic Hermite interpolation between samples (uses position and velocity, so it is
@@ -66,8 +68,18 @@ class Trajectory:
         p0, p1 = self.r_ecef_m[i], self.r_ecef_m[i + 1]
         m0, m1 = self.v_ecef_mps[i] * h, self.v_ecef_mps[i + 1] * h
         s2, s3 = s * s, s * s * s
-        r = (2 * s3 - 3 * s2 + 1) * p0 + (s3 - 2 * s2 + s) * m0 + (-2 * s3 + 3 * s2) * p1 + (s3 - s2) * m1
-        v = ((6 * s2 - 6 * s) * p0 + (3 * s2 - 4 * s + 1) * m0 + (-6 * s2 + 6 * s) * p1 + (3 * s2 - 2 * s) * m1) / h
+        r = (
+            (2 * s3 - 3 * s2 + 1) * p0
+            + (s3 - 2 * s2 + s) * m0
+            + (-2 * s3 + 3 * s2) * p1
+            + (s3 - s2) * m1
+        )
+        v = (
+            (6 * s2 - 6 * s) * p0
+            + (3 * s2 - 4 * s + 1) * m0
+            + (-6 * s2 + 6 * s) * p1
+            + (3 * s2 - 2 * s) * m1
+        ) / h
         r = np.where(inside[..., None], r, np.nan)
         v = np.where(inside[..., None], v, np.nan)
         return r, v, inside

@@ -41,6 +41,14 @@ class Detections:
     def take(self, index: NDArray[np.intp] | NDArray[np.bool_]) -> Detections:
         """A new batch with the selected rows."""
         return Detections(
-            self.sensor_id, self.nation, self.kind, self.sensor_ecef_m, self.rot,
-            self.t_ns[index], self.z[index], self.R[index], self.snr_db[index], self.truth_id[index],
+            self.sensor_id,
+            self.nation,
+            self.kind,
+            self.sensor_ecef_m,
+            self.rot,
+            self.t_ns[index],
+            self.z[index],
+            self.R[index],
+            self.snr_db[index],
+            self.truth_id[index],
         )
