@@ -1,1 +1,2 @@
 """Imports every command module so that each registers on ``app``."""
+from trilink.cli import audit  # noqa: F401
