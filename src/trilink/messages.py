@@ -105,7 +105,7 @@ class _Value(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Untagged nested value."""
 
 
-class Ellipse(_Value):
+class Ellipse(_Value, frozen=True):
     """One-sigma horizontal error ellipse on the ground (39.3 % for a 2-D Gaussian;
     multiply both axes by 2.4477 for 95 %)."""
 
@@ -119,7 +119,7 @@ class Ellipse(_Value):
     ]
 
 
-class GroundPoint(_Value):
+class GroundPoint(_Value, frozen=True):
     """A predicted place and time on the ground (launch point or impact point)."""
 
     lat_deg: LatDeg
@@ -129,7 +129,7 @@ class GroundPoint(_Value):
     ellipse: Ellipse
 
 
-class SourceTrack(_Value):
+class SourceTrack(_Value, frozen=True):
     """One national track that contributed to a system track."""
 
     nation: NodeId
@@ -138,7 +138,7 @@ class SourceTrack(_Value):
     ) = None
 
 
-class PeerStatus(_Value):
+class PeerStatus(_Value, frozen=True):
     """What a node knows of one peer link."""
 
     peer: NodeId
@@ -177,7 +177,7 @@ class Envelope(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, ta
     ] = b""
 
 
-class TrackReport(Envelope, kw_only=True, tag="track_report"):
+class TrackReport(Envelope, frozen=True, kw_only=True, tag="track_report"):
     """A national node's track of one object (national -> hub, ``trilink.<NODE>.tracks``)."""
 
     track_id: Annotated[ShortText, Meta(description="Track id, unique within the nation.")]
@@ -197,7 +197,7 @@ class TrackReport(Envelope, kw_only=True, tag="track_report"):
     missile_class: Annotated[str, Meta(max_length=16)] | None = None
 
 
-class SystemTrack(Envelope, kw_only=True, tag="system_track"):
+class SystemTrack(Envelope, frozen=True, kw_only=True, tag="system_track"):
     """The hub's fused track of one object (``trilink.hub.out.<NODE>.tracks``)."""
 
     system_track_number: TrackNumber
@@ -216,7 +216,7 @@ class SystemTrack(Envelope, kw_only=True, tag="system_track"):
     missile_class: Annotated[str, Meta(max_length=16)] | None = None
 
 
-class LaunchEvent(Envelope, kw_only=True, tag="launch_event"):
+class LaunchEvent(Envelope, frozen=True, kw_only=True, tag="launch_event"):
     """The hub declares a launch (``trilink.hub.out.<NODE>.events``)."""
 
     system_track_number: TrackNumber
@@ -234,7 +234,7 @@ CapSeverity = Literal["Extreme", "Severe", "Moderate", "Minor", "Unknown"]
 CapCertainty = Literal["Observed", "Likely", "Possible", "Unlikely", "Unknown"]
 
 
-class Warning(Envelope, kw_only=True, tag="warning"):
+class Warning(Envelope, frozen=True, kw_only=True, tag="warning"):
     """A warning for one partner (``trilink.hub.out.<NODE>.warnings``); maps onto CAP 1.2."""
 
     warning_id: Annotated[ShortText, Meta(description="Stable id; CAP identifier.")]
@@ -264,7 +264,7 @@ class Warning(Envelope, kw_only=True, tag="warning"):
     text: Annotated[str, Meta(max_length=4096)] = ""
 
 
-class Heartbeat(Envelope, kw_only=True, tag="heartbeat"):
+class Heartbeat(Envelope, frozen=True, kw_only=True, tag="heartbeat"):
     """A node's link status (``trilink.<NODE>.status``, ``trilink.hub.out.<NODE>.status``)."""
 
     state: Literal["starting", "running", "degraded", "stopping"]
@@ -273,7 +273,7 @@ class Heartbeat(Envelope, kw_only=True, tag="heartbeat"):
     deadletters: Annotated[Count, Meta(description="Messages dead-lettered so far.")] = 0
 
 
-class Reject(Envelope, kw_only=True, tag="reject"):
+class Reject(Envelope, frozen=True, kw_only=True, tag="reject"):
     """A node tells the sender it refused one of its messages."""
 
     rejected_message_id: Annotated[str, Meta(max_length=64)] | None = None
