@@ -11,7 +11,8 @@
     │   └── ClockSkew
     ├── ReleaseDenied            policy forbids a release: .partner, .reason
     ├── PolicyError              a policy that cannot be enforced as written: .path, .reason
-    └── AuditError               the audit chain is broken: .line, .reason
+    ├── AuditError               the audit chain is broken: .line, .reason
+    └── GeodataMissing           built territory data not found: .path, .hint
 
 Add a class here, with its place in the tree above, rather than anywhere else.
 """
@@ -92,3 +93,12 @@ class AuditError(TrilinkError):
         self.line = line
         self.reason = reason
         super().__init__(f"audit line {line}: {reason}")
+
+
+class GeodataMissing(TrilinkError):
+    """The territory polygons built at set-up time are missing; ``hint`` says how to build."""
+
+    def __init__(self, path: str, hint: str):
+        self.path = path
+        self.hint = hint
+        super().__init__(f"territory data not found at {path}: {hint}")
