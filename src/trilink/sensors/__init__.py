@@ -1,0 +1,42 @@
+"""Sensor models: what radars and infrared satellites report about truth trajectories.
+
+Pure functions of (spec, trajectories, time window, random generator) returning one
+:class:`Detections` batch per sensor. ``observe_all`` gives each sensor its own
+reproducible random stream. See docs/sensors.md for the models and their references.
+"""
+
+from trilink.sensors.detection import Detections
+from trilink.sensors.infrared import GEO_RADIUS_M, earth_blocks, infrared_frame, observe_infrared
+from trilink.sensors.observe import observe, observe_all, sensor_rng
+from trilink.sensors.radar import (
+    in_coverage,
+    observe_radar,
+    radar_sigmas,
+    radar_site,
+    snr_db,
+)
+from trilink.sensors.specs import Face, InfraredSatelliteSpec, RadarSpec, SensorSpec
+from trilink.sensors.swerling import albersheim_snr_db, detection_threshold, pd_swerling
+
+__all__ = [
+    "GEO_RADIUS_M",
+    "Detections",
+    "Face",
+    "InfraredSatelliteSpec",
+    "RadarSpec",
+    "SensorSpec",
+    "albersheim_snr_db",
+    "detection_threshold",
+    "earth_blocks",
+    "in_coverage",
+    "infrared_frame",
+    "observe",
+    "observe_all",
+    "observe_infrared",
+    "observe_radar",
+    "pd_swerling",
+    "radar_sigmas",
+    "radar_site",
+    "sensor_rng",
+    "snr_db",
+]
