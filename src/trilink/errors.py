@@ -30,7 +30,9 @@ class ScenarioError(TrilinkError):
     def __init__(self, source: str, problems: list[tuple[str, str]]):
         self.source = source
         self.problems = problems
-        super().__init__("\n".join(f"{source}:{path}: {reason}" for path, reason in problems))
+        # An empty path is a problem with the whole file (unreadable, not found).
+        lines = (f"{source}:{path}: {reason}" if path else f"{source}: {reason}" for path, reason in problems)
+        super().__init__("\n".join(lines))
 
 
 class TrajectoryInfeasible(TrilinkError):

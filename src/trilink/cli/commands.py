@@ -1,2 +1,3 @@
 """Imports every command module so that each registers on ``app``."""
 from trilink.cli import audit  # noqa: F401
+from trilink.cli import scenario  # noqa: F401
