@@ -4,7 +4,7 @@
     ├── ScenarioError            a scenario file is wrong: .problems = [(path, reason)]
     ├── TrajectoryInfeasible     a flight the missile cannot fly: .reason
     ├── DecodeError              bytes that are not a valid message: .field, .reason
-    ├── VerificationError        signature, key, replay or clock checks failed: .reason
+    ├── VerificationError        signature, key, replay or clock checks failed: .reason, .field
     │   ├── BadSignature
     │   ├── UnknownSource
     │   ├── ReplayedMessage
@@ -12,6 +12,7 @@
     ├── ReleaseDenied            policy forbids a release: .partner, .reason
     ├── PolicyError              a policy that cannot be enforced as written: .path, .reason
     ├── AuditError               the audit chain is broken: .line, .reason
+    ├── BusError                 a bad subject or pattern, a closed or unreachable bus: .subject, .reason
     └── GeodataMissing           built territory data not found: .path, .hint
 
 Add a class here, with its place in the tree above, rather than anywhere else.
@@ -53,10 +54,12 @@ class DecodeError(TrilinkError):
 
 
 class VerificationError(TrilinkError):
-    """A message failed an authenticity or freshness check."""
+    """A message failed an authenticity or freshness check; ``field`` names the field
+    that failed it (``"$"``: the message as a whole)."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, field: str = "$"):
         self.reason = reason
+        self.field = field
         super().__init__(reason)
 
 
@@ -95,6 +98,15 @@ class AuditError(TrilinkError):
         self.line = line
         self.reason = reason
         super().__init__(f"audit line {line}: {reason}")
+
+
+class BusError(TrilinkError):
+    """A subject or pattern the bus cannot carry, or a bus that is closed or unreachable."""
+
+    def __init__(self, subject: str, reason: str):
+        self.subject = subject
+        self.reason = reason
+        super().__init__(f"{subject}: {reason}")
 
 
 class GeodataMissing(TrilinkError):
