@@ -214,7 +214,7 @@ def pcrlb_ballistic(
     if not inside.all():
         raise ValueError("every t_ns must lie inside the truth's flight")
     x = np.concatenate([r, v], axis=-1)
-    dt = np.diff(t) * 1e-9
+    dt = np.diff(t) / 1e9
     F = propagate_with_stm(x[:-1], dt, max_step_s)[1]
     H = np.zeros((t.size, 3, 6))
     H[:, :, :3] = range_az_el_jacobian(r, sensor_ecef_m, rot)

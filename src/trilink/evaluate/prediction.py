@@ -115,8 +115,8 @@ def _point_errors(
     if event_t_ns is None:
         dt = np.full(t.shape, np.nan)
     else:
-        dt = (np.asarray(event_t_ns, dtype=np.int64) - t0) * 1e-9
-    return PointErrors((t - launch_t_ns) * 1e-9, np.broadcast_to(dist, t.shape).copy(), dt)
+        dt = (np.asarray(event_t_ns, dtype=np.int64) - t0) / 1e9
+    return PointErrors((t - launch_t_ns) / 1e9, np.broadcast_to(dist, t.shape).copy(), dt)
 
 
 def impact_point_errors(

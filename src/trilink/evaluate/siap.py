@@ -148,7 +148,7 @@ def siap(
     tt = np.zeros(n_j)
     tl = np.zeros(n_j)
     life = np.zeros(n_j)
-    t_s = (grid - (grid[0] if n_grid else 0)) * 1e-9
+    t_s = (grid - (grid[0] if n_grid else 0)) / 1e9
     for j in range(n_j):  # a handful of missiles; each step is vectorised over time
         on_j = assoc == j  # (G, n)
         changes[j], tl[j] = _continuity(on_j, t_s)

@@ -77,7 +77,7 @@ class Timeliness:
 
 
 def _latency(t: int, t0: int) -> float:
-    return float("nan") if t == _NEVER else (t - t0) * 1e-9
+    return float("nan") if t == _NEVER else (t - t0) / 1e9
 
 
 def timeliness_table(
