@@ -1,0 +1,123 @@
+"""Ed25519 signatures over the canonical encoding (RFC 8032, via ``cryptography``).
+
+Signing, step by step (the ICD, section "Signing"):
+
+1. set ``signature`` to empty bytes (every other field at its final value);
+2. encode canonically to MessagePack (:func:`trilink.link.codec.encode`);
+3. prepend the context ``b"trilink-sig-v1\\x00"`` so a node key cannot be tricked into
+   signing something that is valid in another protocol;
+4. Ed25519-sign those bytes with the source node's private key; put the 64-byte
+   signature in ``signature``.
+
+Verification redoes steps 1-3 from the decoded message and checks the signature with the
+public key registered for ``msg.source``. Ed25519 is deterministic, so the same key and
+message always give the same signature (the golden vectors rely on it).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TypeVar
+
+import msgspec
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from trilink.errors import BadSignature, UnknownSource
+from trilink.link.codec import encode
+from trilink.messages import Envelope
+
+SIGNATURE_CONTEXT = b"trilink-sig-v1\x00"
+SIGNATURE_BYTES = 64
+
+M = TypeVar("M", bound=Envelope)
+
+
+def signing_input(msg: Envelope) -> bytes:
+    """The exact bytes a signature covers: context + canonical encoding, signature empty."""
+    return SIGNATURE_CONTEXT + encode(msgspec.structs.replace(msg, signature=b""))
+
+
+def sign(msg: M, private_key: Ed25519PrivateKey) -> M:
+    """A copy of ``msg`` carrying its Ed25519 signature."""
+    return msgspec.structs.replace(msg, signature=private_key.sign(signing_input(msg)))
+
+
+def private_key_from_seed(seed: bytes) -> Ed25519PrivateKey:
+    """The Ed25519 key of a 32-byte seed (RFC 8032 section 5.1.5): deterministic keys for
+    tests and golden vectors. Live nodes use keys from ``trilink pki``."""
+    return Ed25519PrivateKey.from_private_bytes(seed)
+
+
+def public_key_bytes(key: Ed25519PublicKey | Ed25519PrivateKey) -> bytes:
+    """The raw 32-byte public key."""
+    pub = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
+    return pub.public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+class Keyring:
+    """The public key of each known source node; verifies messages."""
+
+    def __init__(self, keys: Mapping[str, Ed25519PublicKey] | None = None):
+        self._keys: dict[str, Ed25519PublicKey] = dict(keys or {})
+
+    @classmethod
+    def from_raw(cls, keys: Mapping[str, bytes | str]) -> Keyring:
+        """From raw 32-byte public keys, as bytes or hex text."""
+        ring = cls()
+        for source, raw in keys.items():
+            ring.add(source, Ed25519PublicKey.from_public_bytes(_raw(raw)))
+        return ring
+
+    @classmethod
+    def load(cls, path: Path | str) -> Keyring:
+        """From a JSON file ``{"KOR": "<64 hex digits>", ...}``."""
+        return cls.from_raw(json.loads(Path(path).read_text()))
+
+    @classmethod
+    def of_private(cls, keys: Mapping[str, Ed25519PrivateKey]) -> Keyring:
+        return cls({s: k.public_key() for s, k in keys.items()})
+
+    def add(self, source: str, key: Ed25519PublicKey) -> None:
+        self._keys[source] = key
+
+    def to_hex(self) -> dict[str, str]:
+        return {s: public_key_bytes(k).hex() for s, k in sorted(self._keys.items())}
+
+    @property
+    def sources(self) -> frozenset[str]:
+        return frozenset(self._keys)
+
+    def __contains__(self, source: object) -> bool:
+        return source in self._keys
+
+    def verify(self, msg: Envelope) -> None:
+        """Raise UnknownSource (no key for msg.source) or BadSignature; else return."""
+        key = self._keys.get(msg.source)
+        if key is None:
+            raise UnknownSource(f"no public key for source {msg.source!r}")
+        if len(msg.signature) != SIGNATURE_BYTES:
+            raise BadSignature(
+                f"signature is {len(msg.signature)} bytes, Ed25519 needs {SIGNATURE_BYTES}"
+            )
+        try:
+            key.verify(msg.signature, signing_input(msg))
+        except InvalidSignature:
+            raise BadSignature(
+                f"signature does not match the content or the key of {msg.source!r}"
+            ) from None
+
+
+def verify(msg: Envelope, keyring: Keyring) -> None:
+    """Module-level form of :meth:`Keyring.verify`."""
+    keyring.verify(msg)
+
+
+def _raw(value: bytes | str) -> bytes:
+    raw = bytes.fromhex(value) if isinstance(value, str) else bytes(value)
+    if len(raw) != 32:
+        raise ValueError(f"an Ed25519 public key is 32 bytes, got {len(raw)}")
+    return raw
