@@ -1,0 +1,235 @@
+"""Warning rules for one partner: pure functions over a plain description of a missile.
+
+The rule (thresholds in :class:`WarningRules`, defaults quoted):
+
+1. **Launch** - any *confirmed* missile in flight is reported to every partner the policy
+   lets see it (level ``"launch"``; severity Minor, "monitor").
+2. **Threat** - raised when either
+   a. the 95 % impact ellipse (k = 2.4477 sigma, :data:`~trilink.alerts.ellipse.K95`)
+      overlaps the partner's land, territorial sea or 200-nm zone, or
+   b. the remaining predicted ground track passes over the partner's territory (land
+      plus the 12-nm territorial sea): an overflight, as J-Alert treats one.
+3. **Far means no threat** - no threat is raised, and a held one is released, only when
+   the 3-sigma impact ellipse (98.9 %) lies more than ``far_distance_m`` = 50 km from the
+   zone and there is no overflight. Between the two (the 95 % ellipse outside the zone
+   but the 3-sigma ellipse within 50 km) an existing threat is *held*: hysteresis, so
+   that a prediction jittering along the zone's edge does not flap Alert/Cancel.
+4. **Certainty** - "Likely" when the nominal impact point itself is inside the zone or
+   the nominal ground track crosses the territory, "Possible" when only the ellipse
+   reaches it.
+5. **Time to impact** - predicted impact time minus the input's time, in seconds.
+
+Without an impact prediction (boost phase) only the overflight test can raise a threat.
+Material changes and the message life cycle (Alert / Update / Cancel) are decided by
+:class:`trilink.alerts.state.WarningState` from the :class:`Assessment` made here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from trilink.alerts.ellipse import K95, ellipse_from_covariance, ellipse_ring
+from trilink.alerts.territory import OUTSIDE, PLACE_NAMES, Territory
+
+PHASES = ("boost", "midcourse", "terminal", "unknown")
+STATUSES = ("in_flight", "impacted", "lost")
+LEVELS = ("none", "launch", "threat")
+
+
+@dataclass(frozen=True)
+class ImpactPrediction:
+    """Predicted impact point with its 1-sigma ground ellipse and time.
+
+    ``orientation_rad`` is the azimuth of the major axis, clockwise from true north;
+    ``semi_major_m >= semi_minor_m``. ``t_ns`` is UTC nanoseconds since the epoch.
+    """
+
+    lat_rad: float
+    lon_rad: float
+    t_ns: int
+    t_sigma_s: float
+    semi_major_m: float
+    semi_minor_m: float
+    orientation_rad: float
+
+    def __post_init__(self) -> None:
+        values = (self.lat_rad, self.lon_rad, self.t_sigma_s, self.semi_major_m, self.semi_minor_m)
+        if not all(math.isfinite(v) for v in values):
+            raise ValueError(f"impact prediction has non-finite values: {self}")
+        if self.semi_minor_m < 0 or self.semi_major_m < self.semi_minor_m:
+            raise ValueError("impact ellipse needs semi_major_m >= semi_minor_m >= 0")
+
+    @classmethod
+    def from_covariance(
+        cls, lat_rad: float, lon_rad: float, t_ns: int, t_sigma_s: float, cov_en_m2: NDArray
+    ) -> ImpactPrediction:
+        """From the 2x2 east/north covariance [m^2] at the impact point."""
+        a, b, th = ellipse_from_covariance(cov_en_m2)
+        return cls(lat_rad, lon_rad, int(t_ns), t_sigma_s, float(a), float(b), float(th))
+
+    def ring(self, k: float = 1.0, n: int = 72) -> NDArray[np.float64]:
+        """Closed ``[lat, lon]`` rad ring (n + 1, 2) of the ``k``-sigma ellipse."""
+        return ellipse_ring(
+            self.lat_rad,
+            self.lon_rad,
+            self.semi_major_m,
+            self.semi_minor_m,
+            self.orientation_rad,
+            k,
+            n,
+        )
+
+
+def _empty_track() -> NDArray[np.float64]:
+    return np.zeros((0, 2))
+
+
+@dataclass(frozen=True, eq=False)
+class ThreatInput:
+    """What the rules need to know about one system track at one time.
+
+    ``ground_track_rad`` holds ``[lat, lon]`` samples (K, 2) of the *remaining* predicted
+    flight (sub-missile points), used for the overflight test. ``r_ecef_m``/``v_ecef_mps``
+    (3,) and the optional 3x3 ECEF position/velocity covariances feed the CoT export.
+    """
+
+    track_id: str
+    t_ns: int
+    status: str = "in_flight"
+    phase: str = "unknown"
+    confirmed: bool = True
+    launch_lat_rad: float = math.nan
+    launch_lon_rad: float = math.nan
+    launch_t_ns: int | None = None
+    impact: ImpactPrediction | None = None
+    ground_track_rad: NDArray[np.float64] = field(default_factory=_empty_track)
+    r_ecef_m: NDArray[np.float64] | None = None
+    v_ecef_mps: NDArray[np.float64] | None = None
+    cov_pos_ecef_m2: NDArray[np.float64] | None = None
+    cov_vel_ecef_m2s2: NDArray[np.float64] | None = None
+    missile_class: str = ""
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+        if self.phase not in PHASES:
+            raise ValueError(f"phase must be one of {PHASES}, got {self.phase!r}")
+        track = np.asarray(self.ground_track_rad, dtype=float)
+        if track.ndim != 2 or track.shape[-1] != 2:
+            raise ValueError("ground_track_rad must be (K, 2) [lat, lon] radians")
+        # Store a read-only copy so the frozen value cannot change under its holder.
+        track = track.copy()
+        track.flags.writeable = False
+        object.__setattr__(self, "ground_track_rad", track)
+        for name, shape in (
+            ("r_ecef_m", (3,)),
+            ("v_ecef_mps", (3,)),
+            ("cov_pos_ecef_m2", (3, 3)),
+            ("cov_vel_ecef_m2s2", (3, 3)),
+        ):
+            value = getattr(self, name)
+            if value is not None:
+                arr = np.array(value, dtype=float)
+                if arr.shape != shape:
+                    raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
+                arr.flags.writeable = False
+                object.__setattr__(self, name, arr)
+
+    @property
+    def has_launch_point(self) -> bool:
+        return math.isfinite(self.launch_lat_rad) and math.isfinite(self.launch_lon_rad)
+
+    @property
+    def time_to_impact_s(self) -> float:
+        """Seconds from ``t_ns`` to the predicted impact (NaN without a prediction)."""
+        if self.impact is None:
+            return math.nan
+        return (self.impact.t_ns - self.t_ns) / 1e9
+
+
+@dataclass(frozen=True)
+class WarningRules:
+    """Thresholds of the warning rules (SI units). Defaults are the documented values."""
+
+    threat_k: float = K95  # ellipse scale tested against the zone to raise a threat
+    clear_k: float = 3.0  # ellipse scale whose distance decides "far"
+    far_distance_m: float = 50e3  # 3-sigma ellipse this far from the zone = no threat
+    overflight_kind: str = "territorial"  # area a ground track must cross: land + 12 nm
+    # Material change (trilink.alerts.state): any one triggers an Update while threatened.
+    impact_shift_m: float = 10e3  # nominal impact point moved at least this far
+    impact_time_shift_s: float = 10.0  # predicted impact time moved at least this much
+    ellipse_change_ratio: float = 0.25  # 95 % semi-major grew/shrank by this fraction...
+    ellipse_change_min_m: float = 5e3  # ...and by at least this many metres
+    min_update_interval_s: float = 2.0  # between two Updates that only refine a prediction
+    lost_grace_s: float = 30.0  # after a lost track's predicted impact time, Cancel
+    lost_timeout_s: float = 120.0  # a lost track with no prediction is Cancelled after this
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """The rules' verdict for one partner about one track at one time."""
+
+    level: str  # "none" | "launch" | "threat"
+    threat_impact: bool  # 95 % ellipse reaches the zone
+    overflight: bool  # remaining ground track crosses the territory
+    held: bool  # threat kept only by hysteresis (rule 3)
+    impact_place: str  # innermost area the 95 % ellipse reaches: land/territorial/zone/outside
+    nominal_place: str  # area holding the nominal impact point
+    distance_to_zone_m: float  # from the 3-sigma ellipse; 0 if overlapping, inf if unknown
+    time_to_impact_s: float
+    certainty: str  # "Likely" | "Possible" | "Observed"
+
+    @property
+    def is_threat(self) -> bool:
+        return self.level == "threat"
+
+
+def assess(
+    threat: ThreatInput,
+    territory: Territory,
+    rules: WarningRules = WarningRules(),
+    previously_threatened: bool = False,
+) -> Assessment:
+    """Apply the rules (module docstring) for ``territory``'s nation. Pure."""
+    tti = threat.time_to_impact_s
+    if not threat.confirmed or threat.status != "in_flight":
+        return Assessment(
+            "none", False, False, False, "outside", "outside", math.inf, tti, "Observed"
+        )
+
+    track = threat.ground_track_rad
+    overflight = bool(track.shape[0] > 0 and territory.track_crosses(track, rules.overflight_kind))
+
+    threat_impact, place, nominal, distance = False, OUTSIDE, OUTSIDE, math.inf
+    if threat.impact is not None:
+        imp = threat.impact
+        ring95 = imp.ring(rules.threat_k)
+        place = territory.area_place(ring95)
+        threat_impact = place != OUTSIDE
+        nominal = int(territory.locate(imp.lat_rad, imp.lon_rad))
+        distance = 0.0 if threat_impact else territory.distance_m(imp.ring(rules.clear_k), "zone")
+
+    far = distance > rules.far_distance_m and not overflight
+    raised = threat_impact or overflight
+    held = (not raised) and previously_threatened and not far
+    level = "threat" if (raised or held) else "launch"
+
+    # The ground track given is the nominal one, so an overflight is as likely as the
+    # nominal impact point being inside; an ellipse that only grazes the zone is not.
+    likely = nominal != OUTSIDE or overflight
+    certainty = "Likely" if (level == "threat" and likely) else "Possible"
+    return Assessment(
+        level=level,
+        threat_impact=threat_impact,
+        overflight=overflight,
+        held=held,
+        impact_place=PLACE_NAMES[place],
+        nominal_place=PLACE_NAMES[nominal],
+        distance_to_zone_m=distance,
+        time_to_impact_s=tti,
+        certainty=certainty,
+    )

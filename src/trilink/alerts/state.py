@@ -1,0 +1,262 @@
+"""The life of one partner's warnings: when to send an Alert, an Update or a Cancel.
+
+One *thread* of messages per (partner, system track), with CAP 1.2 ``msgType`` meaning
+(OASIS CAP 1.2, sec. 3.2.1): the first message is an **Alert**; each later one is an
+**Update** or, last, a **Cancel**, and lists every earlier message of the thread in its
+``references`` so that a receiver that missed one can still chain them.
+
+- Alert: the first time a confirmed missile in flight is assessed at level "launch" or
+  "threat" (:func:`trilink.alerts.rules.assess`).
+- Update, at once: the level changes ("escalated" launch -> threat; "downgraded" threat ->
+  launch, i.e. the all-clear for the territory while the missile still flies), or where
+  the threat is changes (impact place, nominal place, overflight).
+- Update, at most every ``min_update_interval_s`` (2 s): while threatened, the prediction
+  changed *materially* against the one last announced (so slow drifts add up): impact
+  point moved >= 10 km, predicted impact time moved >= 10 s, or the 95 % ellipse's
+  semi-major axis changed by >= 25 % and >= 5 km; or a first impact prediction arrived.
+- Cancel (all-clear): the missile has impacted; or its track was lost (or went silent)
+  and the last announced impact time plus ``lost_grace_s`` (30 s) has passed, or
+  ``lost_timeout_s`` (120 s) has passed without any prediction. Checked by
+  :meth:`WarningState.tick`.
+
+The state is small and explicit; inputs are never mutated; the decision about one
+message is the pure :func:`material_changes` plus the level from the rules.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+
+from trilink.alerts.rules import Assessment, ImpactPrediction, ThreatInput, WarningRules, assess
+from trilink.alerts.territory import Territory
+from trilink.geo.geodesic import geodesic_inverse
+
+MSG_TYPES = ("Alert", "Update", "Cancel")
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    """An earlier message of the same thread (CAP ``references`` entry)."""
+
+    identifier: str
+    sent_t_ns: int
+
+
+@dataclass(frozen=True, eq=False)
+class WarningEvent:
+    """One warning message decided for one partner; :func:`trilink.alerts.cap.to_cap` writes it."""
+
+    partner: str
+    partner_name: str
+    track_id: str
+    identifier: str
+    msg_type: str  # "Alert" | "Update" | "Cancel"
+    sent_t_ns: int
+    references: tuple[MessageRef, ...]
+    level: str  # "launch" | "threat" | "clear"
+    reason: str  # launch | threat | escalated | downgraded | changed | impacted | lost
+    changes: tuple[str, ...]
+    assessment: Assessment
+    threat: ThreatInput
+
+
+@dataclass
+class _Thread:
+    seq: int = 0
+    level: str = "none"
+    refs: list[MessageRef] = field(default_factory=list)
+    announced: ImpactPrediction | None = None
+    announced_assessment: Assessment | None = None
+    last_input: ThreatInput | None = None
+    last_sent_t_ns: int = 0
+    lost_since_t_ns: int | None = None
+
+
+def _safe(text: str) -> str:
+    # CAP identifiers must not hold spaces, commas or the restricted characters < and &.
+    return re.sub(r"[^A-Za-z0-9._-]", "_", text)
+
+
+def material_changes(
+    announced: ImpactPrediction | None,
+    announced_assessment: Assessment | None,
+    threat: ThreatInput,
+    assessment: Assessment,
+    rules: WarningRules,
+) -> tuple[tuple[str, ...], bool]:
+    """What changed materially since the last announced prediction.
+
+    Returns ``(changes, urgent)``: human-readable change notes, and whether any of them
+    bypasses the update rate limit (a change of *where* the threat is).
+    """
+    notes: list[str] = []
+    urgent = False
+    if announced_assessment is not None:
+        for name in ("impact_place", "nominal_place", "overflight"):
+            old, new = getattr(announced_assessment, name), getattr(assessment, name)
+            if old != new:
+                notes.append(f"{name} {old} -> {new}")
+                urgent = True
+    new = threat.impact
+    if new is None:
+        return tuple(notes), urgent
+    if announced is None:
+        notes.append("impact point predicted")
+        return tuple(notes), True
+    shift_m = float(
+        geodesic_inverse(announced.lat_rad, announced.lon_rad, new.lat_rad, new.lon_rad)[0]
+    )
+    if shift_m >= rules.impact_shift_m:
+        notes.append(f"impact point moved {shift_m / 1e3:.1f} km")
+    dt_s = (new.t_ns - announced.t_ns) / 1e9
+    if abs(dt_s) >= rules.impact_time_shift_s:
+        notes.append(f"impact time moved {dt_s:+.0f} s")
+    old_a = announced.semi_major_m * rules.threat_k
+    new_a = new.semi_major_m * rules.threat_k
+    if abs(new_a - old_a) >= max(rules.ellipse_change_ratio * old_a, rules.ellipse_change_min_m):
+        notes.append(f"95% ellipse semi-major {old_a / 1e3:.1f} -> {new_a / 1e3:.1f} km")
+    return tuple(notes), urgent
+
+
+class WarningState:
+    """Warning threads of one partner. Feed it :class:`ThreatInput` values in time order."""
+
+    def __init__(
+        self, territory: Territory, rules: WarningRules = WarningRules(), id_prefix: str = "trilink"
+    ):
+        self.territory = territory
+        self.rules = rules
+        self.id_prefix = _safe(id_prefix)
+        self._threads: dict[str, _Thread] = {}
+
+    @property
+    def partner(self) -> str:
+        return self.territory.nation
+
+    def open_tracks(self) -> tuple[str, ...]:
+        """Tracks with a warning thread still open (not yet cancelled)."""
+        return tuple(sorted(self._threads))
+
+    def level(self, track_id: str) -> str:
+        """Current level of a track's thread: "none", "launch" or "threat"."""
+        thread = self._threads.get(track_id)
+        return thread.level if thread else "none"
+
+    def step(self, threat: ThreatInput) -> WarningEvent | None:
+        """Decide the message (if any) that this new information about a track calls for."""
+        thread = self._threads.get(threat.track_id)
+        if threat.status == "impacted":
+            if thread is None:
+                return None
+            return self._close(thread, threat, "impacted")
+        if threat.status == "lost":
+            if thread is not None:
+                thread.lost_since_t_ns = thread.lost_since_t_ns or threat.t_ns
+                thread.last_input = _keep_prediction(thread.last_input, threat)
+                events = self.tick(threat.t_ns)
+                return events[0] if events else None
+            return None
+        if not threat.confirmed:
+            return None
+
+        previously = thread is not None and thread.level == "threat"
+        a = assess(threat, self.territory, self.rules, previously_threatened=previously)
+        if a.level == "none":
+            return None
+        if thread is None:
+            thread = self._threads.setdefault(threat.track_id, _Thread())
+            return self._emit(thread, threat, a, "Alert", a.level, a.level, ())
+        thread.last_input = threat
+        thread.lost_since_t_ns = None
+        if a.level != thread.level:
+            reason = "escalated" if a.level == "threat" else "downgraded"
+            return self._emit(thread, threat, a, "Update", a.level, reason, ())
+        if a.level != "threat":
+            return None
+        changes, urgent = material_changes(
+            thread.announced, thread.announced_assessment, threat, a, self.rules
+        )
+        waited_s = (threat.t_ns - thread.last_sent_t_ns) / 1e9
+        if changes and (urgent or waited_s >= self.rules.min_update_interval_s):
+            return self._emit(thread, threat, a, "Update", a.level, "changed", changes)
+        return None
+
+    def tick(self, t_ns: int) -> list[WarningEvent]:
+        """Cancel threads whose track was lost or went silent past their deadline."""
+        events = []
+        for thread in list(self._threads.values()):
+            last = thread.last_input
+            if last is None:
+                continue
+            since = thread.lost_since_t_ns if thread.lost_since_t_ns is not None else last.t_ns
+            impact = last.impact or thread.announced
+            if impact is not None:
+                deadline = max(impact.t_ns, since) + int(self.rules.lost_grace_s * 1e9)
+            else:
+                deadline = since + int(self.rules.lost_timeout_s * 1e9)
+            if t_ns >= deadline:
+                events.append(self._close(thread, _at(last, t_ns), "lost"))
+        return events
+
+    # --- internals ----------------------------------------------------------------------
+
+    def _close(self, thread: _Thread, threat: ThreatInput, reason: str) -> WarningEvent:
+        a = assess(threat, self.territory, self.rules)  # level "none" for impacted/lost
+        event = self._emit(thread, threat, a, "Cancel", "clear", reason, ())
+        del self._threads[threat.track_id]
+        return event
+
+    def _emit(
+        self,
+        thread: _Thread,
+        threat: ThreatInput,
+        a: Assessment,
+        msg_type: str,
+        level: str,
+        reason: str,
+        changes: tuple[str, ...],
+    ) -> WarningEvent:
+        thread.seq += 1
+        identifier = f"{self.id_prefix}-{self.partner}-{_safe(threat.track_id)}-{thread.seq:03d}"
+        event = WarningEvent(
+            partner=self.partner,
+            partner_name=self.territory.name,
+            track_id=threat.track_id,
+            identifier=identifier,
+            msg_type=msg_type,
+            sent_t_ns=threat.t_ns,
+            references=tuple(thread.refs),
+            level=level,
+            reason=reason,
+            changes=changes,
+            assessment=a,
+            threat=threat,
+        )
+        thread.refs.append(MessageRef(identifier, threat.t_ns))
+        thread.level = level
+        thread.last_sent_t_ns = threat.t_ns
+        thread.last_input = threat
+        if threat.impact is not None:
+            thread.announced = threat.impact
+        thread.announced_assessment = a
+        return event
+
+
+def _keep_prediction(previous: ThreatInput | None, lost: ThreatInput) -> ThreatInput:
+    """A lost report may carry no prediction; keep the last one known for the deadline."""
+    if lost.impact is not None or previous is None or previous.impact is None:
+        return lost
+    return _replace(lost, impact=previous.impact)
+
+
+def _at(threat: ThreatInput, t_ns: int) -> ThreatInput:
+    return _replace(threat, t_ns=int(t_ns), status="lost")
+
+
+def _replace(threat: ThreatInput, **changes) -> ThreatInput:
+    return dataclasses.replace(threat, **changes)
+
+
+__all__ = ["MSG_TYPES", "MessageRef", "WarningEvent", "WarningState", "material_changes"]
