@@ -9,6 +9,8 @@ from trilink.sensors.detection import Detections
 from trilink.sensors.infrared import GEO_RADIUS_M, earth_blocks, infrared_frame, observe_infrared
 from trilink.sensors.observe import observe, observe_all, sensor_rng
 from trilink.sensors.radar import (
+    coverage_area_rad2,
+    false_alarm_density,
     in_coverage,
     observe_radar,
     radar_sigmas,
@@ -26,8 +28,10 @@ __all__ = [
     "RadarSpec",
     "SensorSpec",
     "albersheim_snr_db",
+    "coverage_area_rad2",
     "detection_threshold",
     "earth_blocks",
+    "false_alarm_density",
     "in_coverage",
     "infrared_frame",
     "observe",

@@ -25,6 +25,7 @@ elevation. Their reported SNR is that of a noise-only threshold crossing.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -124,6 +125,40 @@ def _face_boxes(spec: RadarSpec) -> Array:
         ]
     )
     return boxes
+
+
+def coverage_area_rad2(spec: RadarSpec) -> float:
+    """Area [rad^2] of the covered (az, el) region: the union of the clipped faces.
+
+    Exact: split the azimuth circle at every face edge; on each piece the covering faces
+    are fixed and the union of their elevation intervals is measured directly.
+    """
+    boxes = _face_boxes(spec)
+    edges = [-np.pi, np.pi]
+    for c, w, _, _ in boxes:
+        edges += [float(wrap_angle(c - w)), float(wrap_angle(c + w))]
+    cuts = np.unique(np.array(edges))
+    area = 0.0
+    for lo, hi in itertools.pairwise(cuts):
+        mid = 0.5 * (lo + hi)
+        inside = np.abs(wrap_angle(mid - boxes[:, 0])) < boxes[:, 1]
+        spans = sorted((e0, e1) for e0, e1 in boxes[inside, 2:] if e1 > e0)
+        covered, top = 0.0, -np.inf
+        for e0, e1 in spans:  # union of intervals, sorted by start
+            covered += max(0.0, e1 - max(e0, top))
+            top = max(top, e1)
+        area += (hi - lo) * covered
+    return area
+
+
+def false_alarm_density(spec: RadarSpec) -> float:
+    """Mean false alarms per scan per unit measurement volume [1 / (m rad^2)].
+
+    The clutter density a tracker needs (e.g. for PDA or track scores), in the same
+    ``[range, az, el]`` coordinates as the reports: false alarms are uniform there.
+    """
+    volume = (spec.max_range_m - false_alarm_min_range(spec)) * coverage_area_rad2(spec)
+    return spec.false_alarms_per_scan / volume if volume > 0.0 else 0.0
 
 
 def sample_coverage_angles(
