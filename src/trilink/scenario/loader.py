@@ -144,8 +144,12 @@ def _check_nation_id(value: str) -> str | None:
     return f"must be 2-16 upper-case letters, digits or '_' (it names link subjects), got {value!r}"
 
 
-def _read_nations(root: TableReader, problems: Problems) -> list[Nation]:
+def _read_nations(
+    root: TableReader, problems: Problems
+) -> tuple[list[Nation], dict[str, str | None]]:
+    """The valid nations, and every declared id with its role (None if its table is bad)."""
     nations: list[Nation] = []
+    declared: dict[str, str | None] = {}
     first_at: dict[str, str] = {}
     hub_at: str | None = None
     count = 0
@@ -154,6 +158,9 @@ def _read_nations(root: TableReader, problems: Problems) -> list[Nation]:
         if not r.ok:
             continue
         nation_id = r.string("id", check=_check_nation_id)
+        raw_id = r.peek("id")
+        if isinstance(raw_id, str):
+            declared.setdefault(raw_id, None)
         name = r.string("name", required=False)
         role = r.string("role", choices=NATION_ROLES)
         r.finish("a nation")
@@ -173,6 +180,7 @@ def _read_nations(root: TableReader, problems: Problems) -> list[Nation]:
                 hub_at = r.path
         if nation_id is not None and role is not None:
             nations.append(Nation(nation_id, name if name is not None else nation_id, role))
+            declared[nation_id] = role
     if isinstance(root.peek("nations"), list):
         if count == 0:
             problems.append(("nations", "must list at least one nation"))
@@ -180,10 +188,10 @@ def _read_nations(root: TableReader, problems: Problems) -> list[Nation]:
             problems.append(
                 ("nations", 'no nation has role "hub" (the nation every partner links to)')
             )
-    return nations
+    return nations, declared
 
 
-def _read_links(root: TableReader, roles: dict[str, str]) -> list[Link]:
+def _read_links(root: TableReader, roles: dict[str, str | None]) -> list[Link]:
     links: list[Link] = []
     seen: dict[frozenset[str], str] = {}
     known = ", ".join(sorted(roles))
@@ -244,15 +252,15 @@ def parse_scenario(data: Mapping[str, Any], source: str = "<scenario>") -> Scena
     name, description, start, seed, duration = (
         _read_header(header) if header is not None and header.ok else (None, "", None, None, None)
     )
-    nations = _read_nations(root, problems)
-    roles = {n.id: n.role for n in nations}
+    nations, roles = _read_nations(root, problems)
 
-    sites: dict[str, LaunchSite] = {}
+    sites: dict[str, LaunchSite | None] = {}
     site_at: dict[str, str] = {}
     for r in root.tables("launch_sites"):
         site = read_launch_site(r)
-        if _first(r, site_at, "launch site") and site is not None:
-            sites[site.id] = site
+        site_id = r.peek("id")
+        if _first(r, site_at, "launch site") and isinstance(site_id, str):
+            sites[site_id] = site
 
     sensors: list[SensorSpec] = []
     sensor_at: dict[str, str] = {}
@@ -285,7 +293,7 @@ def parse_scenario(data: Mapping[str, Any], source: str = "<scenario>") -> Scena
         duration_s=duration,
         nations=tuple(nations),
         sensors=tuple(sensors),
-        launch_sites=tuple(sites.values()),
+        launch_sites=tuple(s for s in sites.values() if s is not None),
         launches=tuple(launches),
         links=tuple(links),
         policy=policy if present and isinstance(policy, dict) else {},

@@ -74,11 +74,12 @@ def _pair(
 
 def read_launch(
     r: TableReader,
-    sites: dict[str, LaunchSite],
+    sites: dict[str, LaunchSite | None],
     start_t_ns: int | None,
     duration_s: float | None,
 ) -> LaunchSpec | None:
-    """One ``[[launches]]`` table; ``sites`` are the scenario's launch sites by id."""
+    """One ``[[launches]]`` table; ``sites`` are the declared launch sites by id
+    (``None`` for a site whose own table has a problem, already reported)."""
     if not r.ok:
         return None
     launch_id = r.string("id", check=check_id)
@@ -109,10 +110,12 @@ def read_launch(
         ok = False
     elif site_id is not None:
         site = sites.get(site_id)
-        if site is None:
+        if site_id not in sites:
             known = ", ".join(sorted(sites)) or "none defined in [[launch_sites]]"
             r.problem("site", f'unknown launch site "{site_id}" (known: {known})')
             ok = False
+        elif site is None:
+            ok = False  # the site's own problem is reported at launch_sites[...]
         else:
             lat, lon = math.degrees(site.lat_rad), math.degrees(site.lon_rad)
     if given_impact and given_heading:

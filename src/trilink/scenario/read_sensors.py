@@ -48,6 +48,8 @@ def wrap_lon(lon_deg: float) -> float:
 
 
 def read_face(r: TableReader) -> Face | None:
+    if not r.ok:
+        return None
     az = r.number("boresight_az_deg", check=AZIMUTH)
     tilt = r.number("tilt_deg", check=between(-10.0, 90.0))
     half_az = r.number("half_width_az_deg", check=between(0.0, 180.0, open_lo=True))
@@ -210,8 +212,9 @@ def read_ir(
     )
 
 
-def read_sensor(r: TableReader, nations: dict[str, str]) -> SensorSpec | None:
-    """One ``[[sensors]]`` table; ``nations`` maps known nation ids to their role."""
+def read_sensor(r: TableReader, nations: dict[str, str | None]) -> SensorSpec | None:
+    """One ``[[sensors]]`` table; ``nations`` maps declared nation ids to their role
+    (``None`` when that nation's own table has a problem, already reported)."""
     if not r.ok:
         return None
     sensor_id = r.string("id", check=check_id)

@@ -13,6 +13,7 @@ Reasons read as sentences after the path: ``must be > 0, got -5``.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -21,7 +22,10 @@ from typing import Any
 Problems = list[tuple[str, str]]
 Check = Callable[[float], str | None]
 
-_TOML_TYPE = {
+_TOML_TYPE: dict[type, str] = {
+    dt.datetime: "a date-time",
+    dt.date: "a date",
+    dt.time: "a time",
     bool: "a boolean",
     int: "an integer",
     float: "a number",
