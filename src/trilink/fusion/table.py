@@ -1,0 +1,381 @@
+"""The system track table: the hub's one stateful object.
+
+It keeps the newest report of every national track and the stacked arrays of system
+tracks, and each :meth:`SystemTrackTable.update` walks one fusion cycle:
+
+1. ingest the batch (newest report per national track wins);
+2. forget national tracks silent for ``stale_after_s``;
+3. align every national track to the fusion time (:mod:`trilink.fusion.align`);
+4. decorrelate: a pairing whose tracks differ beyond the decorrelation gate for
+   ``decorrelate_k`` updates in a row loses the contributor that agrees least with the
+   system track's own prediction;
+5. associate the unpaired national tracks, one nation at a time, against every system
+   track with that nation's slot free (:mod:`trilink.fusion.gating`), with M-of-N
+   confirmation before a pairing is made;
+6. fuse each system track's contributors (CI by default, :mod:`trilink.fusion.intersection`);
+7. merge system tracks that share no nation and gate together for M of N updates;
+8. coast tracks without contributors and drop them after ``coast_limit_s``.
+
+Rules that keep one and only one number per object:
+
+* Numbers are issued from a counter and never reissued; a merged number survives as
+  ``merged_into`` in the event and the picture, never as a live track.
+* A nation's tracker is trusted to keep its own objects apart: two tracks of one nation
+  that both keep reporting are never fused into one system track (each system track has
+  at most one contributor per nation).
+* Every bound national track keeps its pairing (hysteresis) until decorrelation splits
+  it; a newcomer needs the same system track in M of N updates.
+* A newcomer that gates on nothing it could join is a new object at once, so a missile
+  seen by one nation gets a number on its first report.
+* A bound national track that has gone silent (its nation reports, it does not) does not
+  hold its slot against a newcomer: that is how a national track that re-initiates
+  under a new local id keeps the old system number.
+
+The fused estimate is recomputed each cycle from the national tracks alone (no feedback
+of the fused state), so the same national information is never counted twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from trilink.fusion.align import align, propagate
+from trilink.fusion.batch import NationalTrackBatch
+from trilink.fusion.gating import assign, difference_distance, gated_pairs
+from trilink.fusion.intersection import covariance_intersection, fuse
+from trilink.fusion.picture import FusionConfig, FusionEvent, SystemPicture
+from trilink.fusion.table_state import NationalStore, SystemStore, phase_noise_of
+
+Array = NDArray[np.float64]
+_NS = 1_000_000_000
+
+
+class SystemTrackTable:
+    """System tracks fused from national tracks, with stable numbers.
+
+    ``update(batch, t_ns)`` returns the :class:`SystemPicture` at ``t_ns``;
+    ``to_dict()`` / ``from_dict()`` snapshot and restore the whole state as plain JSON.
+    """
+
+    def __init__(self, config: FusionConfig | None = None):
+        self.config = config or FusionConfig()
+        self.nat = NationalStore()
+        self.sys = SystemStore()
+        self.pending: dict[tuple[str, str], list[int]] = {}
+        self.pending_age: dict[tuple[str, str], int] = {}
+        self.merge_history: dict[tuple[int, int], list[bool]] = {}
+        self.next_number = 1
+        self.t_ns: int | None = None
+
+    # ------------------------------------------------------------------ cycle
+    def update(self, batch: NationalTrackBatch, t_ns: int) -> SystemPicture:
+        """Ingest ``batch`` and return the fused picture at ``t_ns`` (integer ns UTC)."""
+        t_ns = int(t_ns)
+        events: list[FusionEvent] = []
+        self.nat.ingest(batch)
+        self._expire_national(t_ns, events)
+        xa, Pa = self._align(t_ns)
+        xs, Ps = self._predict_systems(t_ns)
+        self._decorrelate(xa, Pa, xs, Ps, t_ns, events)
+        xs, Ps = self._associate(xa, Pa, xs, Ps, t_ns, events)
+        fused = self._fuse(xa, Pa, xs, Ps)
+        if self._merge(fused[0], fused[1], t_ns, events):
+            fused = self._fuse(xa, Pa, xs, Ps)
+        self.t_ns = t_ns
+        return self._commit(fused, t_ns, events)
+
+    def _align(self, t_ns: int) -> tuple[Array, Array]:
+        n = self.nat
+        if len(n) == 0:
+            return np.empty((0, 6)), np.empty((0, 6, 6))
+        cfg = self.config
+        return align(n.x, n.P, n.t_ns, n.phase, t_ns, cfg.noise_table, cfg.max_step_s)
+
+    def _predict_systems(self, t_ns: int) -> tuple[Array, Array]:
+        s = self.sys
+        if len(s) == 0:
+            return np.empty((0, 6)), np.empty((0, 6, 6))
+        q, sig = phase_noise_of(s.phase, self.config)
+        dt = (np.int64(t_ns) - s.t_ns).astype(float) / _NS
+        return propagate(s.x, s.P, dt, q, sig, self.config.max_step_s)
+
+    def _expire_national(self, t_ns: int, events: list[FusionEvent]) -> None:
+        stale = (np.int64(t_ns) - self.nat.t_ns) > int(self.config.stale_after_s * _NS)
+        for row in np.flatnonzero(stale & (self.nat.sys >= 0)):
+            events.append(self._event(t_ns, "leave", int(self.nat.sys[row]), int(row)))
+        for key in self.nat.remove(stale):
+            self.pending.pop(key, None)
+            self.pending_age.pop(key, None)
+
+    def _event(self, t_ns: int, kind: Any, number: int, row: int = -1, other: int = -1):
+        src = str(self.nat.source[row]) if row >= 0 else ""
+        lid = str(self.nat.local_id[row]) if row >= 0 else ""
+        return FusionEvent(t_ns, kind, number, src, lid, other)
+
+    def _reference(self, xa: Array, Pa: Array, xs: Array, Ps: Array) -> tuple[Array, Array]:
+        """Cheap fused estimate per system track for gating: fast CI, or the coast."""
+        idx = self.sys_groups()
+        mask = idx >= 0
+        has = mask.any(axis=1)
+        xr, Pr = xs.copy(), Ps.copy()
+        if np.any(has):
+            sel = np.where(mask[has], idx[has], 0)
+            xf, Pf, _ = covariance_intersection(xa[sel], Pa[sel], mask[has], omega="fast")
+            xr[has], Pr[has] = xf, Pf
+        return xr, Pr
+
+    def sys_groups(self) -> NDArray[np.intp]:
+        """National rows per system row (M, K), -1 padded."""
+        return self.nat.groups(self.sys.number)
+
+    def _decorrelate(
+        self, xa: Array, Pa: Array, xs: Array, Ps: Array, t_ns: int, events: list[FusionEvent]
+    ) -> None:
+        idx = self.sys_groups()
+        if idx.shape[1] < 2:
+            self.sys.decor[:] = 0
+            return
+        violated = np.zeros(len(idx), bool)
+        for j in range(idx.shape[1]):
+            for k in range(j + 1, idx.shape[1]):
+                r = np.flatnonzero((idx[:, j] >= 0) & (idx[:, k] >= 0))
+                a, b = idx[r, j], idx[r, k]
+                d2, _ = difference_distance(xa[a], Pa[a], xa[b], Pa[b])
+                violated[r] |= d2 > self.config.decorrelation_d2
+        self.sys.decor = np.where(violated, self.sys.decor + 1, 0)
+        for s in np.flatnonzero(self.sys.decor >= self.config.decorrelate_k):
+            rows = idx[s][idx[s] >= 0]
+            # The number follows the object's history: the contributor least consistent
+            # with the system track's own prediction is the one that leaves.
+            d2, _ = difference_distance(
+                xa[rows], Pa[rows], xs[[s] * rows.size], Ps[[s] * rows.size]
+            )
+            out = int(rows[np.argmax(d2)])
+            events.append(self._event(t_ns, "decorrelate", int(self.sys.number[s]), out))
+            self.nat.sys[out] = -1
+            self.sys.decor[s] = 0
+
+    def _held_slots(self, source: str) -> NDArray[np.bool_]:
+        """System rows where ``source`` has a bound, still-reporting national track."""
+        n = self.nat
+        mine = n.source == source
+        newest = n.t_ns[mine].max(initial=np.iinfo(np.int64).min)
+        silent_ns = int(self.config.silent_after_s * _NS)
+        holders = mine & (n.sys >= 0) & (n.t_ns >= newest - silent_ns)
+        held = np.zeros(len(self.sys), bool)
+        held[np.searchsorted(self.sys.number, n.sys[holders])] = True
+        return held
+
+    def _associate(
+        self, xa: Array, Pa: Array, xs: Array, Ps: Array, t_ns: int, events: list[FusionEvent]
+    ) -> tuple[Array, Array]:
+        unbound = np.flatnonzero(self.nat.sys < 0)
+        if unbound.size == 0:
+            return xs, Ps
+        cfg = self.config
+        xr, Pr = self._reference(xa, Pa, xs, Ps)
+        for source in sorted(set(self.nat.source[unbound].tolist())):
+            u = unbound[self.nat.source[unbound] == source]
+            held = self._held_slots(source)
+            ia, jb, d2, logdet = gated_pairs(xa[u], Pa[u], xr, Pr, cfg.gate_d2)
+            free = ~held[jb]
+            free_any = np.zeros(u.size, bool)
+            free_any[ia[free]] = True
+            # Generalised distance d^2 + ln|S| (Blackman & Popoli 1999, sec. 6.4) so a
+            # coasting track's wide covariance does not make it the cheapest partner.
+            mi, mj = assign(ia[free], jb[free], (d2 + logdet)[free], u.size, len(xr))
+            outcome = np.full(u.size, -1, np.int64)
+            outcome[mi] = self.sys.number[mj]
+            new_rows: list[int] = []
+            for k, row in enumerate(u.tolist()):
+                verdict = self._confirm(row, int(outcome[k]), bool(free_any[k]))
+                if verdict == "bind":
+                    self._bind(row, int(outcome[k]), t_ns, events)
+                elif verdict == "new":
+                    new_rows.append(row)
+            if new_rows:
+                rows = np.array(new_rows)
+                numbers = self._new_tracks(rows, xa, Pa, t_ns, events)
+                xs = np.concatenate([xs, xa[rows]])
+                Ps = np.concatenate([Ps, Pa[rows]])
+                xr = np.concatenate([xr, xa[rows]])
+                Pr = np.concatenate([Pr, Pa[rows]])
+                del numbers
+        return xs, Ps
+
+    def _confirm(self, row: int, outcome: int, free_any: bool) -> str:
+        """M-of-N decision for an unpaired national track: "bind", "new" or "wait"."""
+        cfg = self.config
+        key = self.nat.key(row)
+        hist = self.pending.setdefault(key, [])
+        hist.append(outcome)
+        del hist[: -cfg.confirm_n]
+        age = self.pending_age.get(key, 0) + 1
+        self.pending_age[key] = age
+        seen = any(h >= 0 for h in hist)
+        if outcome >= 0 and hist.count(outcome) >= cfg.confirm_m:
+            return "bind"
+        if (not free_any and not seen) or hist.count(-1) >= cfg.confirm_m:
+            return "new"
+        if age > 2 * cfg.confirm_n:
+            return "new"
+        return "wait"
+
+    def _bind(self, row: int, number: int, t_ns: int, events: list[FusionEvent]) -> None:
+        n = self.nat
+        # A silent holder of the same nation gives its slot up (re-initiated national track).
+        old = np.flatnonzero((n.sys == number) & (n.source == n.source[row]))
+        for r in old.tolist():
+            events.append(self._event(t_ns, "leave", number, r))
+            n.sys[r] = -1
+        n.sys[row] = number
+        key = n.key(row)
+        self.pending.pop(key, None)
+        self.pending_age.pop(key, None)
+        events.append(self._event(t_ns, "associate", number, row))
+
+    def _new_tracks(
+        self, rows: NDArray[np.intp], xa: Array, Pa: Array, t_ns: int, events: list[FusionEvent]
+    ) -> NDArray[np.int64]:
+        numbers = np.arange(self.next_number, self.next_number + rows.size, dtype=np.int64)
+        self.next_number += rows.size
+        n = self.nat
+        self.sys.append(
+            numbers, t_ns, xa[rows], Pa[rows], n.phase[rows], n.first_ns[rows], n.t_ns[rows]
+        )
+        n.sys[rows] = numbers
+        for r, num in zip(rows.tolist(), numbers.tolist(), strict=True):
+            key = n.key(r)
+            self.pending.pop(key, None)
+            self.pending_age.pop(key, None)
+            events.append(self._event(t_ns, "new", num, r))
+        return numbers
+
+    def _fuse(self, xa: Array, Pa: Array, xs: Array, Ps: Array) -> tuple[Array, ...]:
+        """Fused x, P, has-contributor mask, phase and newest report time per system row."""
+        cfg = self.config
+        idx = self.sys_groups()
+        mask = idx >= 0
+        has = mask.any(axis=1)
+        xf, Pf = xs.copy(), Ps.copy()
+        phase = self.sys.phase.copy()
+        last = self.sys.last_report_ns.copy()
+        if np.any(has):
+            sel = np.where(mask[has], idx[has], 0)
+            m = mask[has]
+            xf[has], Pf[has] = fuse(xa[sel], Pa[sel], m, cfg.method, cfg.criterion, cfg.omega)
+            # Phase of the most precise contributor: the best-placed sensor's call.
+            tr = np.where(m, np.trace(Pa[sel][..., :3, :3], axis1=-2, axis2=-1), np.inf)
+            best = sel[np.arange(sel.shape[0]), np.argmin(tr, axis=1)]
+            phase[has] = self.nat.phase[best]
+            newest = np.where(m, self.nat.t_ns[sel], np.iinfo(np.int64).min).max(axis=1)
+            last[has] = np.maximum(last[has], newest)
+        return xf, Pf, has, phase, last
+
+    def _merge(self, xf: Array, Pf: Array, t_ns: int, events: list[FusionEvent]) -> bool:
+        cfg = self.config
+        s = self.sys
+        ia, jb, d2, _ = gated_pairs(xf, Pf, xf, Pf, cfg.gate_d2)
+        upper = ia < jb
+        ia, jb, d2 = ia[upper], jb[upper], d2[upper]
+        idx = self.sys_groups()
+        srcs = self.nat.source
+        hits: dict[tuple[int, int], float] = {}
+        for a, b, dist in zip(ia.tolist(), jb.tolist(), d2.tolist(), strict=True):
+            sa = {srcs[r] for r in idx[a] if r >= 0}
+            sb = {srcs[r] for r in idx[b] if r >= 0}
+            if not sa & sb:
+                hits[(int(s.number[a]), int(s.number[b]))] = dist
+        for pair in set(self.merge_history) | set(hits):
+            h = self.merge_history.setdefault(pair, [])
+            h.append(pair in hits)
+            del h[: -cfg.merge_n]
+            if len(h) == cfg.merge_n and not any(h):
+                del self.merge_history[pair]
+        ready = [p for p, h in self.merge_history.items() if sum(h) >= cfg.merge_m and p in hits]
+        merged = False
+        gone: set[int] = set()
+        for a, b in sorted(ready, key=lambda p: hits[p]):
+            if a in gone or b in gone:
+                continue
+            ra, rb = np.searchsorted(s.number, [a, b])
+            # The older track keeps its number; the younger one is folded into it.
+            keep, lose = (a, b) if (s.first_ns[ra], a) <= (s.first_ns[rb], b) else (b, a)
+            self.nat.sys[self.nat.sys == lose] = keep
+            s.merged_into[np.searchsorted(s.number, lose)] = keep
+            events.append(FusionEvent(t_ns, "merge", lose, other=keep))
+            gone.add(lose)
+            merged = True
+        for pair in [p for p in self.merge_history if p[0] in gone or p[1] in gone]:
+            del self.merge_history[pair]
+        return merged
+
+    def _commit(
+        self, fused: tuple[Array, ...], t_ns: int, events: list[FusionEvent]
+    ) -> SystemPicture:
+        xf, Pf, has, phase, last = fused
+        s = self.sys
+        s.x, s.P, s.phase, s.last_report_ns = xf, Pf, phase, last
+        s.t_ns = np.full(len(s), t_ns, np.int64)
+        status = np.where(has, "active", "coasting").astype(object)
+        coast_ns = int(self.config.coast_limit_s * _NS)
+        dropped = ~has & ((t_ns - last) > coast_ns) & (s.merged_into < 0)
+        status[dropped] = "dropped"
+        status[s.merged_into >= 0] = "merged"
+        for num in s.number[dropped].tolist():
+            events.append(FusionEvent(t_ns, "drop", int(num)))
+        idx = self.sys_groups()
+        contributors = tuple(
+            tuple(sorted(self.nat.key(r) for r in row if r >= 0)) for row in idx.tolist()
+        )
+        picture = SystemPicture(
+            t_ns=t_ns,
+            number=s.number.copy(),
+            x=xf.copy(),
+            P=Pf.copy(),
+            status=status.astype(str),
+            phase=phase.astype(str),
+            first_seen_ns=s.first_ns.copy(),
+            last_report_ns=last.copy(),
+            merged_into=s.merged_into.copy(),
+            contributors=contributors,
+            events=tuple(events),
+        )
+        s.remove(dropped | (s.merged_into >= 0))
+        return picture
+
+    # ------------------------------------------------------------- snapshot
+    def to_dict(self) -> dict[str, Any]:
+        """The whole state as plain JSON-able values (lists, str, int, float)."""
+        return {
+            "version": 1,
+            "config": self.config.to_dict(),
+            "t_ns": self.t_ns,
+            "next_number": self.next_number,
+            "national": self.nat.to_dict(),
+            "system": self.sys.to_dict(),
+            "pending": [
+                [k[0], k[1], self.pending_age.get(k, 0), h] for k, h in self.pending.items()
+            ],
+            "merge_history": [[a, b, h] for (a, b), h in self.merge_history.items()],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SystemTrackTable:
+        """Restore a table saved by :meth:`to_dict`; it carries on issuing the same numbers."""
+        if d.get("version") != 1:
+            raise ValueError(f"version: unsupported snapshot version {d.get('version')!r}")
+        table = cls(FusionConfig.from_dict(d["config"]))
+        table.t_ns = d["t_ns"]
+        table.next_number = int(d["next_number"])
+        table.nat = NationalStore.from_dict(d["national"])
+        table.sys = SystemStore.from_dict(d["system"])
+        for src, lid, age, hist in d["pending"]:
+            table.pending[(src, lid)] = [int(h) for h in hist]
+            table.pending_age[(src, lid)] = int(age)
+        for a, b, hist in d["merge_history"]:
+            table.merge_history[(int(a), int(b))] = [bool(h) for h in hist]
+        return table
