@@ -14,8 +14,17 @@ from trilink.sensors import GEO_RADIUS_M, earth_blocks, infrared_frame, observe_
 KM = 1e3
 
 
-def test_geostationary_radius_is_kepler_at_the_sidereal_rate() -> None:
-    assert (GM / OMEGA**2) ** (1 / 3) == pytest.approx(GEO_RADIUS_M, abs=1 * KM)
+def test_geostationary_radius_and_satellite_position() -> None:
+    # A circular orbit of one sidereal day (Kepler's third law): 42,164 km.
+    assert GEO_RADIUS_M == pytest.approx(42_164.17 * KM, abs=0.01 * KM)
+    assert 2 * np.pi * np.sqrt(GEO_RADIUS_M**3 / GM) == pytest.approx(2 * np.pi / OMEGA)
+    sat, rot = infrared_frame(ir_satellite())
+    assert sat == pytest.approx(
+        GEO_RADIUS_M * np.array([np.cos(130 * DEG), np.sin(130 * DEG), 0.0])
+    )
+    np.testing.assert_allclose(rot @ rot.T, np.eye(3), atol=1e-15)
+    aim = geodetic_to_ecef(np.array([39 * DEG, 127 * DEG, 0.0]))
+    np.testing.assert_allclose(az_el(aim, sat, rot), [0.0, 0.0], atol=1e-15)  # boresight
 
 
 def test_sees_the_plume_only_while_burning() -> None:

@@ -50,10 +50,11 @@ def test_first_detection_when_the_target_clears_the_refracted_horizon() -> None:
         h_first = (mine[0] - trj.launch_t_ns) * 1e-9 * CLIMB_MPS
         h_exact = float(horizon_height(d_km * KM, radius_m=r_gauss))
         h_rule = (d_km * KM) ** 2 / (2 * K_REFRACTION * r_gauss)
-        # Seen within one revisit of the exact effective-Earth horizon height (to 3e-4 of
-        # it: the geodesic distance on the ellipsoid is not exactly the sphere's ground
-        # range the k*R model uses); the d^2/2kR rule is its small-angle form.
-        tol = 3e-4 * h_exact
+        # Seen within one revisit of the exact effective-Earth horizon height, to 0.2% of
+        # it: the k*R model works on a sphere of the site's Gaussian radius, and the
+        # geodesic distance on the ellipsoid differs from that sphere's ground range by
+        # up to ~0.1% depending on azimuth (measured: +73 m at 900 km due north-north-east).
+        tol = 2e-3 * h_exact
         assert h_exact - tol <= h_first <= h_exact + tol + CLIMB_MPS * REVISIT_S, d_km
         assert h_first == pytest.approx(h_rule, rel=0.01), d_km
         # Pd ~ 1 at this SNR: every scan from then on until the end of the climb.

@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from trilink.geo import az_el, boresight_frame, geodetic_to_ecef, wrap_angle
-from trilink.geo.wgs84 import A, B
+from trilink.geo.wgs84 import GM, OMEGA, A, B
 from trilink.physics.truth import Trajectory
 from trilink.sensors.detection import Detections
 from trilink.sensors.radar import MIN_COS_EL
@@ -39,8 +39,9 @@ from trilink.sensors.specs import InfraredSatelliteSpec
 
 Array = NDArray[np.float64]
 
-GEO_RADIUS_M = 42_164_000.0
-"""Geostationary orbit radius from the Earth's centre: (GM / omega^2)^(1/3) = 42,164 km."""
+GEO_RADIUS_M = (GM / OMEGA**2) ** (1.0 / 3.0)
+"""Geostationary orbit radius from the Earth's centre: (GM / omega^2)^(1/3) = 42,164.17 km
+(a circular orbit whose period is one sidereal day)."""
 
 
 def infrared_frame(spec: InfraredSatelliteSpec) -> tuple[Array, Array]:
