@@ -263,3 +263,16 @@ def test_coverage_area_of_faces_against_a_fine_grid() -> None:
     assert false_alarm_density(radar(false_alarms_per_scan=2.0)) == pytest.approx(
         2.0 / ((3_000 * KM - 10 * KM) * np.pi**2)
     )
+
+
+def test_a_target_with_no_radar_cross_section_is_never_reported() -> None:
+    spec = radar()
+    x = aer_to_ecef(np.array([500 * KM, 0.0, 20 * DEG]), radar_site(spec)[0])
+    det = observe_radar(
+        spec,
+        [static_target(x, 100.0, rcs_m2=0.0)],
+        T0_NS,
+        T0_NS + 100 * NS,
+        np.random.default_rng(0),
+    )
+    assert len(det) == 0

@@ -217,7 +217,8 @@ def observe_radar(
         rcs[sel] = trajectories[int(i)].rcs_at(truth.t_ns[sel])
     snr = snr_db(spec, meas[:, 0], rcs)
     pd = pd_swerling(10.0 ** (snr / 10.0), spec.pfa, spec.swerling)
-    hit = rng.uniform(size=pd.shape) < pd
+    # A zero RCS (snr = -inf) is no target at all, not a noise crossing with an infinite sigma.
+    hit = (rng.uniform(size=pd.shape) < pd) & np.isfinite(snr)
     truth, meas, snr = truth.take(hit), meas[hit], snr[hit]
 
     sig = radar_sigmas(spec, snr, meas[:, 2])
