@@ -84,8 +84,17 @@ SensorIds = Annotated[
     tuple[ShortText, ...],
     Meta(max_length=64, description="Contributing sensor ids; redactable (empty)."),
 ]
-Phase = Literal["boost", "ballistic", "reentry", "unknown"]
-TrackStatus = Literal["tentative", "confirmed", "lost"]
+Phase = Annotated[
+    Literal["boost", "ballistic", "reentry", "unknown"],
+    Meta(description="Flight phase: powered, unpowered in space, in the atmosphere again."),
+]
+TrackStatus = Annotated[
+    Literal["tentative", "confirmed", "lost"],
+    Meta(description="tentative: not yet confirmed; lost: last report of this track."),
+]
+MissileClass = Annotated[
+    str, Meta(max_length=16, description="Class guess (SRBM, MRBM, IRBM, ICBM, ...).")
+]
 RejectReason = Literal[
     "oversize",
     "invalid",
@@ -126,13 +135,13 @@ class GroundPoint(_Value, frozen=True):
     lon_deg: LonDeg
     t_ns: Annotated[TimeNs, Meta(description="Predicted time of launch or impact, UTC ns.")]
     t_sigma_s: Annotated[Seconds, Meta(description="One-sigma uncertainty of t_ns, s.")]
-    ellipse: Ellipse
+    ellipse: Annotated[Ellipse, Meta(description="One-sigma ground ellipse of (lat, lon).")]
 
 
 class SourceTrack(_Value, frozen=True):
     """One national track that contributed to a system track."""
 
-    nation: NodeId
+    nation: Annotated[NodeId, Meta(description="The nation whose track contributed.")]
     track_id: (
         Annotated[str, Meta(max_length=64, description="The nation's local track id.")] | None
     ) = None
@@ -141,10 +150,16 @@ class SourceTrack(_Value, frozen=True):
 class PeerStatus(_Value, frozen=True):
     """What a node knows of one peer link."""
 
-    peer: NodeId
-    last_seq_sent: Count | None = None
-    last_seq_received: Count | None = None
-    last_received_ns: TimeNs | None = None
+    peer: Annotated[NodeId, Meta(description="The peer node.")]
+    last_seq_sent: Annotated[
+        Count | None, Meta(description="seq of the last message sent toward the peer.")
+    ] = None
+    last_seq_received: Annotated[
+        Count | None, Meta(description="seq of the last message accepted from the peer.")
+    ] = None
+    last_received_ns: Annotated[
+        TimeNs | None, Meta(description="When that message arrived, UTC ns.")
+    ] = None
     rejected: Annotated[Count, Meta(description="Messages from this peer rejected so far.")] = 0
 
 
@@ -164,7 +179,9 @@ class Envelope(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, ta
         TimeNs, Meta(description="Time the content is valid at (state epoch), UTC ns.")
     ]
     sent_ns: Annotated[TimeNs, Meta(description="Time the source signed and sent it, UTC ns.")] = 0
-    schema_version: Annotated[int, Meta(ge=1, le=65535)] = SCHEMA_VERSION
+    schema_version: Annotated[
+        int, Meta(ge=1, le=65535, description="ICD version of this message.")
+    ] = SCHEMA_VERSION
     releasability: Annotated[
         tuple[NodeId, ...],
         Meta(
@@ -181,7 +198,7 @@ class TrackReport(Envelope, frozen=True, kw_only=True, tag="track_report"):
     """A national node's track of one object (national -> hub, ``trilink.<NODE>.tracks``)."""
 
     track_id: Annotated[ShortText, Meta(description="Track id, unique within the nation.")]
-    nation: NodeId
+    nation: Annotated[NodeId, Meta(description="The nation whose tracker made it.")]
     state_ecef: StateEcef
     covariance_ecef: CovarianceEcef
     phase: Phase
@@ -194,7 +211,7 @@ class TrackReport(Envelope, frozen=True, kw_only=True, tag="track_report"):
         float | None, Meta(description="Predicted apogee, height above WGS84, m.")
     ] = None
     sensors: SensorIds = ()
-    missile_class: Annotated[str, Meta(max_length=16)] | None = None
+    missile_class: MissileClass | None = None
 
 
 class SystemTrack(Envelope, frozen=True, kw_only=True, tag="system_track"):
@@ -206,46 +223,61 @@ class SystemTrack(Envelope, frozen=True, kw_only=True, tag="system_track"):
     phase: Phase
     status: TrackStatus
     quality: TrackQuality
-    launch: GroundPoint | None = None
-    impact: GroundPoint | None = None
-    apogee_height_m: float | None = None
+    launch: Annotated[GroundPoint | None, Meta(description="Fused launch point.")] = None
+    impact: Annotated[GroundPoint | None, Meta(description="Fused impact point.")] = None
+    apogee_height_m: Annotated[
+        float | None, Meta(description="Predicted apogee, height above WGS84, m.")
+    ] = None
     sources: Annotated[
         tuple[SourceTrack, ...],
         Meta(max_length=16, description="Contributing national tracks; redactable (empty)."),
     ] = ()
-    missile_class: Annotated[str, Meta(max_length=16)] | None = None
+    missile_class: MissileClass | None = None
 
 
 class LaunchEvent(Envelope, frozen=True, kw_only=True, tag="launch_event"):
     """The hub declares a launch (``trilink.hub.out.<NODE>.events``)."""
 
     system_track_number: TrackNumber
-    launch: GroundPoint
-    first_detection_ns: TimeNs
+    launch: Annotated[GroundPoint, Meta(description="Estimated launch point and time.")]
+    first_detection_ns: Annotated[
+        TimeNs, Meta(description="First detection by any coalition sensor, UTC ns.")
+    ]
     detecting_nations: Annotated[
         tuple[NodeId, ...], Meta(max_length=16, description="Redactable (empty).")
     ] = ()
-    missile_class: Annotated[str, Meta(max_length=16)] | None = None
+    missile_class: MissileClass | None = None
 
 
 LatLon = tuple[LatDeg, LonDeg]
-CapUrgency = Literal["Immediate", "Expected", "Future", "Past", "Unknown"]
-CapSeverity = Literal["Extreme", "Severe", "Moderate", "Minor", "Unknown"]
-CapCertainty = Literal["Observed", "Likely", "Possible", "Unlikely", "Unknown"]
+CapUrgency = Annotated[
+    Literal["Immediate", "Expected", "Future", "Past", "Unknown"],
+    Meta(description="CAP 1.2 urgency."),
+]
+CapSeverity = Annotated[
+    Literal["Extreme", "Severe", "Moderate", "Minor", "Unknown"],
+    Meta(description="CAP 1.2 severity."),
+]
+CapCertainty = Annotated[
+    Literal["Observed", "Likely", "Possible", "Unlikely", "Unknown"],
+    Meta(description="CAP 1.2 certainty."),
+]
 
 
 class Warning(Envelope, frozen=True, kw_only=True, tag="warning"):
     """A warning for one partner (``trilink.hub.out.<NODE>.warnings``); maps onto CAP 1.2."""
 
     warning_id: Annotated[ShortText, Meta(description="Stable id; CAP identifier.")]
-    partner: NodeId
+    partner: Annotated[NodeId, Meta(description="The partner node this warning is for.")]
     system_track_number: TrackNumber
-    msg_type: Literal["Alert", "Update", "Cancel"]
+    msg_type: Annotated[Literal["Alert", "Update", "Cancel"], Meta(description="CAP 1.2 msgType.")]
     references: Annotated[
         tuple[ShortText, ...],
         Meta(max_length=64, description="warning_ids this one updates or cancels."),
     ] = ()
-    event: Annotated[str, Meta(min_length=1, max_length=128)]
+    event: Annotated[
+        str, Meta(min_length=1, max_length=128, description="CAP event, e.g. Ballistic missile.")
+    ]
     urgency: CapUrgency
     severity: CapSeverity
     certainty: CapCertainty
@@ -256,32 +288,43 @@ class Warning(Envelope, frozen=True, kw_only=True, tag="warning"):
             description="Closed ring [lat_deg, lon_deg] (first == last, >= 4 points) or empty.",
         ),
     ] = ()
-    impact_t_ns: TimeNs | None = None
+    impact_t_ns: Annotated[TimeNs | None, Meta(description="Predicted impact time.")] = None
     time_to_impact_s: Annotated[
         float | None, Meta(description="(impact_t_ns - measured_ns) / 1e9, s.")
     ] = None
-    area_desc: Annotated[str, Meta(max_length=512)] = ""
-    text: Annotated[str, Meta(max_length=4096)] = ""
+    area_desc: Annotated[
+        str, Meta(max_length=512, description="CAP areaDesc: the area in words.")
+    ] = ""
+    text: Annotated[str, Meta(max_length=4096, description="Text for people.")] = ""
 
 
 class Heartbeat(Envelope, frozen=True, kw_only=True, tag="heartbeat"):
     """A node's link status (``trilink.<NODE>.status``, ``trilink.hub.out.<NODE>.status``)."""
 
-    state: Literal["starting", "running", "degraded", "stopping"]
-    uptime_s: Seconds
-    peers: Annotated[tuple[PeerStatus, ...], Meta(max_length=64)] = ()
+    state: Annotated[
+        Literal["starting", "running", "degraded", "stopping"],
+        Meta(description="Node state; degraded: running with a peer link down."),
+    ]
+    uptime_s: Annotated[Seconds, Meta(description="Seconds since the node started.")]
+    peers: Annotated[
+        tuple[PeerStatus, ...], Meta(max_length=64, description="One entry per peer link.")
+    ] = ()
     deadletters: Annotated[Count, Meta(description="Messages dead-lettered so far.")] = 0
 
 
 class Reject(Envelope, frozen=True, kw_only=True, tag="reject"):
     """A node tells the sender it refused one of its messages."""
 
-    rejected_message_id: Annotated[str, Meta(max_length=64)] | None = None
-    rejected_source: Annotated[str, Meta(max_length=64)] | None = None
-    rejected_seq: Count | None = None
-    reason: RejectReason
+    rejected_message_id: (
+        Annotated[str, Meta(max_length=64, description="message_id refused, if readable.")] | None
+    ) = None
+    rejected_source: (
+        Annotated[str, Meta(max_length=64, description="Its source, if readable.")] | None
+    ) = None
+    rejected_seq: Annotated[Count | None, Meta(description="Its seq, if readable.")] = None
+    reason: Annotated[RejectReason, Meta(description="Why (ICD: Rejection reasons).")]
     field: Annotated[str, Meta(max_length=256, description="Field path, '$' = whole message.")]
-    detail: Annotated[str, Meta(max_length=1024)] = ""
+    detail: Annotated[str, Meta(max_length=1024, description="Explanation for people.")] = ""
 
 
 Message = TrackReport | SystemTrack | LaunchEvent | Warning | Heartbeat | Reject
