@@ -83,9 +83,10 @@ class ModelRows:
 
 
 def predict(
-    x: Array, P: Array, dt_s: float, model: ModelRows, h_max_s: float = 2.0
+    x: Array, P: Array, dt_s: Array | float, model: ModelRows, h_max_s: float = 2.0
 ) -> tuple[Array, Array]:
-    """EKF time update of (M, n) states and (M, n, n) covariances over ``dt_s`` seconds.
+    """EKF time update of (M, n) states and (M, n, n) covariances over ``dt_s`` seconds
+    (a scalar, or (M,) for rows that start at different times).
 
     Each RK4 step ``h <= h_max_s`` carries the mean and the STM ``Phi`` together, and the
     covariance as ``P <- Phi P Phi^T + Q(h)`` (the noise is added per step so that long
@@ -94,12 +95,13 @@ def predict(
     """
     x = np.array(x, dtype=float)
     P = np.array(P, dtype=float)
-    if dt_s != 0.0:
-        n_steps = max(1, int(np.ceil(abs(dt_s) / h_max_s)))
-        h = dt_s / n_steps
+    dt = np.broadcast_to(np.asarray(dt_s, dtype=float), (x.shape[0],))
+    if np.any(dt != 0.0):
+        n_steps = max(1, int(np.ceil(np.max(np.abs(dt)) / h_max_s)))
+        h = dt / n_steps
         for _ in range(n_steps):
             q = process_noise(
-                x, abs(h), model.thrust_on, model.drag_on,
+                x, h, model.thrust_on, model.drag_on,
                 model.q_accel, model.q_thrust, model.q_kappa, model.drag_error,
             )  # fmt: skip
             x, phi = rk4_step_stm(x, h, model.thrust_on, model.drag_on)

@@ -34,13 +34,15 @@ BALLISTIC, BOOST = 0, 1
 N_MODELS = 2
 
 
-def transition_matrix(dt_s: float, cfg: TrackerConfig) -> Array:
-    """Markov switching probabilities (2, 2) over ``dt_s``: ``Pi[i, j] = P(j at t+dt | i at t)``."""
-    p_bal_to_boost = 1.0 - np.exp(-abs(dt_s) / cfg.ballistic_mean_s)
-    p_boost_to_bal = 1.0 - np.exp(-abs(dt_s) / cfg.boost_mean_s)
-    return np.array(
-        [[1.0 - p_bal_to_boost, p_bal_to_boost], [p_boost_to_bal, 1.0 - p_boost_to_bal]]
-    )
+def transition_matrix(dt_s: Array | float, cfg: TrackerConfig) -> Array:
+    """Markov switching probabilities (..., 2, 2) over ``dt_s`` (scalar or (N,)):
+    ``Pi[i, j] = P(model j at t + dt | model i at t)``."""
+    dt = np.abs(np.asarray(dt_s, dtype=float))
+    p_bal_to_boost = 1.0 - np.exp(-dt / cfg.ballistic_mean_s)
+    p_boost_to_bal = 1.0 - np.exp(-dt / cfg.boost_mean_s)
+    row0 = np.stack([1.0 - p_bal_to_boost, p_bal_to_boost], -1)
+    row1 = np.stack([p_boost_to_bal, 1.0 - p_boost_to_bal], -1)
+    return np.stack([row0, row1], -2)
 
 
 def model_rows(n_tracks: int, cfg: TrackerConfig) -> ModelRows:
@@ -57,10 +59,12 @@ def model_rows(n_tracks: int, cfg: TrackerConfig) -> ModelRows:
 
 
 def mix(x: Array, P: Array, mu: Array, trans: Array) -> tuple[Array, Array, Array]:
-    """IMM interaction: mixed initial conditions (x0, P0) and predicted probabilities c (N, 2)."""
-    c = mu @ trans  # c_j = sum_i Pi_ij mu_i
+    """IMM interaction: mixed initial conditions (x0, P0) and predicted probabilities c (N, 2).
+    ``trans`` is (2, 2) or per track (N, 2, 2)."""
+    trans = np.broadcast_to(trans, (mu.shape[0], N_MODELS, N_MODELS))
+    c = np.einsum("ni,nij->nj", mu, trans)  # c_j = sum_i Pi_ij mu_i
     c_safe = np.maximum(c, 1e-300)
-    w = mu[:, :, None] * trans[None, :, :] / c_safe[:, None, :]  # w[n, i, j] = mu_{i|j}
+    w = mu[:, :, None] * trans / c_safe[:, None, :]  # w[n, i, j] = mu_{i|j}
     x0 = np.einsum("nij,nik->njk", w, x)
     d = x[:, :, None, :] - x0[:, None, :, :]  # (N, i, j, n)
     spread = np.einsum("nij,nijk,nijl->njkl", w, d, d)
@@ -69,15 +73,17 @@ def mix(x: Array, P: Array, mu: Array, trans: Array) -> tuple[Array, Array, Arra
 
 
 def imm_predict(
-    x: Array, P: Array, mu: Array, dt_s: float, cfg: TrackerConfig
+    x: Array, P: Array, mu: Array, dt_s: Array | float, cfg: TrackerConfig
 ) -> tuple[Array, Array, Array]:
-    """Mixing then the model-conditioned EKF predictions: (x, P, mu_pred)."""
+    """Mixing then the model-conditioned EKF predictions over ``dt_s`` (scalar or (N,)):
+    (x, P, mu_pred)."""
     n = x.shape[0]
     if n == 0:
         return x.copy(), P.copy(), mu.copy()
     x0, P0, c = mix(x, P, mu, transition_matrix(dt_s, cfg))
+    dt_rows = np.repeat(np.broadcast_to(np.asarray(dt_s, dtype=float), (n,)), N_MODELS)
     xf, Pf = predict(
-        x0.reshape(n * N_MODELS, NX), P0.reshape(n * N_MODELS, NX, NX), dt_s,
+        x0.reshape(n * N_MODELS, NX), P0.reshape(n * N_MODELS, NX, NX), dt_rows,
         model_rows(n, cfg), cfg.h_max_s,
     )  # fmt: skip
     return xf.reshape(n, N_MODELS, NX), Pf.reshape(n, N_MODELS, NX, NX), c

@@ -1,0 +1,435 @@
+"""The national tracker: one track table, fed scan by scan, in time order.
+
+:class:`NationalTracker` holds the track table as stacked arrays (IMM states (N, 2, 8),
+covariances (N, 2, 8, 8), model probabilities (N, 2) and bookkeeping (N,)). For each
+scan (all detections of one sensor at one time) it:
+
+1. predicts every track to the scan time (one batched IMM time update);
+2. deletes confirmed tracks that coasted too long, whose position sigma grew past a
+   limit, or that are predicted under the ground (impacted);
+3. gates and assigns all tracks x detections at once (:mod:`.association`);
+4. updates the assigned tracks (one batched IMM measurement update);
+5. counts hits and opportunities for M-of-N confirmation: a scan is an opportunity for
+   a track only if that sensor has detected it before (a radar that never saw a target
+   does not count against it);
+6. starts tentative tracks at radar detections that no track took and that lie outside
+   every confirmed track's gate (infrared angles start nothing: see :mod:`.initiation`);
+7. merges confirmed tracks that have become the same object (the younger one goes).
+
+Management rules: Blackman & Popoli (1999), ch. 6 and 7 (M-of-N, score-free GNN).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from trilink.tracking.association import assign, distances, gate_threshold
+from trilink.tracking.config import TrackerConfig
+from trilink.tracking.dynamics import IA, IK, NX, approx_altitude
+from trilink.tracking.filters import Measurement
+from trilink.tracking.imm import BOOST, N_MODELS, combine, imm_predict, imm_update
+from trilink.tracking.initiation import initiate, radar_to_ecef
+from trilink.tracking.prediction import Predictions, predict_points
+from trilink.tracking.records import (
+    CONFIRMED,
+    TENTATIVE,
+    DetectionBatch,
+    GroundPoint,
+    TrackEstimate,
+    TrackHistory,
+)
+
+Array = NDArray[np.float64]
+
+
+def phase_of(x: Array, p_boost: Array) -> NDArray[np.str_]:
+    """``"boost"`` where the boost model is more likely, else ``"reentry"`` when falling
+    below 100 km, else ``"midcourse"``; x (K, >=6)."""
+    h, up = approx_altitude(x[:, 0:3])
+    falling = np.einsum("ij,ij->i", up, x[:, 3:6]) < 0.0
+    out = np.where(falling & (h < 100_000.0), "reentry", "midcourse")
+    return np.where(p_boost > 0.5, "boost", out)
+
+
+class NationalTracker:
+    """Multi-sensor, multi-target tracker of one nation (the one stateful object here)."""
+
+    def __init__(self, nation: str, config: TrackerConfig | None = None) -> None:
+        self.nation = nation
+        self.cfg = config or TrackerConfig()
+        self.t_ns: int | None = None
+        self.late_scans = 0  # scans older than the table (out of sequence), not used
+        self._next_id = 1
+        self._sensors: dict[str, int] = {}
+        self._rows: list[dict[str, object]] = []
+        self.record = False
+        self._alloc(0)
+
+    # --- the track table ---------------------------------------------------------------
+    def _alloc(self, n: int) -> None:
+        self.x = np.zeros((n, N_MODELS, NX))
+        self.P = np.zeros((n, N_MODELS, NX, NX))
+        self.mu = np.zeros((n, N_MODELS))
+        self.ids = np.zeros(n, dtype=np.int64)
+        self.confirmed = np.zeros(n, dtype=bool)
+        self.hits = np.zeros(n, dtype=np.int64)
+        self.opps = np.zeros(n, dtype=np.int64)
+        self.t_hit = np.zeros(n, dtype=np.int64)  # time of the last detection
+        self.t_trk = np.zeros(n, dtype=np.int64)  # time of each track's state
+        self.watch = np.zeros((n, max(1, len(self._sensors))), dtype=bool)
+        self.burnout_h = np.full(n, np.nan)
+        self.nis = np.full(n, np.nan)
+
+    _FIELDS = (
+        "x",
+        "P",
+        "mu",
+        "ids",
+        "confirmed",
+        "hits",
+        "opps",
+        "t_hit",
+        "t_trk",
+        "watch",
+        "burnout_h",
+        "nis",
+    )
+
+    def _keep(self, keep: NDArray[np.bool_]) -> None:
+        for f in self._FIELDS:
+            setattr(self, f, getattr(self, f)[keep])
+
+    def _append(self, other: dict[str, np.ndarray]) -> None:
+        for f in self._FIELDS:
+            setattr(self, f, np.concatenate([getattr(self, f), other[f]]))
+
+    def __len__(self) -> int:
+        return int(self.ids.shape[0])
+
+    def _sensor_column(self, sensor_id: str) -> int:
+        if sensor_id not in self._sensors:
+            self._sensors[sensor_id] = len(self._sensors)
+            if len(self._sensors) > self.watch.shape[1]:
+                pad = np.zeros((len(self), len(self._sensors) - self.watch.shape[1]), dtype=bool)
+                self.watch = np.concatenate([self.watch, pad], axis=1)
+        return self._sensors[sensor_id]
+
+    # --- processing --------------------------------------------------------------------
+    def process(self, det: DetectionBatch) -> None:
+        """Take one sensor's detections (any number of scans, in time order)."""
+        t_all = np.asarray(det.t_ns, dtype=np.int64)
+        for t in np.unique(t_all):
+            sel = np.flatnonzero(t_all == t)
+            self._scan(det, int(t), np.asarray(det.z)[sel], np.asarray(det.R)[sel])
+
+    def _scan(self, det: DetectionBatch, t: int, z: Array, R: Array) -> None:
+        cfg = self.cfg
+        if self.t_ns is not None and t < self.t_ns:
+            self.late_scans += 1
+            return
+        self.t_ns = t
+        self._delete_stale(t)
+        meas = Measurement(
+            det.kind, np.asarray(det.sensor_ecef_m, float), np.asarray(det.rot, float)
+        )
+        col = self._sensor_column(det.sensor_id)
+        # Only tracks that may be near a detection are predicted to the scan and gated;
+        # the others keep their own time (a scan of another region costs nothing).
+        cand = self._candidates(t, z, R, meas)
+        if cand.size:
+            dt = (t - self.t_trk[cand]) * 1e-9
+            xp, Pp, mup = imm_predict(self.x[cand], self.P[cand], self.mu[cand], dt, cfg)
+            self.x[cand], self.P[cand], self.mu[cand] = xp, Pp, mup
+            self.t_trk[cand] = t
+            xc, Pc = combine(xp, Pp, mup)
+        else:
+            xc, Pc = np.zeros((0, NX)), np.zeros((0, NX, NX))
+        d2, cost = distances(xc, Pc, z, R, meas)
+        gate = gate_threshold(cfg.gate_probability, meas.dim)
+        ci, di = assign(d2, cost, gate)
+        ti = cand[ci]
+
+        if ti.size:
+            xu, Pu, mu_u, _ = imm_update(self.x[ti], self.P[ti], self.mu[ti], z[di], R[di], meas)
+            self.x[ti], self.P[ti], self.mu[ti] = xu, Pu, mu_u
+            self.nis[ti] = d2[ci, di]
+            self.t_hit[ti] = t
+            self.hits[ti] += 1
+            # Burnout height: the height at the last confident boost update.
+            boosting = (mu_u[:, BOOST] > 0.8) & (self.hits[ti] >= cfg.confirm_m)
+            h_now, _ = approx_altitude(xu.mean(axis=1)[:, 0:3])
+            self.burnout_h[ti[boosting]] = h_now[boosting]
+        watchers = self.watch[:, col].copy()
+        watchers[ti] = True
+        self.watch[ti, col] = True
+        self.opps[watchers] += 1
+
+        # M-of-N: confirm, or give up on a tentative track that had its N chances.
+        tentative = ~self.confirmed
+        newly = tentative & (self.hits >= cfg.confirm_m)
+        self.confirmed |= newly
+        failed = tentative & ~newly & (self.opps >= cfg.confirm_n)
+        near_confirmed = (d2[self.confirmed[cand]] <= gate).any(axis=0)
+        if self.record and ti.size:
+            self._record_rows(ti[~failed[ti]], det.sensor_id)
+        if failed.any():
+            self._keep(~failed)
+            cand = np.flatnonzero(np.isin(np.arange(failed.size), cand)[~failed])
+
+        if det.kind == "radar":
+            free = np.ones(z.shape[0], dtype=bool)
+            free[di] = False
+            free &= ~near_confirmed
+            if free.any():
+                self._start(z[free], R[free], meas, t, col)
+        self._merge_duplicates(cand)
+
+    def _candidates(self, t: int, z: Array, R: Array, meas: Measurement) -> NDArray[np.intp]:
+        """Tracks that could be inside the gate of some detection (a generous linear test)."""
+        n = len(self)
+        if n == 0 or z.shape[0] == 0:
+            return np.zeros(0, dtype=np.intp)
+        if meas.kind != "radar":
+            return np.arange(n)
+        det_pos = radar_to_ecef(z, R, meas, with_covariance=False)[0]
+        dt = (t - self.t_trk) * 1e-9
+        xc, Pc = combine(self.x, self.P, self.mu)
+        pos = xc[:, 0:3] + xc[:, 3:6] * dt[:, None]
+        sig_trk = np.sqrt(np.trace(Pc[:, 0:3, 0:3], axis1=1, axis2=2))
+        sig_trk += np.sqrt(np.trace(Pc[:, 3:6, 3:6], axis1=1, axis2=2)) * dt
+        # Detection position sigma from the diagonal of R: range and range x angles.
+        sig_det = np.sqrt(R[:, 0, 0] + z[:, 0] ** 2 * (R[:, 1, 1] + R[:, 2, 2]))
+        # 6 sigma of both, plus what gravity and thrust (<= 100 m/s^2) can bend in dt.
+        reach = 6.0 * (sig_trk[:, None] + sig_det[None, :]) + 60.0 * dt[:, None] ** 2 + 1_000.0
+        dist = np.linalg.norm(pos[:, None, :] - det_pos[None, :, :], axis=-1)
+        return np.flatnonzero((dist <= reach).any(axis=1))
+
+    def _start(self, z: Array, R: Array, meas: Measurement, t: int, col: int) -> None:
+        x, P, mu = initiate(z, R, meas, self.cfg)
+        d = z.shape[0]
+        ids = np.arange(self._next_id, self._next_id + d, dtype=np.int64)
+        self._next_id += d
+        watch = np.zeros((d, self.watch.shape[1]), dtype=bool)
+        watch[:, col] = True
+        new = {
+            "x": x, "P": P, "mu": mu, "ids": ids,
+            "confirmed": np.zeros(d, dtype=bool), "hits": np.ones(d, dtype=np.int64),
+            "opps": np.ones(d, dtype=np.int64), "t_hit": np.full(d, t, dtype=np.int64),
+            "t_trk": np.full(d, t, dtype=np.int64),
+            "watch": watch, "burnout_h": np.full(d, np.nan), "nis": np.full(d, np.nan),
+        }  # fmt: skip
+        self._append(new)
+
+    def _delete_stale(self, t: int) -> None:
+        if not len(self):
+            return
+        cfg = self.cfg
+        xc, Pc = combine(self.x, self.P, self.mu)
+        age_s = (t - self.t_hit) * 1e-9
+        pos_sigma = np.sqrt(np.trace(Pc[:, 0:3, 0:3], axis1=1, axis2=2))
+        h, _ = approx_altitude(xc[:, 0:3])
+        dead = np.where(
+            self.confirmed,
+            (age_s > cfg.max_coast_s) | (pos_sigma > cfg.max_position_sigma_m),
+            age_s > cfg.tentative_timeout_s,
+        )
+        dead |= (h < cfg.min_altitude_m) | ~np.isfinite(pos_sigma)
+        if dead.any():
+            self._keep(~dead)
+
+    def _merge_duplicates(self, cand: NDArray[np.intp]) -> None:
+        conf = cand[self.confirmed[cand]]
+        if conf.size < 2:
+            return
+        xc, Pc = combine(self.x[conf], self.P[conf], self.mu[conf])
+        d = xc[:, None, 0:6] - xc[None, :, 0:6]
+        S = Pc[:, None, 0:6, 0:6] + Pc[None, :, 0:6, 0:6]
+        d2 = np.einsum("abi,abi->ab", d, np.linalg.solve(S, d[..., None])[..., 0])
+        np.fill_diagonal(d2, np.inf)
+        same = d2 < self.cfg.duplicate_gate
+        if not same.any():
+            return
+        ids = self.ids[conf]
+        younger = same & (ids[None, :] > ids[:, None])  # column j is younger than row i
+        drop = conf[younger.any(axis=0)]
+        keep = np.ones(len(self), dtype=bool)
+        keep[drop] = False
+        self._keep(keep)
+
+    # --- output ------------------------------------------------------------------------
+    def _record_rows(self, rows: NDArray[np.intp], sensor_id: str) -> None:
+        rows = np.sort(rows)
+        xc, Pc = combine(self.x[rows], self.P[rows], self.mu[rows])
+        self._rows.append(
+            {
+                "t_ns": np.full(rows.size, self.t_ns, dtype=np.int64),
+                "track_id": self.ids[rows].copy(),
+                "sensor_id": np.full(rows.size, sensor_id),
+                "confirmed": self.confirmed[rows].copy(),
+                "p_boost": self.mu[rows, BOOST].copy(),
+                "x8": xc,
+                "P8": Pc,
+                "nis": self.nis[rows].copy(),
+                "burnout_h": self.burnout_h[rows].copy(),
+            }
+        )
+
+    def history(self, predictions: bool = True, chunk: int = 1024) -> TrackHistory:
+        """Everything recorded so far (``record`` must have been on) as a TrackHistory."""
+        rows = self._rows
+        if rows:
+            cat = {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
+        else:
+            cat = {
+                "t_ns": np.zeros(0, np.int64), "track_id": np.zeros(0, np.int64),
+                "sensor_id": np.zeros(0, str), "confirmed": np.zeros(0, bool),
+                "p_boost": np.zeros(0), "x8": np.zeros((0, NX)), "P8": np.zeros((0, NX, NX)),
+                "nis": np.zeros(0), "burnout_h": np.zeros(0),
+            }  # fmt: skip
+        k = cat["t_ns"].shape[0]
+        x8, P8, p_boost = cat["x8"], cat["P8"], cat["p_boost"]
+        pred = empty_predictions(k)
+        conf = np.flatnonzero(cat["confirmed"])
+        if predictions and conf.size:
+            for lo in range(0, conf.size, chunk):
+                sel = conf[lo : lo + chunk]
+                part = predict_points(
+                    x8[sel], P8[sel], cat["t_ns"][sel], p_boost[sel] > 0.5,
+                    cat["burnout_h"][sel], self.cfg,
+                )  # fmt: skip
+                _scatter(pred, part, sel)
+        return TrackHistory(
+            nation=self.nation,
+            t_ns=cat["t_ns"],
+            track_id=cat["track_id"],
+            sensor_id=cat["sensor_id"].astype(str),
+            status=np.where(cat["confirmed"], CONFIRMED, TENTATIVE),
+            phase=phase_of(x8, p_boost),
+            p_boost=p_boost,
+            x=x8[:, 0:6],
+            P=P8[:, 0:6, 0:6],
+            thrust_mps2=x8[:, IA],
+            kappa_m2pkg=x8[:, IK],
+            nis=cat["nis"],
+            predictions=pred,
+        )
+
+    def tracks(self, predictions: bool = True) -> list[TrackEstimate]:
+        """Snapshot of every track predicted to the table's time (the last scan; the table
+        itself is not changed), with impact/launch predictions for confirmed tracks."""
+        if not len(self) or self.t_ns is None:
+            return []
+        dt = (self.t_ns - self.t_trk) * 1e-9
+        xc, Pc = combine(*imm_predict(self.x, self.P, self.mu, dt, self.cfg))
+        p_boost = self.mu[:, BOOST]
+        phase = phase_of(xc, p_boost)
+        pred = None
+        conf = np.flatnonzero(self.confirmed)
+        if predictions and conf.size:
+            pred = predict_points(
+                xc[conf], Pc[conf], np.full(conf.size, self.t_ns, dtype=np.int64),
+                p_boost[conf] > 0.5, self.burnout_h[conf], self.cfg,
+            )  # fmt: skip
+        where = {int(i): k for k, i in enumerate(conf)}
+        out = []
+        for i in range(len(self)):
+            k = where.get(i)
+            impact = launch = None
+            apo = apo_s = float("nan")
+            if pred is not None and k is not None:
+                impact = _point(pred.impact, k)
+                launch = _point(pred.launch, k)
+                apo, apo_s = float(pred.apogee_m[k]), float(pred.apogee_sigma_m[k])
+            out.append(
+                TrackEstimate(
+                    int(self.ids[i]),
+                    int(self.t_ns or 0),
+                    CONFIRMED if self.confirmed[i] else TENTATIVE,
+                    str(phase[i]),
+                    float(p_boost[i]),
+                    xc[i, 0:6].copy(),
+                    Pc[i, 0:6, 0:6].copy(),
+                    float(xc[i, IA]),
+                    float(xc[i, IK]),
+                    impact,
+                    launch,
+                    apo,
+                    apo_s,
+                )
+            )
+        return out
+
+
+def _point(p: object, k: int) -> GroundPoint | None:
+    from trilink.tracking.prediction import PointPrediction
+
+    assert isinstance(p, PointPrediction)
+    if not p.valid[k]:
+        return None
+    return GroundPoint(
+        float(p.lat_rad[k]), float(p.lon_rad[k]), float(p.semi_major_m[k]),
+        float(p.semi_minor_m[k]), float(p.orientation_rad[k]), int(p.t_ns[k]),
+        float(p.t_sigma_s[k]),
+    )  # fmt: skip
+
+
+def _scatter(dst: Predictions, src: Predictions, sel: NDArray[np.intp]) -> None:
+    """Write the rows of ``src`` into rows ``sel`` of ``dst`` (arrays are filled in place;
+    ``dst`` was made by :func:`empty_predictions` for this purpose)."""
+    for name in ("impact", "launch"):
+        a, b = getattr(dst, name), getattr(src, name)
+        for f in ("lat_rad", "lon_rad", "semi_major_m", "semi_minor_m", "orientation_rad",
+                  "cov_en_m2", "t_ns", "t_sigma_s", "valid"):  # fmt: skip
+            getattr(a, f)[sel] = getattr(b, f)
+    dst.apogee_m[sel] = src.apogee_m
+    dst.apogee_sigma_m[sel] = src.apogee_sigma_m
+
+
+def empty_predictions(k: int) -> Predictions:
+    """Predictions of K rows that are all unavailable (NaN, valid False)."""
+    from trilink.tracking.prediction import PointPrediction
+
+    nan = np.full(k, np.nan)
+
+    def pp() -> PointPrediction:
+        return PointPrediction(
+            nan.copy(), nan.copy(), nan.copy(), nan.copy(), nan.copy(),
+            np.full((k, 2, 2), np.nan), np.zeros(k, dtype=np.int64), nan.copy(),
+            np.zeros(k, dtype=bool),
+        )  # fmt: skip
+
+    return Predictions(pp(), pp(), nan.copy(), nan.copy())
+
+
+def track_all(
+    detections: Iterable[DetectionBatch],
+    nation: str,
+    config: TrackerConfig | None = None,
+    predictions: bool = True,
+) -> TrackHistory:
+    """Track all of a nation's detections, every sensor merged in time order.
+
+    Detections of one sensor with the same ``t_ns`` form one scan; scans are processed by
+    time (ties by the order of the batches). Every update is recorded; the impact/launch
+    predictions of each confirmed update are computed after the sweep, all rows in one
+    batched pass (they are a pure function of the recorded estimate, so this equals
+    revising them at each update, at a fraction of the cost).
+    """
+    batches = [b for b in detections if b.nation == nation and len(np.asarray(b.t_ns))]
+    tracker = NationalTracker(nation, config)
+    tracker.record = True
+    if batches:
+        t = np.concatenate([np.asarray(b.t_ns, dtype=np.int64) for b in batches])
+        src = np.concatenate([np.full(len(np.asarray(b.t_ns)), i) for i, b in enumerate(batches)])
+        row = np.concatenate([np.arange(len(np.asarray(b.t_ns))) for b in batches])
+        order = np.lexsort((row, src, t))
+        t, src, row = t[order], src[order], row[order]
+        cut = np.flatnonzero((np.diff(t) != 0) | (np.diff(src) != 0)) + 1
+        for lo, hi in zip(np.r_[0, cut], np.r_[cut, t.size], strict=True):
+            b = batches[int(src[lo])]
+            sel = row[lo:hi]
+            tracker._scan(b, int(t[lo]), np.asarray(b.z)[sel], np.asarray(b.R)[sel])
+    return tracker.history(predictions)
