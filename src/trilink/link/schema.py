@@ -144,7 +144,9 @@ def field_tables() -> str:
     kinds = [str(t.__struct_config__.tag) for t in MESSAGE_TYPES]
     kind_prop = {"enum": kinds, "description": "Message kind (the tag): always the first key."}
     env = {"properties": {"kind": kind_prop} | {k: first["properties"][k] for k in env_fields}}
-    lines = ["### Envelope", "", "Every message starts with these fields, in this order.", ""]
+    sizes = ", ".join(f"{k} {len(encode(m))}" for k, m in signed_examples().items())
+    lines = [f"Encoded sizes of the golden vectors, in bytes, as a guide: {sizes}.", ""]
+    lines += ["### Envelope", "", "Every message starts with these fields, in this order.", ""]
     lines += _table(env, set())
     for t in MESSAGE_TYPES:
         d = defs[t.__name__]
