@@ -117,3 +117,17 @@ def test_set_errors_over_time(cv, on, cat, t0):
     np.testing.assert_allclose(r.false, c**2 / 2)
     assert r.n_truth.tolist() == [2] * 11
     assert r.n_tracks.tolist() == [2] * 5 + [3] * 6
+
+
+def test_empty_tables_and_no_truths(cv, on, t0):
+    a = cv("a", (0, 0, 0), (100, 0, 0), 0, 10)
+    none = on(a, 1, [])
+    g = grid(t0, 11)
+    s = siap(none, [a], g, gate_m=100, max_age_ns=S)
+    assert s.completeness_overall == 0.0 and np.isnan(s.spuriousness_overall)
+    r = set_errors_over_time(none, [a], g, c=100, p=2, max_age_ns=S)
+    np.testing.assert_allclose(r.ospa_m, 100.0)  # one missed object costs c
+    est = on(a, 1, np.arange(11))
+    s2 = siap(est, [], g, gate_m=100, max_age_ns=S)
+    assert s2.spuriousness_overall == 1.0 and np.isnan(s2.completeness_overall)
+    np.testing.assert_allclose(set_errors_over_time(est, [], g, c=50, max_age_ns=S).ospa_m, 50.0)

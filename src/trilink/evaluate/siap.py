@@ -126,7 +126,10 @@ def siap(
     safe = np.maximum(rows, 0)
     d = np.where(present[..., None] & alive[:, None, :], dist[safe], np.inf)  # (G, n, J)
     d = np.where(d <= gate_m, d, np.inf)
-    assoc = np.where(np.isfinite(d).any(-1), np.argmin(d, axis=-1), -1)  # (G, n)
+    if n_j:
+        assoc = np.where(np.isfinite(d).any(-1), np.argmin(d, axis=-1), -1)  # (G, n)
+    else:
+        assoc = np.full(rows.shape, -1)
     on = assoc >= 0
     g_idx = np.nonzero(on)[0]
     j_idx = assoc[on]
