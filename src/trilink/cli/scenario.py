@@ -78,13 +78,14 @@ def validate(
 
 
 def _summary(result: SimulationResult) -> Table:
+    """Each flight, and when (s after its launch) and by which sensor each nation first saw it."""
     firsts = first_detections(result)
     nations = [n.id for n in result.scenario.nations]
-    table = Table(
-        "missile", "class", "launch (s)", "flight (s)", "apogee (km)",
-        *(f"first {n} detection (s after launch)" for n in nations),
-        title="Flights and first detections",
-    )  # fmt: skip
+    table = Table(title="Flights and first detections (s after launch, sensor)")
+    for column in ("missile", "launch s", "flight s", "apogee km", *nations):
+        table.add_column(
+            column, justify="left" if column in ("missile", *nations) else "right", overflow="fold"
+        )
     for traj in result.trajectories:
         launch_s = (traj.launch_t_ns - result.t_start_ns) / 1e9
         flight_s = (traj.impact_t_ns - traj.launch_t_ns) / 1e9
@@ -92,11 +93,18 @@ def _summary(result: SimulationResult) -> Table:
         cells = []
         for n in nations:
             seen = firsts[traj.missile_id].get(n)
-            cells.append(
-                "-" if seen is None else f"{(seen[0] - traj.launch_t_ns) / 1e9:.1f} {seen[1]}"
-            )
-        table.add_row(traj.missile_id, traj.missile_class, f"{launch_s:.0f}", f"{flight_s:.0f}",
-                      f"{apogee_km:.0f}", *cells)  # fmt: skip
+            if seen is None:
+                cells.append("-")
+                continue
+            sensor = seen[1].removeprefix(f"{n}-")  # the column already names the nation
+            cells.append(f"{(seen[0] - traj.launch_t_ns) / 1e9:.1f} {sensor}")
+        table.add_row(
+            f"{traj.missile_id} ({traj.missile_class})",
+            f"{launch_s:.0f}",
+            f"{flight_s:.0f}",
+            f"{apogee_km:.0f}",
+            *cells,
+        )
     return table
 
 
