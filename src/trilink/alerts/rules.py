@@ -196,14 +196,12 @@ def assess(
 ) -> Assessment:
     """Apply the rules (module docstring) for ``territory``'s nation. Pure."""
     tti = threat.time_to_impact_s
-    if not threat.confirmed or threat.status != "in_flight":
-        return Assessment(
-            "none", False, False, False, "outside", "outside", math.inf, tti, "Observed"
-        )
+    flying = threat.confirmed and threat.status == "in_flight"
 
     track = threat.ground_track_rad
-    overflight = bool(track.shape[0] > 0 and territory.track_crosses(track, rules.overflight_kind))
-
+    overflight = bool(
+        flying and track.shape[0] > 0 and territory.track_crosses(track, rules.overflight_kind)
+    )
     threat_impact, place, nominal, distance = False, OUTSIDE, OUTSIDE, math.inf
     if threat.impact is not None:
         imp = threat.impact
@@ -212,6 +210,19 @@ def assess(
         threat_impact = place != OUTSIDE
         nominal = int(territory.locate(imp.lat_rad, imp.lon_rad))
         distance = 0.0 if threat_impact else territory.distance_m(imp.ring(rules.clear_k), "zone")
+    if not flying:
+        # Fallen, lost or unconfirmed: no level, but where it fell is still reported.
+        return Assessment(
+            "none",
+            threat_impact,
+            False,
+            False,
+            PLACE_NAMES[place],
+            PLACE_NAMES[nominal],
+            distance,
+            tti,
+            "Observed",
+        )
 
     far = distance > rules.far_distance_m and not overflight
     raised = threat_impact or overflight

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from trilink.alerts.rules import Assessment, ImpactPrediction, ThreatInput, WarningRules, assess
@@ -56,6 +57,7 @@ class WarningEvent:
     sent_t_ns: int
     references: tuple[MessageRef, ...]
     level: str  # "launch" | "threat" | "clear"
+    prior_level: str  # the thread's level before this message ("none" for an Alert)
     reason: str  # launch | threat | escalated | downgraded | changed | impacted | lost
     changes: tuple[str, ...]
     assessment: Assessment
@@ -229,6 +231,7 @@ class WarningState:
             sent_t_ns=threat.t_ns,
             references=tuple(thread.refs),
             level=level,
+            prior_level=thread.level,
             reason=reason,
             changes=changes,
             assessment=a,
@@ -259,4 +262,25 @@ def _replace(threat: ThreatInput, **changes) -> ThreatInput:
     return dataclasses.replace(threat, **changes)
 
 
-__all__ = ["MSG_TYPES", "MessageRef", "WarningEvent", "WarningState", "material_changes"]
+def run_warnings(
+    threats: Iterable[ThreatInput],
+    territory: Territory,
+    rules: WarningRules = WarningRules(),
+    id_prefix: str = "trilink",
+    end_t_ns: int | None = None,
+) -> list[WarningEvent]:
+    """Replay time-ordered inputs (all tracks) through a fresh :class:`WarningState`.
+
+    After each input, silent threads are checked (:meth:`WarningState.tick`); with
+    ``end_t_ns`` a last check at that time closes what the run left open.
+    """
+    state = WarningState(territory, rules, id_prefix)
+    events: list[WarningEvent] = []
+    for threat in sorted(threats, key=lambda t: t.t_ns):
+        event = state.step(threat)
+        if event is not None:
+            events.append(event)
+        events.extend(state.tick(threat.t_ns))
+    if end_t_ns is not None:
+        events.extend(state.tick(end_t_ns))
+    return events
