@@ -108,7 +108,7 @@ def imm_update(
     mu_new = post / total
     # Floor the probabilities so that a model the data have ruled out can come back
     # (a second stage igniting after a coast) within a few scans.
-    mu_new = np.clip(mu_new, 1e-6, None)
+    mu_new = np.clip(mu_new, 1e-5, None)
     mu_new /= mu_new.sum(axis=1, keepdims=True)
     mix_loglik = (ll_max + np.log(total))[:, 0]
     return xu.reshape(n, N_MODELS, NX), Pu.reshape(n, N_MODELS, NX, NX), mu_new, mix_loglik

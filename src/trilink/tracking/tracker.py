@@ -144,10 +144,16 @@ class NationalTracker:
             xp, Pp, mup = imm_predict(self.x[cand], self.P[cand], self.mu[cand], dt, cfg)
             self.x[cand], self.P[cand], self.mu[cand] = xp, Pp, mup
             self.t_trk[cand] = t
-            xc, Pc = combine(xp, Pp, mup)
-        else:
-            xc, Pc = np.zeros((0, NX)), np.zeros((0, NX, NX))
-        d2, cost = distances(xc, Pc, z, R, meas)
+        # Gate on each model's prediction and keep the better: a re-ignition after a
+        # staging coast falls in the boost model's gate even while the IMM still trusts
+        # the ballistic one.
+        c = cand.size
+        d2m, costm = distances(
+            self.x[cand].reshape(c * N_MODELS, NX), self.P[cand].reshape(c * N_MODELS, NX, NX),
+            z, R, meas,
+        )  # fmt: skip
+        d2 = d2m.reshape(c, N_MODELS, z.shape[0]).min(axis=1)
+        cost = costm.reshape(c, N_MODELS, z.shape[0]).min(axis=1)
         gate = gate_threshold(cfg.gate_probability, meas.dim)
         ci, di = assign(d2, cost, gate)
         ti = cand[ci]
