@@ -31,11 +31,13 @@ from trilink.scenario.model import (
 )
 from trilink.scenario.read_launches import read_launch, read_launch_site
 from trilink.scenario.read_sensors import read_sensor
-from trilink.scenario.reader import POSITIVE, Problems, TableReader, between, describe
+from trilink.scenario.reader import Problems, TableReader, between, describe
 from trilink.sensors.specs import SensorSpec
 
 NATION_ID = re.compile(r"^[A-Z][A-Z0-9_]{1,15}$")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+LATEST_START = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
+MAX_DURATION_S = 7 * 86_400.0  # a week: longer than any missile-warning scenario
 
 
 # --- finding the file ----------------------------------------------------------------
@@ -125,7 +127,12 @@ def _read_start(r: TableReader) -> int | None:
     if when.tzinfo is None or when.utcoffset() is None:
         r.problem("start_utc", "must carry a UTC offset (e.g. 2026-03-01T00:00:00Z)")
         return None
-    return to_ns(when)
+    t_ns = to_ns(when)
+    # Times travel as int64 ns since 1970 (good to 2262); keep well inside that.
+    if not 0 <= t_ns < to_ns(LATEST_START):
+        r.problem("start_utc", f"must be from 1970 to 2200, got {value}")
+        return None
+    return t_ns
 
 
 def _read_header(r: TableReader) -> tuple[str | None, str, int | None, int | None, float | None]:
@@ -133,7 +140,9 @@ def _read_header(r: TableReader) -> tuple[str | None, str, int | None, int | Non
     description = r.string("description", required=False, default="") or ""
     start = _read_start(r)
     seed = r.integer("seed", required=False, default=0, check=between(0, 2**63 - 1))
-    duration = r.number("duration_s", required=False, check=POSITIVE)
+    duration = r.number(
+        "duration_s", required=False, check=between(0.0, MAX_DURATION_S, open_lo=True)
+    )
     r.finish("[scenario]")
     return name, description, start, seed, duration
 

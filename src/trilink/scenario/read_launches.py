@@ -18,7 +18,6 @@ from trilink.scenario.reader import (
     AZIMUTH,
     LATITUDE,
     LONGITUDE,
-    NON_NEGATIVE,
     Check,
     TableReader,
     between,
@@ -29,6 +28,7 @@ FALLBACK_MISSILE_CLASSES = ("SRBM", "IRBM", "ICBM")
 MIN_RANGE_KM = 1.0  # a "flight" shorter than this is a typo, not a missile shot
 MAX_RANGE_KM = 20_000.0  # half a great circle: anything longer is the other way round
 MAX_APOGEE_KM = 50_000.0
+MAX_TIME_S = 7 * 86_400.0  # launches within a week of the start (as duration_s)
 
 
 def missile_classes() -> tuple[str, ...]:
@@ -85,7 +85,7 @@ def read_launch(
     launch_id = r.string("id", check=check_id)
     classes = missile_classes()
     missile = r.string("missile", choices=classes)
-    time_s = r.number("time_s", check=NON_NEGATIVE)
+    time_s = r.number("time_s", check=between(0.0, MAX_TIME_S))
     if time_s is not None and duration_s is not None and time_s >= duration_s:
         r.problem("time_s", f"must be < scenario.duration_s ({fmt(duration_s)}), got {fmt(time_s)}")
         time_s = None
