@@ -129,13 +129,13 @@ def read_launch(
         )
         ok = False
 
-    if ok and given_impact and None not in (lat, lon, impact_lat, impact_lon):
-        assert (
-            lat is not None
-            and lon is not None
-            and impact_lat is not None
-            and impact_lon is not None
-        )
+    if (
+        ok
+        and lat is not None
+        and lon is not None
+        and impact_lat is not None
+        and impact_lon is not None
+    ):
         dist_m, _, _ = geodesic_inverse(
             math.radians(lat), math.radians(lon), math.radians(impact_lat), math.radians(impact_lon)
         )
@@ -152,6 +152,7 @@ def read_launch(
         return None
     if given_heading and (azimuth is None or range_km is None):
         return None
+    # Narrowing for the type checker only: every None was excluded just above.
     assert launch_id and missile and time_s is not None and lat is not None and lon is not None
     assert start_t_ns is not None
     return LaunchSpec(

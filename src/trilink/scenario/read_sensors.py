@@ -113,6 +113,7 @@ def read_radar(r: TableReader, sensor_id: str | None, nation: str | None) -> Rad
               false_alarms)  # fmt: skip
     if any(v is None for v in values) or any(f is None for f in faces):
         return None
+    # Narrowing for the type checker only: every None was excluded just above.
     assert sensor_id and nation and lat is not None and lon is not None and height is not None
     assert max_range and min_el is not None and max_el is not None and ref_snr is not None
     assert ref_range and ref_rcs and swerling is not None and pfa and range_sigma and angle_sigma
@@ -189,6 +190,7 @@ def read_ir(
     )
     if any(v is None for v in values):
         return None
+    # Narrowing for the type checker only: every None was excluded just above.
     assert sensor_id and nation and sub_lon is not None and aim_lat is not None
     assert (
         aim_lon is not None
