@@ -1,4 +1,5 @@
 """Imports every command module so that each registers on ``app``."""
 from trilink.cli import audit  # noqa: F401
 from trilink.cli import scenario  # noqa: F401
+from trilink.cli import trajectory  # noqa: F401
 from trilink.cli import decode  # noqa: F401

@@ -49,10 +49,10 @@ GAMMA_TOLERANCE_RAD = 2e-4  # minimum energy: ~0.01 deg off the optimum costs < 
 MAX_NEWTON = 12
 KICK_MAX_RAD = math.radians(89.0)
 KICK_MIN_RAD = 1e-5
-_KICK_GRID_DEG = np.array(
-    [0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1, 1.5, 2, 3, 4, 5, 6, 8, 10, 12.5, 15, 20, 25,
-     30, 35, 40, 50, 60, 70, 80, 89]
-)  # fmt: skip
+EDGE_MARGIN = 0.10
+# Kick angles of the first-guess table: log-spaced, so that near-vertical (lofted) and
+# near-horizontal (depressed) programmes are both resolved; one batch flies them all.
+_KICK_GRID_DEG = np.geomspace(0.02, 89.0, 64)
 
 
 def _unit(x: Array) -> Array:
@@ -104,71 +104,122 @@ def _first_guess(
         & (burn >= cls.min_last_burn_s - 1e-9)
         & (ellipsoid_height(r_cut.reshape(-1, 3)).reshape(k_count, j_count) > 0.0)
     )
-    along = np.where(usable, along, np.nan)
-    phi_t = float(np.arctan2(np.linalg.norm(np.cross(lu, tu)), lu @ tu))
 
-    # Per kick, every cut-off at which the coast's along-track angle crosses the
-    # target's: with Earth rotation a near-vertical flight first gains range with energy,
-    # then loses it to the westward drift of a long flight, so a kick can have two
-    # solutions (branch 0: the lower-energy one, branch 1: the lofted one).
-    rows: list[tuple[float, ...]] = []  # branch, kick, burn, apogee, cross, excess
-    reach_max = np.nanmax(along) if np.isfinite(along).any() else -np.inf
-    for j in range(j_count):
-        a = along[:, j] - phi_t
-        ok = np.isfinite(a[:-1]) & np.isfinite(a[1:])
-        ks = np.flatnonzero(ok & (np.sign(a[:-1]) != np.sign(a[1:])))
-        for branch, k in enumerate(ks[:2]):
-            f = a[k] / (a[k] - a[k + 1])
-            at = [float(q[k, j] + f * (q[k + 1, j] - q[k, j])) for q in (burn, apo, cross, excess)]
-            rows.append((branch, float(kicks[j]), *at))
-    name, rng_km = cls.name, phi_t * 6371.0
-    if not rows:
-        if reach_max < phi_t:
-            raise TrajectoryInfeasible(
-                f"range {rng_km:.0f} km is beyond the {name} class (about {reach_max * 6371.0:.0f} km at most)"
-            )
+    along = np.where(usable & (ff.psi_rad.reshape(k_count, j_count) < 0.9 * np.pi), along, np.nan)
+    phi_t = float(np.arctan2(np.linalg.norm(np.cross(lu, tu)), lu @ tu))
+    q = (excess, 0.0) if apogee_m is None else (np.log(np.maximum(apo, 1.0)), math.log(apogee_m))
+    found = _solve_cells(along, q[0], phi_t, q[1])
+    if found is not None:
+        k, j, s, u = found
+    else:
+        k, j, s, u = _nearest_on_contour(cls.name, along, apo, burn, phi_t, apogee_m)
+    lerp = lambda x: float(  # noqa: E731
+        (1 - s) * (1 - u) * x[k, j]
+        + s * (1 - u) * x[k + 1, j]
+        + (1 - s) * u * x[k, j + 1]
+        + s * u * x[k + 1, j + 1]
+    )
+    kick = float(np.exp(np.log(kicks[j]) + u * (np.log(kicks[j + 1]) - np.log(kicks[j]))))
+    az = azimuth + lerp(cross) / max(math.sin(phi_t), 1e-3)
+    return az, float(np.clip(kick, KICK_MIN_RAD, KICK_MAX_RAD)), lerp(burn)
+
+
+def _solve_cells(
+    f1: Array, f2: Array, g1: float, g2: float
+) -> tuple[int, int, float, float] | None:
+    """The table cell (k, j) and fractions (s, u) where the bilinear map hits (g1, g2).
+
+    ``f1``, ``f2`` (K, J) sampled on the (cut-off, kick) grid; every cell is solved at
+    once (three Newton steps on its bilinear interpolant); among cells whose solution
+    lies inside them, the one with the earliest cut-off (least energy) wins.
+    """
+    corners = [(f[:-1, :-1], f[1:, :-1], f[:-1, 1:], f[1:, 1:]) for f in (f1, f2)]
+    (a00, a10, a01, a11), (b00, b10, b01, b11) = corners
+    ok = np.isfinite(a00 + a10 + a01 + a11 + b00 + b10 + b01 + b11)
+    stack = np.stack([a00, a10, a01, a11])
+    with np.errstate(invalid="ignore"):
+        spread = np.max(stack, 0) - np.min(stack, 0)
+    ok &= spread < 0.5  # no cell across the +-pi seam of the along-track angle
+    s = np.full(a00.shape, 0.5)
+    u = np.full(a00.shape, 0.5)
+    with np.errstate(all="ignore"):
+        for _ in range(4):
+            da = a11 - a10 - a01 + a00
+            db = b11 - b10 - b01 + b00
+            ra = a00 + s * (a10 - a00) + u * (a01 - a00) + s * u * da - g1
+            rb = b00 + s * (b10 - b00) + u * (b01 - b00) + s * u * db - g2
+            jas, jau = a10 - a00 + u * da, a01 - a00 + s * da
+            jbs, jbu = b10 - b00 + u * db, b01 - b00 + s * db
+            det = jas * jbu - jau * jbs
+            s = s - (jbu * ra - jau * rb) / det
+            u = u - (-jbs * ra + jas * rb) / det
+    inside = ok & (s >= -1e-9) & (s <= 1 + 1e-9) & (u >= -1e-9) & (u <= 1 + 1e-9)
+    if not inside.any():
+        return None
+    ks, js = np.nonzero(inside)
+    best = int(np.argmin(ks + s[ks, js]))
+    k, j = int(ks[best]), int(js[best])
+    return k, j, float(np.clip(s[k, j], 0, 1)), float(np.clip(u[k, j], 0, 1))
+
+
+def _nearest_on_contour(
+    name: str, along: Array, apo: Array, burn: Array, phi_t: float, apogee_m: float | None
+) -> tuple[int, int, float, float]:
+    """No exact table solution: explain why (TrajectoryInfeasible), or, within
+    ``EDGE_MARGIN`` of the table's reach, return the closest point on the range contour.
+    """
+    rng_km = phi_t * 6371.0
+    reach = np.nanmax(along) if np.isfinite(along).any() else -np.inf
+    if reach < phi_t:
+        raise TrajectoryInfeasible(
+            f"range {rng_km:.0f} km is beyond the {name} class (about {max(reach, 0) * 6371.0:.0f} km at most)"
+        )
+    d = along - phi_t
+    k_idx, j_idx = np.nonzero(np.isfinite(d[:-1] + d[1:]) & (np.sign(d[:-1]) != np.sign(d[1:])))
+    if len(k_idx) == 0:
         raise TrajectoryInfeasible(
             f"range {rng_km:.0f} km is too short for any {name} pitch programme"
         )
-    table = np.array(rows)
-    goal_col, goal = (5, 0.0) if apogee_m is None else (3, apogee_m)
-    row = None
-    for branch in (0, 1):
-        tab = table[table[:, 0] == branch]
-        d = tab[:, goal_col] - goal
-        change = np.flatnonzero(np.sign(d[:-1]) * np.sign(d[1:]) <= 0)
-        if len(change):
-            i = int(change[0])
-            f = d[i] / (d[i] - d[i + 1]) if d[i] != d[i + 1] else 0.0
-            row = tab[i] + f * (tab[i + 1] - tab[i])
-            break
-    if row is None and apogee_m is None:
-        row = table[int(np.argmin(table[:, 2]))]  # least cut-off energy among the candidates
-    elif row is None:
-        lo, hi = float(table[:, 3].min()), float(table[:, 3].max())
-        if apogee_m > hi:
+    s = d[k_idx, j_idx] / (d[k_idx, j_idx] - d[k_idx + 1, j_idx])
+    apo_c = apo[k_idx, j_idx] + s * (apo[k_idx + 1, j_idx] - apo[k_idx, j_idx])
+    if apogee_m is None:
+        pick = int(np.argmin(burn[k_idx, j_idx] + s))
+    else:
+        lo, hi = float(apo_c.min()), float(apo_c.max())
+        # The table's coasts are vacuum conics: within EDGE_MARGIN of its edge, let the
+        # full model decide (Newton raises if it cannot meet the request either).
+        if apogee_m > hi * (1.0 + EDGE_MARGIN):
             raise TrajectoryInfeasible(
                 f"apogee {apogee_m / 1e3:.0f} km is higher than the {name} class can reach at "
-                f"range {rng_km:.0f} km (about {hi / 1e3:.0f} km at most)"
+                f"range {rng_km:.0f} km"
             )
-        raise TrajectoryInfeasible(
-            f"apogee {apogee_m / 1e3:.0f} km is too low for range {rng_km:.0f} km with the "
-            f"{name} class (about {lo / 1e3:.0f} km at least)"
-        )
-    kick, last_burn, cross_ang = row[1], row[2], row[4]
-    az = azimuth + cross_ang / max(math.sin(phi_t), 1e-3)
-    return az, float(np.clip(kick, KICK_MIN_RAD, KICK_MAX_RAD)), float(last_burn)
+        if apogee_m < lo * (1.0 - EDGE_MARGIN):
+            raise TrajectoryInfeasible(
+                f"apogee {apogee_m / 1e3:.0f} km is too low for range {rng_km:.0f} km with the "
+                f"{name} class (about {lo / 1e3:.0f} km at least)"
+            )
+        pick = int(np.argmin(np.abs(apo_c - apogee_m)))
+    return int(k_idx[pick]), int(j_idx[pick]), float(s[pick]), 0.0
 
 
 def _residuals(flight: Flight, target_lla: Array, apogee_m: float | None) -> Array:
-    """(N, 3): impact east and north error [km], then apogee error [%] or gamma excess [deg]."""
+    """(N, 3): impact miss east and north [km], then apogee error [%] or gamma excess [deg].
+
+    The miss is the azimuthal-equidistant offset of the impact about the target (great-
+    circle distance along the bearing), one-to-one over the globe: a raw ENU east/north
+    would also vanish at the target's antipode.
+    """
     enu = ecef_to_enu(flight.impact_ecef, target_lla)
+    horiz = np.hypot(enu[:, 0], enu[:, 1])
+    radius = np.linalg.norm(geodetic_to_ecef(target_lla))
+    arc = radius * np.arctan2(horiz, radius + enu[:, 2])
+    scale = np.where(horiz > 0.0, arc / np.maximum(horiz, 1e-300), 1.0)
     third = (
         np.degrees(flight.gamma_excess_rad)
         if apogee_m is None
         else 100.0 * (flight.apogee_m - apogee_m) / apogee_m
     )
-    out = np.column_stack([enu[:, 0] / 1e3, enu[:, 1] / 1e3, third])
+    out = np.column_stack([scale * enu[:, 0] / 1e3, scale * enu[:, 1] / 1e3, third])
     return np.where(flight.landed[:, None], out, np.nan)
 
 

@@ -34,6 +34,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from trilink.geo.frames import ecef_to_geodetic
 from trilink.geo.wgs84 import GM, J2, OMEGA, A, B
+from trilink.physics import atmosphere
 from trilink.physics.atmosphere import density, density_fast
 
 Array = NDArray[np.float64]
@@ -83,6 +84,12 @@ def drag_acceleration(r: Array, v: Array, beta_kg_m2: ArrayLike) -> Array:
 
 
 _C_J2 = 1.5 * J2 * GM * A * A
+_AB, _B2, _A2_B2 = A * B, B * B, A * A - B * B
+# The density table of atmosphere.density_fast with a sentinel past its top, so that
+# the compiled interp alone gives rho = 0 above 1000 km (exp(-745) underflows to 0).
+_DRAG_Z = np.append(atmosphere._GRID_Z, atmosphere._GRID_Z[-1] + 10.0)
+_DRAG_LN_RHO = np.append(atmosphere._GRID_LN_RHO, -745.0)
+_interp = getattr(getattr(np, "_core", np).multiarray, "interp", np.interp)
 
 
 def unpowered_acceleration(r: Array, v: Array, inv_beta: Array | None, j2: bool = True) -> Array:
@@ -95,28 +102,26 @@ def unpowered_acceleration(r: Array, v: Array, inv_beta: Array | None, j2: bool 
     thousands of times per scenario and numpy's per-call overhead dominates at small N.
     """
     x, y, z = r[:, 0], r[:, 1], r[:, 2]
-    r2 = x * x + y * y + z * z
+    zz = z * z
+    r2 = x * x + y * y + zz
     rn = np.sqrt(r2)
-    s2 = z * z / r2
-    c = GM / (r2 * rn)
-    out = np.empty_like(r)
+    ir2 = 1.0 / r2
+    s2 = zz * ir2  # sin^2 of the geocentric latitude
+    c = GM * ir2 / rn
     if j2:
-        k = _C_J2 / (r2 * r2 * rn)
+        k = _C_J2 * ir2 * ir2 / rn
         c = c + k * (1.0 - 5.0 * s2)
-        out[:, 2] = -(c + 2.0 * k) * z  # z (3 - 5 s2) = z (1 - 5 s2) + 2 z
-    else:
-        out[:, 2] = -c * z
-    out[:, 0] = -c * x
-    out[:, 1] = -c * y
+    out = r * (-c)[:, None]
+    if j2:
+        out[:, 2] -= 2.0 * k * z  # z (3 - 5 s2) = z (1 - 5 s2) + 2 z
     if inv_beta is not None:
-        alt = rn - A * B / np.sqrt(B * B * (1.0 - s2) + A * A * s2)
-        vx = v[:, 0] + OMEGA * y  # air-relative velocity v - w x r
-        vy = v[:, 1] - OMEGA * x
-        vz = v[:, 2]
-        kd = -0.5 * density_fast(alt) * np.sqrt(vx * vx + vy * vy + vz * vz) * inv_beta
-        out[:, 0] += kd * vx
-        out[:, 1] += kd * vy
-        out[:, 2] += kd * vz
+        alt = rn - _AB / np.sqrt(_B2 + _A2_B2 * s2)  # as ellipsoid_height
+        va = v.copy()  # air-relative velocity v - w x r
+        va[:, 0] += OMEGA * y
+        va[:, 1] -= OMEGA * x
+        speed = np.sqrt(np.einsum("ij,ij->i", va, va))
+        rho = np.exp(_interp(alt, _DRAG_Z, _DRAG_LN_RHO))
+        out -= (0.5 * rho * speed * inv_beta)[:, None] * va
     return out
 
 

@@ -116,7 +116,7 @@ MISSILE_CLASSES: dict[str, MissileClass] = {
             ),
         ),
         payload_kg=500.0,
-        rv_beta_kg_m2=4_000.0,
+        rv_beta_kg_m2=5_000.0,
         rcs_boost_m2=1.0,
         rcs_rv_m2=0.1,
         vertical_rise_s=4.0,
