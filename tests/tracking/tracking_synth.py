@@ -47,7 +47,7 @@ class Flight:
             m = (t >= t0) & (t <= t1)
             if m.any():
                 out[m] = sol(t[m]).T
-        return out.reshape(np.shape(t_s) + (6,))
+        return out.reshape((*np.shape(t_s), 6))
 
 
 def fly(

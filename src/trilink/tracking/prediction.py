@@ -135,7 +135,12 @@ def fly_to_height(
         idx, xa, step = idx[~stop], xa[~stop], step[~stop]
         if idx.size == 0:
             break
-        xa = rk4_step(xa, step, off[: idx.size], on[: idx.size])
+        with np.errstate(invalid="ignore", over="ignore"):
+            xa = rk4_step(xa, step, off[: idx.size], on[: idx.size])
+        bad = ~np.isfinite(xa).all(axis=1)
+        if bad.any():  # a sigma point flown into nonsense (e.g. backward through dense air)
+            xa[bad] = x[idx[bad]]
+            elapsed[idx[bad]] = np.inf
         x[idx] = xa
         elapsed[idx] += step
         h_new, v_new, _ = _height_and_rates(xa)
@@ -198,6 +203,7 @@ def _to8(x7: Array) -> Array:
     return x8
 
 
+@np.errstate(invalid="ignore", over="ignore")
 def predict_points(
     x: Array,
     P: Array,
@@ -299,5 +305,5 @@ def _line_to_ground(x: Array) -> tuple[Array, Array, Array]:
 
 def _add_s(t_ns: NDArray[np.int64], dt_s: Array) -> NDArray[np.int64]:
     """``t_ns + dt_s`` in integer ns; 0 where ``dt_s`` is not finite (see ``valid``)."""
-    ok = np.isfinite(dt_s)
+    ok = np.isfinite(dt_s) & (np.abs(dt_s) < 1e6)
     return np.where(ok, t_ns + np.round(np.where(ok, dt_s, 0.0) * 1e9).astype(np.int64), 0)
