@@ -155,6 +155,25 @@ def propagate_state(x: ArrayLike, dt_s: ArrayLike, max_step_s: float = 2.0) -> A
     return x
 
 
+def transition(
+    x: ArrayLike, dt_s: ArrayLike, max_step_s: float = 2.0
+) -> tuple[Array, Array, Array]:
+    """States (N, 6), transition matrices Phi (N, 6, 6) and constant-acceleration
+    sensitivities Psi (N, 6, 3) over ``dt_s`` (N,) seconds: x(t+dt) ~ x + Phi dx0 + Psi da.
+    """
+    x = np.array(x, dtype=float, ndmin=2)
+    dt = np.broadcast_to(np.asarray(dt_s, dtype=float), x.shape[:1])
+    n = _n_steps(dt, max_step_s)
+    h = dt / max(n, 1)
+    phi_total = np.broadcast_to(np.eye(6), (x.shape[0], 6, 6)).copy()
+    psi_total = np.zeros((x.shape[0], 6, 3))
+    for _ in range(n):
+        x, phi, psi = _rk4_step(x, h)
+        phi_total = phi @ phi_total
+        psi_total = phi @ psi_total + psi
+    return x, phi_total, psi_total
+
+
 def propagate(
     x: ArrayLike,
     P: ArrayLike,

@@ -51,6 +51,13 @@ from trilink.fusion.table_state import NationalStore, SystemStore, phase_noise_o
 
 Array = NDArray[np.float64]
 _NS = 1_000_000_000
+_GATED_NOTHING = -1
+_AMBIGUOUS = -2
+
+
+def _flags(per_row: NDArray[np.bool_], idx: NDArray[np.intp]) -> NDArray[np.bool_]:
+    """Per-national-row flags gathered into the (M, K) layout; padding (-1) is False."""
+    return np.append(per_row, False)[idx]
 
 
 class SystemTrackTable:
@@ -79,13 +86,13 @@ class SystemTrackTable:
         self._expire_national(t_ns, events)
         xa, Pa = self._align(t_ns)
         xs, Ps = self._predict_systems(t_ns)
-        self._decorrelate(xa, Pa, xs, Ps, t_ns, events)
+        suspect = self._decorrelate(xa, Pa, t_ns, events)
         xs, Ps = self._associate(xa, Pa, xs, Ps, t_ns, events)
-        fused = self._fuse(xa, Pa, xs, Ps)
+        fused = self._fuse(xa, Pa, xs, Ps, suspect)
         if self._merge(fused[0], fused[1], t_ns, events):
-            fused = self._fuse(xa, Pa, xs, Ps)
+            fused = self._fuse(xa, Pa, xs, Ps, suspect)
         self.t_ns = t_ns
-        return self._commit(fused, t_ns, events)
+        return self._commit(fused, suspect, t_ns, events)
 
     def _align(self, t_ns: int) -> tuple[Array, Array]:
         n = self.nat
@@ -132,31 +139,53 @@ class SystemTrackTable:
         return self.nat.groups(self.sys.number)
 
     def _decorrelate(
-        self, xa: Array, Pa: Array, xs: Array, Ps: Array, t_ns: int, events: list[FusionEvent]
-    ) -> None:
+        self, xa: Array, Pa: Array, t_ns: int, events: list[FusionEvent]
+    ) -> NDArray[np.bool_]:
+        """Split pairings that clearly disagree; returns national rows to leave out now.
+
+        While a pairing is in doubt, the contributor least consistent with the system
+        track's last undisputed state (predicted to now) is kept out of the fused
+        estimate; after ``decorrelate_k`` reports in doubt it is split off. The number
+        thus follows the object's history, not whichever track moved.
+        """
         idx = self.sys_groups()
-        if idx.shape[1] < 2:
+        suspect = np.zeros(len(self.nat), bool)
+        if idx.shape[1] < 2 or len(self.nat) == 0:
             self.sys.decor[:] = 0
-            return
+            return suspect
         violated = np.zeros(len(idx), bool)
+        fresh = np.any((idx >= 0) & _flags(self.nat.fresh, idx), axis=1)
         for j in range(idx.shape[1]):
             for k in range(j + 1, idx.shape[1]):
                 r = np.flatnonzero((idx[:, j] >= 0) & (idx[:, k] >= 0))
                 a, b = idx[r, j], idx[r, k]
                 d2, _ = difference_distance(xa[a], Pa[a], xa[b], Pa[b])
                 violated[r] |= d2 > self.config.decorrelation_d2
-        self.sys.decor = np.where(violated, self.sys.decor + 1, 0)
-        for s in np.flatnonzero(self.sys.decor >= self.config.decorrelate_k):
-            rows = idx[s][idx[s] >= 0]
-            # The number follows the object's history: the contributor least consistent
-            # with the system track's own prediction is the one that leaves.
+        # Count only updates that bring new national information, so K means K reports.
+        self.sys.decor = np.where(violated, self.sys.decor + fresh, 0)
+        doubt = np.flatnonzero(violated)
+        if doubt.size == 0:
+            return suspect
+        s = self.sys
+        q, sig = phase_noise_of(s.phase[doubt], self.config)
+        dt = (np.int64(t_ns) - s.ok_t_ns[doubt]).astype(float) / _NS
+        x_ok, P_ok = propagate(s.ok_x[doubt], s.ok_P[doubt], dt, q, sig, self.config.max_step_s)
+        for i, srow in enumerate(doubt.tolist()):
+            rows = idx[srow][idx[srow] >= 0]
             d2, _ = difference_distance(
-                xa[rows], Pa[rows], xs[[s] * rows.size], Ps[[s] * rows.size]
+                xa[rows],
+                Pa[rows],
+                np.repeat(x_ok[i : i + 1], rows.size, 0),
+                np.repeat(P_ok[i : i + 1], rows.size, 0),
             )
-            out = int(rows[np.argmax(d2)])
-            events.append(self._event(t_ns, "decorrelate", int(self.sys.number[s]), out))
-            self.nat.sys[out] = -1
-            self.sys.decor[s] = 0
+            worst = int(rows[np.argmax(d2)])
+            if s.decor[srow] >= self.config.decorrelate_k:
+                events.append(self._event(t_ns, "decorrelate", int(s.number[srow]), worst))
+                self.nat.sys[worst] = -1
+                s.decor[srow] = 0
+            else:
+                suspect[worst] = True
+        return suspect
 
     def _held_slots(self, source: str) -> NDArray[np.bool_]:
         """System rows where ``source`` has a bound, still-reporting national track."""
@@ -172,7 +201,9 @@ class SystemTrackTable:
     def _associate(
         self, xa: Array, Pa: Array, xs: Array, Ps: Array, t_ns: int, events: list[FusionEvent]
     ) -> tuple[Array, Array]:
-        unbound = np.flatnonzero(self.nat.sys < 0)
+        # Only national tracks with a new report take a step of M-of-N: the decision then
+        # counts national reports, whatever the hub's own update rate.
+        unbound = np.flatnonzero((self.nat.sys < 0) & self.nat.fresh)
         if unbound.size == 0:
             return xs, Ps
         cfg = self.config
@@ -182,32 +213,34 @@ class SystemTrackTable:
             held = self._held_slots(source)
             ia, jb, d2, logdet = gated_pairs(xa[u], Pa[u], xr, Pr, cfg.gate_d2)
             free = ~held[jb]
-            free_any = np.zeros(u.size, bool)
-            free_any[ia[free]] = True
             # Generalised distance d^2 + ln|S| (Blackman & Popoli 1999, sec. 6.4) so a
             # coasting track's wide covariance does not make it the cheapest partner.
             mi, mj = assign(ia[free], jb[free], (d2 + logdet)[free], u.size, len(xr))
-            outcome = np.full(u.size, -1, np.int64)
+            outcome = np.full(u.size, _GATED_NOTHING, np.int64)
+            outcome[ia] = _AMBIGUOUS  # gated, but every such slot is held or was lost
             outcome[mi] = self.sys.number[mj]
             new_rows: list[int] = []
             for k, row in enumerate(u.tolist()):
-                verdict = self._confirm(row, int(outcome[k]), bool(free_any[k]))
+                verdict = self._confirm(row, int(outcome[k]))
                 if verdict == "bind":
                     self._bind(row, int(outcome[k]), t_ns, events)
                 elif verdict == "new":
                     new_rows.append(row)
             if new_rows:
                 rows = np.array(new_rows)
-                numbers = self._new_tracks(rows, xa, Pa, t_ns, events)
+                self._new_tracks(rows, xa, Pa, t_ns, events)
                 xs = np.concatenate([xs, xa[rows]])
                 Ps = np.concatenate([Ps, Pa[rows]])
                 xr = np.concatenate([xr, xa[rows]])
                 Pr = np.concatenate([Pr, Pa[rows]])
-                del numbers
         return xs, Ps
 
-    def _confirm(self, row: int, outcome: int, free_any: bool) -> str:
-        """M-of-N decision for an unpaired national track: "bind", "new" or "wait"."""
+    def _confirm(self, row: int, outcome: int) -> str:
+        """M-of-N decision for an unpaired national track: "bind", "new" or "wait".
+
+        ``outcome`` is the system number it was assigned this time, ``_GATED_NOTHING``
+        or ``_AMBIGUOUS`` (it gated only tracks whose slot for its nation is held).
+        """
         cfg = self.config
         key = self.nat.key(row)
         hist = self.pending.setdefault(key, [])
@@ -215,10 +248,17 @@ class SystemTrackTable:
         del hist[: -cfg.confirm_n]
         age = self.pending_age.get(key, 0) + 1
         self.pending_age[key] = age
-        seen = any(h >= 0 for h in hist)
+        assigned = any(h >= 0 for h in hist)
         if outcome >= 0 and hist.count(outcome) >= cfg.confirm_m:
             return "bind"
-        if (not free_any and not seen) or hist.count(-1) >= cfg.confirm_m:
+        # Nothing it could belong to: a new object, at once.
+        if outcome == _GATED_NOTHING and not assigned:
+            return "new"
+        if hist.count(_GATED_NOTHING) >= cfg.confirm_m:
+            return "new"
+        # A full window next to held tracks only: its nation keeps reporting the holder,
+        # so this is another object (a booster beside its RV, a close salvo partner).
+        if len(hist) == cfg.confirm_n and not assigned:
             return "new"
         if age > 2 * cfg.confirm_n:
             return "new"
@@ -254,11 +294,13 @@ class SystemTrackTable:
             events.append(self._event(t_ns, "new", num, r))
         return numbers
 
-    def _fuse(self, xa: Array, Pa: Array, xs: Array, Ps: Array) -> tuple[Array, ...]:
+    def _fuse(
+        self, xa: Array, Pa: Array, xs: Array, Ps: Array, suspect: NDArray[np.bool_]
+    ) -> tuple[Array, ...]:
         """Fused x, P, has-contributor mask, phase and newest report time per system row."""
         cfg = self.config
         idx = self.sys_groups()
-        mask = idx >= 0
+        mask = (idx >= 0) & ~_flags(suspect, idx)
         has = mask.any(axis=1)
         xf, Pf = xs.copy(), Ps.copy()
         phase = self.sys.phase.copy()
@@ -289,7 +331,14 @@ class SystemTrackTable:
             sb = {srcs[r] for r in idx[b] if r >= 0}
             if not sa & sb:
                 hits[(int(s.number[a]), int(s.number[b]))] = dist
+        fresh = np.any(_flags(self.nat.fresh, idx), axis=1)
         for pair in set(self.merge_history) | set(hits):
+            rows = np.searchsorted(s.number, pair)
+            if np.any(rows >= len(s)) or np.any(s.number[np.minimum(rows, len(s) - 1)] != pair):
+                self.merge_history.pop(pair, None)  # one of them has ended
+                continue
+            if not np.any(fresh[rows]):
+                continue  # no new national report: nothing new to count
             h = self.merge_history.setdefault(pair, [])
             h.append(pair in hits)
             del h[: -cfg.merge_n]
@@ -314,12 +363,19 @@ class SystemTrackTable:
         return merged
 
     def _commit(
-        self, fused: tuple[Array, ...], t_ns: int, events: list[FusionEvent]
+        self,
+        fused: tuple[Array, ...],
+        suspect: NDArray[np.bool_],
+        t_ns: int,
+        events: list[FusionEvent],
     ) -> SystemPicture:
         xf, Pf, has, phase, last = fused
         s = self.sys
         s.x, s.P, s.phase, s.last_report_ns = xf, Pf, phase, last
         s.t_ns = np.full(len(s), t_ns, np.int64)
+        undisputed = s.decor == 0
+        s.ok_x[undisputed], s.ok_P[undisputed] = xf[undisputed], Pf[undisputed]
+        s.ok_t_ns[undisputed] = t_ns
         status = np.where(has, "active", "coasting").astype(object)
         coast_ns = int(self.config.coast_limit_s * _NS)
         dropped = ~has & ((t_ns - last) > coast_ns) & (s.merged_into < 0)
@@ -329,7 +385,8 @@ class SystemTrackTable:
             events.append(FusionEvent(t_ns, "drop", int(num)))
         idx = self.sys_groups()
         contributors = tuple(
-            tuple(sorted(self.nat.key(r) for r in row if r >= 0)) for row in idx.tolist()
+            tuple(sorted(self.nat.key(r) for r in row if r >= 0 and not suspect[r]))
+            for row in idx.tolist()
         )
         picture = SystemPicture(
             t_ns=t_ns,

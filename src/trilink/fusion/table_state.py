@@ -45,6 +45,7 @@ class NationalStore:
         self.phase = _objects([])
         self.first_ns = np.empty(0, np.int64)
         self.sys = np.empty(0, np.int64)
+        self.fresh = np.empty(0, bool)  # got a new report in the latest ingest
 
     def __len__(self) -> int:
         return int(self.t_ns.shape[0])
@@ -54,6 +55,7 @@ class NationalStore:
 
     def ingest(self, batch: NationalTrackBatch) -> None:
         """Store each track's newest report; older or equal-time duplicates lose."""
+        self.fresh = np.zeros(len(self), bool)
         if len(batch) == 0:
             return
         n0 = len(self)
@@ -76,6 +78,7 @@ class NationalStore:
             self.phase = np.concatenate([self.phase, _objects(["unknown"] * m)])
             self.first_ns = np.concatenate([self.first_ns, np.full(m, _I64_MAX, np.int64)])
             self.sys = np.concatenate([self.sys, np.full(m, -1, np.int64)])
+            self.fresh = np.concatenate([self.fresh, np.zeros(m, bool)])
         # The newest report of each track in the batch, and only if newer than the store's.
         order = np.lexsort((batch.t_ns, rows))
         r_sorted = rows[order]
@@ -89,6 +92,7 @@ class NationalStore:
         self.P[target] = batch.P[pick]
         self.phase[target] = batch.phase[pick].astype(object)
         self.first_ns[target] = np.minimum(self.first_ns[target], batch.t_ns[pick])
+        self.fresh[target] = True
 
     def remove(self, drop: NDArray[np.bool_]) -> list[tuple[str, str]]:
         """Delete rows; returns their keys."""
@@ -96,7 +100,7 @@ class NationalStore:
             return []
         gone = [self.key(r) for r in np.flatnonzero(drop).tolist()]
         keep = ~drop
-        for name in ("source", "local_id", "t_ns", "x", "P", "phase", "first_ns", "sys"):
+        for name in ("source", "local_id", "t_ns", "x", "P", "phase", "first_ns", "sys", "fresh"):
             setattr(self, name, getattr(self, name)[keep])
         self.index = {
             k: i
@@ -141,6 +145,7 @@ class NationalStore:
         s.phase = _objects(d["phase"])
         s.first_ns = np.array(d["first_ns"], dtype=np.int64).reshape(n)
         s.sys = np.array(d["system"], dtype=np.int64).reshape(n)
+        s.fresh = np.zeros(n, bool)
         s.index = {
             k: i for i, k in enumerate(zip(s.source.tolist(), s.local_id.tolist(), strict=True))
         }
@@ -160,6 +165,9 @@ class SystemStore:
         "last_report_ns",
         "decor",
         "merged_into",
+        "ok_t_ns",
+        "ok_x",
+        "ok_P",
     )
 
     def __init__(self) -> None:
@@ -172,6 +180,10 @@ class SystemStore:
         self.last_report_ns = np.empty(0, np.int64)
         self.decor = np.empty(0, np.int64)  # consecutive clearly-violated updates
         self.merged_into = np.empty(0, np.int64)  # -1, or the survivor this update
+        # The last state no contributor disputed: the reference for decorrelation.
+        self.ok_t_ns = np.empty(0, np.int64)
+        self.ok_x = np.empty((0, 6))
+        self.ok_P = np.empty((0, 6, 6))
 
     def __len__(self) -> int:
         return int(self.number.shape[0])
@@ -196,6 +208,9 @@ class SystemStore:
         self.last_report_ns = np.concatenate([self.last_report_ns, last_report_ns])
         self.decor = np.concatenate([self.decor, np.zeros(m, np.int64)])
         self.merged_into = np.concatenate([self.merged_into, np.full(m, -1, np.int64)])
+        self.ok_t_ns = np.concatenate([self.ok_t_ns, np.full(m, t_ns, np.int64)])
+        self.ok_x = np.concatenate([self.ok_x, x])
+        self.ok_P = np.concatenate([self.ok_P, P])
 
     def remove(self, drop: NDArray[np.bool_]) -> None:
         keep = ~drop
@@ -222,4 +237,7 @@ class SystemStore:
         s.last_report_ns = np.array(d["last_report_ns"], dtype=np.int64).reshape(m)
         s.decor = np.array(d["decor"], dtype=np.int64).reshape(m)
         s.merged_into = np.array(d["merged_into"], dtype=np.int64).reshape(m)
+        s.ok_t_ns = np.array(d["ok_t_ns"], dtype=np.int64).reshape(m)
+        s.ok_x = np.array(d["ok_x"], dtype=float).reshape(m, 6)
+        s.ok_P = np.array(d["ok_P"], dtype=float).reshape(m, 6, 6)
         return s
