@@ -81,10 +81,10 @@ def ellipse_intervals(
     """
     with_impact = [(r.t_ns, r.impact) for r in track if r.impact is not None]
     kept: list[tuple[int, ImpactPrediction]] = []
-    for t_ns, impact in with_impact:
-        if kept and (t_ns - kept[-1][0]) < min_interval_s * 1e9:
+    for item in with_impact:
+        if kept and (item[0] - kept[-1][0]) < min_interval_s * 1e9:
             continue
-        kept.append((t_ns, impact))
+        kept.append(item)
     if with_impact and kept[-1] is not with_impact[-1]:
         kept.append(with_impact[-1])
     spans = []

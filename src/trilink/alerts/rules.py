@@ -181,7 +181,7 @@ class Assessment:
     nominal_place: str  # area holding the nominal impact point
     distance_to_zone_m: float  # from the 3-sigma ellipse; 0 if overlapping, inf if unknown
     time_to_impact_s: float
-    certainty: str  # "Likely" | "Possible" | "Observed"
+    certainty: str  # threat: "Likely" | "Possible"; otherwise "Observed" (the launch is seen)
 
     @property
     def is_threat(self) -> bool:
@@ -232,7 +232,7 @@ def assess(
     # The ground track given is the nominal one, so an overflight is as likely as the
     # nominal impact point being inside; an ellipse that only grazes the zone is not.
     likely = nominal != OUTSIDE or overflight
-    certainty = "Likely" if (level == "threat" and likely) else "Possible"
+    certainty = ("Likely" if likely else "Possible") if level == "threat" else "Observed"
     return Assessment(
         level=level,
         threat_impact=threat_impact,
