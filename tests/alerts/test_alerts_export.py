@@ -147,3 +147,23 @@ def test_ellipse_intervals_thin_but_keep_the_last():
     assert len(all_spans) == 121 and 20 <= len(thin) <= 22
     assert thin[-1][2] is all_spans[-1][2]
     assert thin[-1][1] >= track[-1].t_ns + 60 * 10**9 - 1  # the tail after the last record
+
+
+def test_export_dispatch_and_cap_files():
+    from trilink.alerts.exports import cap_files, export
+    from trilink.alerts.territory import load_territory
+
+    threats = flight(n=21)
+    assert json.loads(export("czml", threats))[0]["id"] == "document"
+    assert json.loads(export("geojson", threats))["type"] == "FeatureCollection"
+    assert ET.fromstring(export("kml", threats).encode()).tag == f"{KML}kml"
+    lines = export("cot", threats).splitlines()
+    kinds = [ET.fromstring(line).get("type") for line in lines]
+    assert kinds.count("a-h-A-W-M-S-S") == 21 and kinds.count("u-d-c-e") == 21
+    files = cap_files(threats, load_territory("JPN"))
+    assert files[0][0].endswith("-001.xml") and files[0][1].startswith(b"<?xml")
+    assert len({name for name, _ in files}) == len(files) >= 2
+    with pytest.raises(ValueError, match="one document each"):
+        export("cap", threats)
+    with pytest.raises(ValueError, match="unknown export format"):
+        export("shp", threats)

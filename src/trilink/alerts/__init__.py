@@ -12,6 +12,7 @@ from trilink.alerts.cap import to_cap, to_cap_document
 from trilink.alerts.cot import cot_events, impact_ellipse_cot, stream_cot, to_cot
 from trilink.alerts.czml import czml_packets, to_czml
 from trilink.alerts.ellipse import K95, ellipse_from_covariance, ellipse_ring
+from trilink.alerts.exports import cap_files, export
 from trilink.alerts.features import geojson_features, to_geojson, to_kml
 from trilink.alerts.records import TrackRecord
 from trilink.alerts.rules import Assessment, ImpactPrediction, ThreatInput, WarningRules, assess
@@ -30,10 +31,12 @@ __all__ = [
     "WarningRules",
     "WarningState",
     "assess",
+    "cap_files",
     "cot_events",
     "czml_packets",
     "ellipse_from_covariance",
     "ellipse_ring",
+    "export",
     "geojson_features",
     "impact_ellipse_cot",
     "load_territories",
