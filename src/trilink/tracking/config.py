@@ -55,9 +55,9 @@ class TrackerConfig:
     duplicate_gate: float = 16.0  # chi2(6) distance under which two confirmed tracks merge
 
     # --- prediction (impact and launch point) ------------------------------------------
-    predict_coarse_step_frac: float = 0.04  # RK4 step as a fraction of sqrt(r^3/GM)
+    predict_coarse_step_frac: float = 0.06  # RK4 step as a fraction of sqrt(r^3/GM)
     predict_air_height_m: float = 80_000.0  # below this, steps resolve the atmosphere ...
-    predict_air_step_frac: float = 0.5  # ... to this fraction of a scale-height crossing
+    predict_air_step_frac: float = 1.0  # ... to this fraction of a scale-height crossing
     predict_max_time_s: float = 7_200.0  # give up propagating after this long
     launch_model_error_frac: float = 0.15  # 1-sigma of the straight-line back-extrapolation
     burnout_altitude_default_m: float = 40_000.0  # when the track never saw the boost

@@ -88,6 +88,7 @@ def fly_to_height(
     cfg: TrackerConfig,
     apogee_stop_frac: float | None = None,
     floor_m: float = 0.0,
+    drag: bool = True,
 ) -> tuple[Array, Array, Array, NDArray[np.bool_]]:
     """Fly ballistic states (M, 8) forward (``direction=+1``) or backward (-1) until they
     cross a geodetic height on the branch that leads there (falling forward, rising when
@@ -95,7 +96,9 @@ def fly_to_height(
 
     ``stop_height`` (M,) fixes the height; with ``apogee_stop_frac`` the height is instead
     ``clip(frac * apogee, floor_m, ...)`` from the highest point met so far, which the
-    backward flight of a descending track reaches first.
+    backward flight of a descending track reaches first. ``drag=False`` flies in vacuum
+    (the backward flight: drag run backward is unstable, and on the way up the object
+    was the booster, not the re-entry vehicle whose kappa the track holds).
     """
     x = np.array(x, dtype=float)
     m = x.shape[0]
@@ -104,7 +107,7 @@ def fly_to_height(
     top = h.copy()
     done = np.zeros(m, dtype=bool)
     off = np.zeros(m)
-    on = np.ones(m)
+    on = np.ones(m) if drag else np.zeros(m)
     idx = np.arange(m)
     for _ in range(2000):
         if idx.size == 0:
@@ -118,12 +121,15 @@ def fly_to_height(
             target = stop_height[idx]
         rn = np.linalg.norm(xa[:, 0:3], axis=1)
         coarse = cfg.predict_coarse_step_frac * np.sqrt(rn**3 / GM)
-        # In the air, resolve the drag: a fraction of the time to cross a scale height.
-        in_air = ha < cfg.predict_air_height_m
-        air_step = np.maximum(
-            cfg.predict_air_step_frac * H_SCALE / np.maximum(np.abs(va), 1.0), 0.5
-        )
-        coarse = np.where(in_air, np.minimum(coarse, air_step), coarse)
+        # In the air, resolve the drag: a fraction of the time to cross a scale height;
+        # and from above, do not jump deeper into the air than one such step.
+        if drag:
+            air_h = cfg.predict_air_height_m
+            rate = np.maximum(np.abs(va), 1.0)
+            air_step = np.maximum(cfg.predict_air_step_frac * H_SCALE / rate, 0.5)
+            to_air = np.where(direction * va < 0.0, (ha - air_h) / rate, np.inf)
+            limit = np.where(ha < air_h, air_step, np.maximum(to_air, air_step))
+            coarse = np.minimum(coarse, limit)
         approaching = direction * va < 0.0  # on the branch that crosses the target
         newton = (target - ha) / np.where(va == 0.0, 1e-9, va)
         use_newton = approaching & (np.abs(newton) <= coarse)
@@ -148,7 +154,13 @@ def fly_to_height(
         # parabola through either end (g ~ GM/r^2 locally).
         crossed = np.sign(v_new) != np.sign(vup[idx])
         g = GM / np.linalg.norm(xa[:, 0:3], axis=1) ** 2
-        apex = 0.5 * (h[idx] + vup[idx] ** 2 / (2 * g) + h_new + v_new**2 / (2 * g))
+        # (from the end nearer the apex, and never above what the step could reach)
+        near_prev = np.abs(vup[idx]) < np.abs(v_new)
+        apex = np.where(near_prev, h[idx] + vup[idx] ** 2 / (2 * g), h_new + v_new**2 / (2 * g))
+        reach = np.maximum(h[idx], h_new) + 0.5 * np.abs(step) * np.minimum(
+            np.abs(vup[idx]), np.abs(v_new)
+        )
+        apex = np.minimum(apex, reach)
         top[idx] = np.maximum(top[idx], np.where(crossed, apex, h_new))
         h[idx], vup[idx] = h_new, v_new
     return x, elapsed, top, done
@@ -224,6 +236,9 @@ def predict_points(
     pts, w = sigma_points(x7, P7)
     n_pts = pts.shape[1]
     flat = _to8(pts.reshape(k * n_pts, 7))
+    # kappa is a Gaussian in the filter, but a negative one would be thrust in the air
+    # (the flight would run away): a sigma point below zero flies without drag.
+    flat[:, IK] = np.maximum(flat[:, IK], 0.0)
 
     # --- forward to the surface: impact and (if still rising) apogee ---
     xf, tf, top_f, ok_f = fly_to_height(flat, +1.0, np.zeros(k * n_pts), cfg)
@@ -251,12 +266,14 @@ def predict_points(
     ok_b = np.ones(k * n_pts, dtype=bool)
     if known.any():
         # Never stop above the state itself when it is rising (burnout is in the past).
-        xs, ts, tops, oks = fly_to_height(flat[known], -1.0, np.minimum(bo[known], h0[known]), cfg)
+        xs, ts, tops, oks = fly_to_height(
+            flat[known], -1.0, np.minimum(bo[known], h0[known]), cfg, drag=False
+        )
         xb[known], tb[known], top_b[known], ok_b[known] = xs, ts, tops, oks
     if unknown.any():
         start_top = np.maximum(top_f[unknown], h0[unknown])
         xs, ts, tops, oks = fly_to_height(
-            flat[unknown], -1.0, None, cfg, apogee_stop_frac=0.25, floor_m=30_000.0
+            flat[unknown], -1.0, None, cfg, apogee_stop_frac=0.25, floor_m=30_000.0, drag=False
         )
         xb[unknown], tb[unknown], oks = xs, ts, oks
         top_b[unknown] = np.maximum(tops, start_top)
