@@ -86,18 +86,23 @@ def trajectory(
     if apogee_km is not None and apogee_km <= 0.0:
         raise _fail(f"--apogee-km must be positive, got {apogee_km}")
 
-    kwargs: dict[str, float] = {}
+    lat1 = lon1 = az = rng = None
     if impact is not None:
-        lat1, lon1 = _lat_lon(impact, "--impact")
-        kwargs |= {"impact_lat_rad": math.radians(lat1), "impact_lon_rad": math.radians(lon1)}
+        lat_d, lon_d = _lat_lon(impact, "--impact")
+        lat1, lon1 = math.radians(lat_d), math.radians(lon_d)
     else:
         assert azimuth_deg is not None and range_km is not None
-        kwargs |= {"azimuth_rad": math.radians(azimuth_deg), "range_m": range_km * 1e3}
-    if apogee_km is not None:
-        kwargs["apogee_m"] = apogee_km * 1e3
+        az, rng = math.radians(azimuth_deg), range_km * 1e3
     try:
         traj = design_flight(
-            math.radians(lat0), math.radians(lon0), missile_class=missile.upper(), **kwargs
+            math.radians(lat0),
+            math.radians(lon0),
+            impact_lat_rad=lat1,
+            impact_lon_rad=lon1,
+            azimuth_rad=az,
+            range_m=rng,
+            apogee_m=None if apogee_km is None else apogee_km * 1e3,
+            missile_class=missile.upper(),
         )
     except TrajectoryInfeasible as exc:
         raise _fail(f"infeasible: {exc.reason}") from None
@@ -106,7 +111,7 @@ def trajectory(
 
     m = traj.meta
     lon_imp = (math.degrees(m["impact_lon_rad"]) + 180.0) % 360.0 - 180.0
-    report = {
+    report: dict[str, float | int | str | bool] = {
         "missile_class": traj.missile_class,
         "launch_lat": lat0,
         "launch_lon": lon0,
@@ -132,16 +137,14 @@ def trajectory(
     table = Table(title=f"{traj.missile_class} trajectory", show_header=True)
     table.add_column("quantity")
     table.add_column("value", justify="right")
+    flight_s = m["flight_time_s"]
     rows = [
         ("launch", f"{lat0:.4f}, {lon0:.4f} deg"),
         ("impact", f"{report['impact_lat']:.4f}, {report['impact_lon']:.4f} deg"),
         ("miss from request", f"{report['miss_m']:.0f} m"),
         ("ground range", f"{report['range_km']:.1f} km"),
         ("apogee", f"{report['apogee_km']:.1f} km"),
-        (
-            "flight time",
-            f"{report['flight_time_s']:.0f} s ({report['flight_time_s'] / 60:.1f} min)",
-        ),
+        ("flight time", f"{flight_s:.0f} s ({flight_s / 60:.1f} min)"),
         ("burnout", f"{report['burnout_time_s']:.1f} s at {report['burnout_altitude_km']:.1f} km"),
         ("max speed", f"{report['max_speed_mps']:.0f} m/s"),
         ("impact speed", f"{report['impact_speed_mps']:.0f} m/s"),

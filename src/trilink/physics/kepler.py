@@ -62,6 +62,14 @@ def free_flight(r0: ArrayLike, v0: ArrayLike, r_impact_m: ArrayLike) -> FreeFlig
     evec = np.cross(v0, hvec) / GM - r0 / rn[:, None]
     e = np.linalg.norm(evec, axis=-1)
     rv = np.einsum("ij,ij->i", r0, v0)
+    with np.errstate(divide="ignore", invalid="ignore"):  # e = 0: a circle never lands
+        return _conic(r0, v0, ri, rn, hvec, h2, energy, a, p, e, rv)
+
+
+def _conic(
+    r0: Array, v0: Array, ri: Array, rn: Array, hvec: Array, h2: Array,
+    energy: Array, a: Array, p: Array, e: Array, rv: Array,
+) -> FreeFlight:  # fmt: skip
     nu0 = np.arccos(np.clip((p / rn - 1.0) / e, -1.0, 1.0))
     nu0 = np.where(rv >= 0.0, nu0, 2.0 * np.pi - nu0)
     cos1 = (p / ri - 1.0) / e
