@@ -111,7 +111,7 @@ class Territory:
         Measured in a spherical azimuthal-equidistant plane centred on the ring's mean
         point, with the area clipped to a window ``horizon_m`` around it (the AEQD is only
         metric near its centre): distances past the window come back as ``inf``.
-        Accuracy ~0.25 % of the distance (see :mod:`trilink.alerts.projection`).
+        Accuracy 0.2-0.3 % of the distance (see :mod:`trilink.alerts.projection`).
         """
         ring = np.asarray(ring_rad, dtype=float)
         centre = np.array([ring[:, 0].mean(), _circular_mean(ring[:, 1])])
