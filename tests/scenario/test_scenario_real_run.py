@@ -18,7 +18,7 @@ import pytest
 from trilink.geo import ecef_to_geodetic, geodesic_inverse
 from trilink.scenario import load_scenario, simulate
 from trilink.scenario.records import write_jsonl
-from trilink.scenario.simulate import first_detections
+from trilink.scenario.simulate import design, first_detections
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +80,14 @@ def test_jsonl_of_a_real_run_parses(run) -> None:
     dets = [o for o in objs if o["type"] == "detection"]
     assert len(dets) == sum(len(d) for d in run.detections) > 0
     assert {o["truth_id"] for o in dets} >= {"srbm-1", "srbm-2", "srbm-3", "irbm-1", None}
+
+
+def test_the_lofted_icbm_is_feasible_and_about_an_hour_long() -> None:
+    """The ICBM's lofted 6,000 km apogee over ~1,000 km (public Hwasong-17 figures:
+    about 6,000 km and 67-69 minutes) is within its class. Measured: 68 min."""
+    sc = load_scenario("korea-japan")
+    icbm = next(x for x in sc.launches if x.missile_class == "ICBM")
+    traj = design(icbm)
+    apogee = float(ecef_to_geodetic(traj.r_ecef_m)[:, 2].max())
+    assert apogee == pytest.approx(6_000e3, rel=0.01)
+    assert 55 * 60 < (traj.impact_t_ns - traj.launch_t_ns) / 1e9 < 80 * 60
