@@ -30,11 +30,12 @@ async def nothing_more(sub: Subscription, bus: Bus) -> bool:
 def test_publish_reaches_exact_and_wildcard_subscribers(bus_factory, arun):
     async def body():
         pub, rx = await bus_factory(), await bus_factory()
+        assert isinstance(pub, Bus) and isinstance(rx, Bus)
         exact = await rx.subscribe("trilink.KOR.tracks")
         star = await rx.subscribe("trilink.*.tracks")
         tail = await rx.subscribe("trilink.hub.out.JPN.>")
         other = await rx.subscribe("trilink.JPN.tracks")
-        await pub.publish("trilink.KOR.tracks", b"k")
+        await pub.publish("trilink.KOR.tracks", b"k", {"Nats-Msg-Id": "m1"})
         await pub.publish("trilink.hub.out.JPN.tracks", b"j1")
         await pub.publish("trilink.hub.out.JPN.warnings", b"j2")
         await pub.publish("trilink.hub.out.KOR.tracks", b"k2")

@@ -17,6 +17,7 @@ from trilink.link.codec import (
     decode_json,
     encode,
     encode_json,
+    headers_for,
 )
 from trilink.link.deadletter import DeadLetter, DeadLetterLog, read_deadletters, reject_for
 from trilink.link.guard import ReplayGuard
@@ -52,6 +53,7 @@ __all__ = [
     "decode_json",
     "encode",
     "encode_json",
+    "headers_for",
     "private_key_from_seed",
     "public_key_bytes",
     "read_deadletters",

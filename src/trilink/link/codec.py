@@ -46,6 +46,13 @@ def encode_json(msg: Envelope) -> bytes:
     return _json_encoder.encode(msg)
 
 
+def headers_for(msg: Envelope) -> dict[str, str]:
+    """Transport headers for a message: ``Nats-Msg-Id`` = its message id, so JetStream
+    streams drop a re-published duplicate within their de-duplication window. Headers
+    are not signed: receivers never base a decision on them."""
+    return {"Nats-Msg-Id": msg.message_id}
+
+
 def error_field(err: msgspec.ValidationError) -> tuple[str, str]:
     """Map msgspec's ``"reason - at `$.a.b[2]`"`` to ``("a.b[2]", "reason")``."""
     m = _PATH.match(str(err))
