@@ -106,7 +106,7 @@ RejectReason = Literal[
     "subject_mismatch",
     "internal",
 ]
-"""Why a node refused a message; the meanings are tabled in the ICD, section "Rejection"."""
+"""Why a node refused a message; the meanings are tabled in the ICD, section 8."""
 
 
 # --- nested values -----------------------------------------------------------------------

@@ -169,7 +169,7 @@ messages = st.one_of(
 decoder = Decoder()
 
 
-@settings(max_examples=300)
+@settings(max_examples=200)
 @given(messages)
 def test_msgpack_round_trip(msg):
     data = encode(msg)
@@ -178,13 +178,13 @@ def test_msgpack_round_trip(msg):
     assert encode(back) == data  # canonical: re-encoding is byte-identical
 
 
-@settings(max_examples=200)
+@settings(max_examples=100)
 @given(messages)
 def test_json_round_trip(msg):
     assert decoder.decode_json(encode_json(msg)) == msg
 
 
-@settings(max_examples=100)
+@settings(max_examples=60)
 @given(messages)
 def test_signed_message_verifies_after_the_wire(msg):
     signed = sign(msg, golden_key())
