@@ -16,9 +16,10 @@ class TrackerConfig:
     q_accel_ballistic: float = 1e-4  # m^2 s^-3 ((0.01 m/s^2)^2 per s)
     # Boost: thrust is not exactly along the velocity (pitch programme, steering): a large
     # white acceleration; the thrust magnitude grows as propellant burns (T/m doubles or
-    # triples over a burn) and drops at staging: a random walk of ~3 m/s^2 per sqrt(s).
-    q_accel_boost: float = 4.0  # m^2 s^-3
-    q_thrust_boost: float = 9.0  # m^2 s^-5
+    # triples over a burn) and drops at staging: a random walk of ~6 m/s^2 per sqrt(s)
+    # (on the built-in IRBM, 4 and 9 broke the far radar's boost track twice, 25 and 36 once).
+    q_accel_boost: float = 25.0  # m^2 s^-3
+    q_thrust_boost: float = 36.0  # m^2 s^-5
     # kappa = 1/beta: re-entry vehicles have beta ~ 2e3 .. 2e4 kg/m^2.
     kappa_prior: float = 2e-4  # m^2/kg (beta = 5000 kg/m^2)
     kappa_sigma: float = 2e-4  # m^2/kg
