@@ -13,7 +13,8 @@
     ├── PolicyError              a policy that cannot be enforced as written: .path, .reason
     ├── AuditError               the audit chain is broken: .line, .reason
     ├── BusError                 a bad subject or pattern, a closed or unreachable bus: .subject, .reason
-    └── GeodataMissing           built territory data not found: .path, .hint
+    ├── GeodataMissing           built territory data not found: .path, .hint
+    └── DeployError              a NATS topology, PKI or server process problem: .what, .reason
 
 Add a class here, with its place in the tree above, rather than anywhere else.
 """
@@ -32,7 +33,10 @@ class ScenarioError(TrilinkError):
         self.source = source
         self.problems = problems
         # An empty path is a problem with the whole file (unreadable, not found).
-        lines = (f"{source}:{path}: {reason}" if path else f"{source}: {reason}" for path, reason in problems)
+        lines = (
+            f"{source}:{path}: {reason}" if path else f"{source}: {reason}"
+            for path, reason in problems
+        )
         super().__init__("\n".join(lines))
 
 
@@ -116,3 +120,13 @@ class GeodataMissing(TrilinkError):
         self.path = path
         self.hint = hint
         super().__init__(f"territory data not found at {path}: {hint}")
+
+
+class DeployError(TrilinkError):
+    """The live topology cannot be built or run: bad deploy input, missing PKI files, a
+    nats-server that is missing, refuses its config or does not come up; ``what`` names it."""
+
+    def __init__(self, what: str, reason: str):
+        self.what = what
+        self.reason = reason
+        super().__init__(f"{what}: {reason}")
