@@ -57,7 +57,7 @@ def flight(
             D(70.0),
         )
         status = "impacted" if i == n - 1 else "in_flight"
-        phase = "boost" if frac < 0.1 else ("terminal" if frac > 0.85 else "midcourse")
+        phase = "boost" if frac < 0.1 else ("reentry" if frac > 0.85 else "ballistic")
         out.append(
             ThreatInput(
                 track_id=track_id,
@@ -104,7 +104,7 @@ def threat_at(
         track_id=track_id,
         t_ns=t_ns,
         status=status,
-        phase="midcourse",
+        phase="ballistic",
         launch_lat_rad=D(WONSAN[0]),
         launch_lon_rad=D(WONSAN[1]),
         launch_t_ns=T0_NS,

@@ -8,6 +8,7 @@
 Angles in radians and lengths in metres in every function; degrees only inside files.
 """
 
+from trilink.alerts.adapters import threat_from_system_track, warning_fields
 from trilink.alerts.cap import to_cap, to_cap_document
 from trilink.alerts.cot import cot_events, impact_ellipse_cot, stream_cot, to_cot
 from trilink.alerts.czml import czml_packets, to_czml
@@ -43,10 +44,12 @@ __all__ = [
     "load_territory",
     "run_warnings",
     "stream_cot",
+    "threat_from_system_track",
     "to_cap",
     "to_cap_document",
     "to_cot",
     "to_czml",
     "to_geojson",
     "to_kml",
+    "warning_fields",
 ]

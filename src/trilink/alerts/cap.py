@@ -106,6 +106,31 @@ def _severity(event: WarningEvent) -> str:
     return "Extreme" if a.impact_place in ("land", "territorial") else "Severe"
 
 
+def cap_codes(event: WarningEvent) -> tuple[list[str], str, str, str]:
+    """``(responseTypes, urgency, severity, certainty)`` of a warning (table above)."""
+    if event.msg_type == "Cancel":
+        return ["AllClear"], "Past", "Minor", "Observed"
+    if event.level == "threat":
+        return ["Shelter"], "Immediate", _severity(event), event.assessment.certainty
+    responses = ["AllClear", "Monitor"] if event.reason == "downgraded" else ["Monitor"]
+    return responses, "Expected", "Minor", "Observed"
+
+
+def event_name(event: WarningEvent) -> str:
+    """CAP ``event`` text of a warning."""
+    return _event_name(event)
+
+
+def headline(event: WarningEvent) -> str:
+    """CAP ``headline`` of a warning."""
+    return _headline(event)
+
+
+def description(event: WarningEvent) -> str:
+    """CAP ``description`` of a warning."""
+    return _description(event)
+
+
 def _headline(event: WarningEvent) -> str:
     a, name = event.assessment, event.partner_name
     if event.msg_type == "Cancel":
@@ -252,19 +277,7 @@ def to_cap(
     _sub(info, "language", language)
     _sub(info, "category", "Security")
     _sub(info, "event", _event_name(event))
-    a = event.assessment
-    if event.msg_type == "Cancel":
-        responses, urgency, severity, certainty = ["AllClear"], "Past", "Minor", "Observed"
-    elif event.level == "threat":
-        responses, urgency, severity, certainty = (
-            ["Shelter"],
-            "Immediate",
-            _severity(event),
-            a.certainty,
-        )
-    else:
-        responses = ["AllClear", "Monitor"] if event.reason == "downgraded" else ["Monitor"]
-        urgency, severity, certainty = "Expected", "Minor", "Observed"
+    responses, urgency, severity, certainty = cap_codes(event)
     for r in responses:
         _sub(info, "responseType", r)
     _sub(info, "urgency", urgency)

@@ -35,7 +35,7 @@ from numpy.typing import NDArray
 from trilink.alerts.ellipse import K95, ellipse_from_covariance, ellipse_ring
 from trilink.alerts.territory import OUTSIDE, PLACE_NAMES, Territory
 
-PHASES = ("boost", "midcourse", "terminal", "unknown")
+PHASES = ("boost", "ballistic", "reentry", "unknown")  # as trilink.messages.Phase
 STATUSES = ("in_flight", "impacted", "lost")
 LEVELS = ("none", "launch", "threat")
 
