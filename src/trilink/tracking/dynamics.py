@@ -44,7 +44,7 @@ _W = np.array([[0.0, -OMEGA, 0.0], [OMEGA, 0.0, 0.0], [0.0, 0.0, 0.0]])  # [omeg
 _CENTRIFUGAL_JAC = np.diag([OMEGA**2, OMEGA**2, 0.0])  # d(-w x (w x r))/dr
 
 
-def approx_altitude(r: Array) -> tuple[Array, Array]:
+def approx_altitude(r: Array, gradient: bool = True) -> tuple[Array, Array | None]:
     """Altitude above an ellipsoid approximation [m] (...) and its gradient (..., 3).
 
     ``h = |r| - A (1 - F z^2/|r|^2)`` is the height above the first-order ellipsoid, within
@@ -56,6 +56,8 @@ def approx_altitude(r: Array) -> tuple[Array, Array]:
     z = r[..., 2]
     s = z * z / (rn * rn)
     h = rn - A * (1.0 - F * s)
+    if not gradient:
+        return h, None
     # d s/dr = 2 z e_z / |r|^2 - 2 z^2 r / |r|^4
     ds = -2.0 * (s / (rn * rn))[..., None] * r
     ds[..., 2] += 2.0 * z / (rn * rn)
@@ -68,13 +70,15 @@ def density(h: Array) -> Array:
     return RHO0 * np.exp(-np.maximum(h, -1_000.0) / H_SCALE)
 
 
-def _common(x: Array, drag_on: Array) -> tuple[Array, Array, Array, Array, Array, Array]:
+def _common(
+    x: Array, drag_on: Array, gradient: bool = True
+) -> tuple[Array, Array, Array, Array, Array | None, Array]:
     """Shared pieces of f and its Jacobian: (acc without thrust, |v|, v_eff, rho, dh/dr,
     drag factor ``1/2 kappa rho``)."""
     r, v = x[:, 0:3], x[:, 3:6]
     vn = np.sqrt(np.einsum("ij,ij->i", v, v))
     v_eff = np.sqrt(vn * vn + V_REG * V_REG)
-    h, dh = approx_altitude(r)
+    h, dh = approx_altitude(r, gradient)
     rho = density(h)
     drag_k = drag_on * 0.5 * x[:, IK] * rho
     # gravity_j2 plus the rotating-frame terms of rotating_frame_acceleration written out
@@ -89,7 +93,7 @@ def _common(x: Array, drag_on: Array) -> tuple[Array, Array, Array, Array, Array
 
 def derivative(x: Array, thrust_on: Array, drag_on: Array) -> Array:
     """dx/dt (M, 8) of the motion model; ``thrust_on``, ``drag_on`` (M,) in {0, 1}."""
-    acc, _, v_eff, _, _, _ = _common(x, drag_on)
+    acc, _, v_eff, _, _, _ = _common(x, drag_on, gradient=False)
     acc += (thrust_on * x[:, IA] / v_eff)[:, None] * x[:, 3:6]
     out = np.zeros_like(x)
     out[:, 0:3] = x[:, 3:6]
@@ -101,6 +105,7 @@ def jacobian(x: Array, thrust_on: Array, drag_on: Array) -> tuple[Array, Array]:
     """(dx/dt (M, 8), d(dx/dt)/dx (M, 8, 8)), both analytic."""
     r, v = x[:, 0:3], x[:, 3:6]
     acc, vn, v_eff, rho, dh, drag_k = _common(x, drag_on)
+    assert dh is not None
     thrust_dir = v / v_eff[:, None]
     ta = thrust_on * x[:, IA]
     acc += ta[:, None] * thrust_dir
@@ -227,7 +232,7 @@ def process_noise(
     hv = np.broadcast_to(np.abs(np.asarray(h, dtype=float)), (m,))
     v = x[:, 3:6]
     vn = np.sqrt(np.einsum("ij,ij->i", v, v))
-    hgt, _ = approx_altitude(x[:, 0:3])
+    hgt, _ = approx_altitude(x[:, 0:3], gradient=False)
     rho = density(hgt)
     drag_acc = drag_on * 0.5 * x[:, IK] * rho * vn * vn
     q_a = q_accel + (drag_error * drag_acc) ** 2 * 1.0

@@ -166,7 +166,7 @@ class NationalTracker:
             self.hits[ti] += 1
             # Burnout height: the height at the last confident boost update.
             boosting = (mu_u[:, BOOST] > 0.8) & (self.hits[ti] >= cfg.confirm_m)
-            h_now, _ = approx_altitude(xu.mean(axis=1)[:, 0:3])
+            h_now, _ = approx_altitude(xu.mean(axis=1)[:, 0:3], gradient=False)
             self.burnout_h[ti[boosting]] = h_now[boosting]
         watchers = self.watch[:, col].copy()
         watchers[ti] = True
@@ -236,7 +236,7 @@ class NationalTracker:
         xc, Pc = combine(self.x, self.P, self.mu)
         age_s = (t - self.t_hit) * 1e-9
         pos_sigma = np.sqrt(np.trace(Pc[:, 0:3, 0:3], axis1=1, axis2=2))
-        h, _ = approx_altitude(xc[:, 0:3])
+        h, _ = approx_altitude(xc[:, 0:3], gradient=False)
         dead = np.where(
             self.confirmed,
             (age_s > cfg.max_coast_s) | (pos_sigma > cfg.max_position_sigma_m),
