@@ -12,7 +12,7 @@ from scenario_doc import DELETE, base_doc, edit, problems_of
 from trilink.errors import ScenarioError
 from trilink.scenario import parse_scenario
 
-# Built-in indices: sensors 0-2 Green Pine, 3 TPY-2 Seongju, 4-5 TPY-2 FBM, 6-9 J/FPS-5,
+# Built-in indices: policy.rules 0 KOR, 1 JPN, 2 USA; sensors 0-2 Green Pine, 3 TPY-2 Seongju, 4-5 TPY-2 FBM, 6-9 J/FPS-5,
 # 10 Aegis (no faces), 11 the IR satellite; launches 0 srbm-1 (impact point), 1 srbm-2
 # (azimuth/range), 2 srbm-3, 3 irbm-1 (azimuth/range), 4 icbm-1 (apogee).
 
@@ -151,8 +151,14 @@ CASES: list[tuple[list[tuple[str, Any]], str, str]] = [
     ([("links[0].to", "CHN")], "links[0].to", 'unknown nation "CHN" (known: JPN, KOR, USA)'),
     ([("links[0].to", DELETE)], "links[0].to", "missing required key"),
     ([("links[0].via", "USA")], "links[0].via", "unknown key for a link"),
-    # --- top level
+    # --- policy: read by the policy room's reader, its nations checked here
     ([("policy", 3)], "policy", "expected a table, got an integer 3"),
+    ([("policy.rules[0].to[1]", "CHN")], "policy.rules[0].to[1]", 'unknown nation "CHN" (known: JPN, KOR, USA)'),
+    ([("policy.rules[2].source", "PRK")], "policy.rules[2].source", 'unknown nation "PRK"'),
+    ([("policy.rules[0].colour", "red")], "policy.rules[0].colour", "unknown key"),
+    ([("policy.rules[0].kinds", "system_track")], "policy.rules[0].kinds", "must be an array of non-empty strings"),
+    ([("policy.default", "allow")], "policy.default", "only 'deny' is supported"),
+    # --- top level
     ([("sensor", [])], "sensor", "unknown key for a scenario file (did you mean 'sensors'?)"),
     ([("sensors", {"id": "x"})], "sensors", "expected an array of tables, got a table"),
     ([("sensors[0]", "x")], "sensors[0]", "expected a table, got a string 'x'"),
@@ -249,3 +255,19 @@ def test_optional_keys_take_their_documented_defaults() -> None:
     assert gp.height_m == 0.0 and gp.min_elevation_rad == 0.0 and gp.false_alarms_per_scan == 0.0
     assert gp.max_elevation_rad == pytest.approx(math.pi / 2)
     assert sc.seed == 0 and sc.description == "" and sc.links == () and sc.launches == ()
+
+
+def test_policy_reaches_the_policy_room_as_parsed_toml() -> None:
+    """Scenario.policy is read-only yet reads like a parsed file (arrays are lists)."""
+    from trilink.policy import Policy
+
+    sc = parse_scenario(base_doc(), "t.toml")
+    with pytest.raises(TypeError):
+        sc.policy["default"] = "allow"  # type: ignore[index]
+    policy = Policy.from_table(sc.policy)
+    assert policy.decide("system_track", ["KOR"], "JPN").allowed
+    assert policy.decide("launch_event", ["JPN", "USA"], "KOR").allowed
+    assert not policy.decide(
+        "track_report", ["KOR"], "JPN"
+    ).allowed  # raw national tracks stay home
+    assert policy.decide("system_track", ["KOR"], "JPN").redact == ("sources.track_id",)

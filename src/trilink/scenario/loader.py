@@ -237,6 +237,36 @@ def _read_links(root: TableReader, roles: dict[str, str | None]) -> list[Link]:
     return links
 
 
+def _check_policy(policy: dict[str, Any], roles: dict[str, str | None], problems: Problems) -> None:
+    """``[policy]`` (issue 4): built by the policy room's own reader, then its nation ids
+    checked against ``[[nations]]``, so ``trilink scenario validate`` covers it too.
+
+    The policy room is imported lazily (as physics' missile classes are): the loader
+    works without it, and the policy's rules stay in one place. Its reader stops at the
+    first problem, so a policy contributes at most one line.
+    """
+    try:
+        from trilink.errors import PolicyError
+        from trilink.policy.rules import ANY, Policy
+    except ImportError:
+        return
+    try:
+        Policy.from_table(policy, "policy")
+    except PolicyError as exc:
+        problems.append((exc.path, exc.reason))
+        return
+    if not roles:
+        return  # the nations are broken; that is reported already
+    known = ", ".join(sorted(roles))
+    for i, rule in enumerate(policy.get("rules", [])):
+        for key in ("source", "to"):
+            names = [rule[key]] if key == "source" else list(rule[key])
+            for j, name in enumerate(names):
+                if name != ANY and name not in roles:
+                    where = f"policy.rules[{i}].{key}" + ("" if key == "source" else f"[{j}]")
+                    problems.append((where, f'unknown nation "{name}" (known: {known})'))
+
+
 def _first(r: TableReader, seen: dict[str, str], what: str) -> bool:
     """Record ``r``'s id as seen; False (and a problem) when an earlier table had it.
 
@@ -289,6 +319,8 @@ def parse_scenario(data: Mapping[str, Any], source: str = "<scenario>") -> Scena
     present, policy = root.raw("policy")
     if present and not isinstance(policy, dict):
         root.problem("policy", f"expected a table, got {describe(policy)}")
+    elif present:
+        _check_policy(policy, roles, problems)
     root.finish("a scenario file")
 
     if problems:

@@ -76,11 +76,15 @@ class Link:
 
 
 def _freeze(table: Any) -> Any:
-    """A read-only deep view of a TOML table (policy is kept raw until issue 4 reads it)."""
-    if isinstance(table, dict):
+    """A read-only deep copy of a TOML table: tables become read-only mappings.
+
+    Arrays stay ``list`` (copied), the type TOML readers check for, so the policy room
+    reads ``Scenario.policy`` exactly as it reads a freshly parsed file.
+    """
+    if isinstance(table, Mapping):
         return MappingProxyType({k: _freeze(v) for k, v in table.items()})
-    if isinstance(table, list):
-        return tuple(_freeze(v) for v in table)
+    if isinstance(table, list | tuple):
+        return [_freeze(v) for v in table]
     return table
 
 
@@ -90,7 +94,9 @@ class Scenario:
 
     ``duration_s`` ``None`` means "until the last impact plus a margin" (decided by
     :func:`trilink.scenario.simulate.simulate`, which knows the flight times).
-    ``policy`` is the raw ``[policy]`` table, read-only; the policy room validates it.
+    ``policy`` is the ``[policy]`` table as parsed (read-only mappings), for
+    :meth:`trilink.policy.Policy.from_table`; the loader has already checked that it
+    builds and names only declared nations.
     ``source`` is how the scenario was named (a path or a built-in name), for messages.
     """
 
