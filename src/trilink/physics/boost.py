@@ -36,8 +36,8 @@ from trilink.physics.propagate import (
     Accel,
     air_velocity,
     ellipsoid_height,
+    gravity_drag,
     rk4_step,
-    unpowered_acceleration,
 )
 from trilink.physics.rocket import MissileClass, Stage
 
@@ -92,8 +92,8 @@ def _powered_accel(
 
     def accel(t: Array, r: Array, v: Array) -> Array:
         m = m_ign - mdot * (t - t_ign)
-        a = unpowered_acceleration(r, v, cd_area / m)
-        thrust = stage.thrust_vac_n - pressure_fast(ellipsoid_height(r)) * stage.exit_area_m2
+        a, alt = gravity_drag(r, v, cd_area / m)
+        thrust = stage.thrust_vac_n - pressure_fast(alt) * stage.exit_area_m2
         return a + (thrust / m)[:, None] * direction(t, r, v)
 
     return accel

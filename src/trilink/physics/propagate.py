@@ -44,6 +44,7 @@ Array = NDArray[np.float64]
 Accel = Callable[[Array, Array, Array], Array]  # (t (N,), r (N,3), v (N,3)) -> a (N,3)
 
 ATMOSPHERE_TOP_M = 100_000.0
+ATMOSPHERE_CEILING_M = 1_000_000.0  # atmosphere.density is exactly 0 above
 VACUUM_STEP_FRACTION = 0.008
 VACUUM_STEP_MAX_S = 30.0
 DENSITY_SCALE_HEIGHT_M = 7_000.0
@@ -96,7 +97,14 @@ _interp = getattr(getattr(np, "_core", np).multiarray, "interp", np.interp)
 
 
 def unpowered_acceleration(r: Array, v: Array, inv_beta: Array | None, j2: bool = True) -> Array:
-    """Gravity (J2 or point mass) plus drag (N, 3) in the inertial frame, in one pass.
+    """Gravity (J2 or point mass) plus drag (N, 3) in the inertial frame, in one pass."""
+    return gravity_drag(r, v, inv_beta, j2)[0]
+
+
+def gravity_drag(
+    r: Array, v: Array, inv_beta: Array | None, j2: bool = True
+) -> tuple[Array, Array]:
+    """:func:`unpowered_acceleration` (N, 3) and the height above the ellipsoid (N,).
 
     ``inv_beta`` (N,) is 1/beta [m^2 kg^-1] (0 = no drag), None = vacuum. The same
     expressions as :func:`trilink.physics.gravity.gravity_j2` and
@@ -117,15 +125,15 @@ def unpowered_acceleration(r: Array, v: Array, inv_beta: Array | None, j2: bool 
     out = r * (-c)[:, None]
     if j2:
         out[:, 2] -= 2.0 * k * z  # z (3 - 5 s2) = z (1 - 5 s2) + 2 z
+    alt = rn - _AB / np.sqrt(_B2 + _A2_B2 * s2)  # as ellipsoid_height
     if inv_beta is not None:
-        alt = rn - _AB / np.sqrt(_B2 + _A2_B2 * s2)  # as ellipsoid_height
         va = v.copy()  # air-relative velocity v - w x r
         va[:, 0] += OMEGA * y
         va[:, 1] -= OMEGA * x
         speed = np.sqrt(np.einsum("ij,ij->i", va, va))
         rho = np.exp(_interp(alt, _DRAG_Z, _DRAG_LN_RHO))
         out -= (0.5 * rho * speed * inv_beta)[:, None] * va
-    return out
+    return out, alt
 
 
 def ballistic_accel(beta_kg_m2: ArrayLike | None, *, j2: bool = True) -> Accel:
@@ -210,13 +218,17 @@ class CoastResult:
     hit: NDArray[np.bool_]
 
 
-def coast_step_size(r: Array, v: Array, inv_beta: Array | None) -> Array:
-    """The regime step rule described in the module docstring (N,) [s]."""
+def coast_step_size(r: Array, v: Array, inv_beta: Array | None, alt: Array | None = None) -> Array:
+    """The regime step rule described in the module docstring (N,) [s].
+
+    ``alt``: :func:`ellipsoid_height` of r when the caller already has it.
+    """
     rn = np.sqrt(np.einsum("ij,ij->i", r, r))
     h_vac = np.minimum(VACUUM_STEP_FRACTION * np.sqrt(rn**3 / GM), VACUUM_STEP_MAX_S)
     if inv_beta is None:
         return h_vac
-    alt = ellipsoid_height(r)
+    if alt is None:
+        alt = ellipsoid_height(r)
     vr = air_velocity(r, v)
     speed = np.maximum(np.sqrt(np.einsum("ij,ij->i", vr, vr)), 1.0)
     climb = np.abs(np.einsum("ij,ij->i", r, v)) / rn
@@ -287,6 +299,12 @@ def coast_to_ground(
         return lambda t, r, v: unpowered_acceleration(r, v, ib, j2)
 
     accel = accel_of(slice(None))
+    vacuum = (
+        accel_of(slice(None))
+        if inv_beta is None
+        else lambda t, r, v: gravity_drag(r, v, None, j2)[0]
+    )
+    alt = ellipsoid_height(r)
     active = np.ones(n, dtype=bool)
     hit = np.zeros(n, dtype=bool)
     t_hit = np.full(n, np.nan)
@@ -296,10 +314,21 @@ def coast_to_ground(
     for _ in range(MAX_STEPS):
         if not active.any():
             break
-        h = np.where(active, coast_step_size(r, v, inv_beta), 0.0)
-        r_new, v_new = rk4_step(accel, t, r, v, h)
+        # Above the model atmosphere's top (density exactly 0) with a step that cannot
+        # reach it, the drag term is skipped: the same numbers, half the work.
+        h_vac = coast_step_size(r, v, None)
+        descent = np.maximum(-np.einsum("ij,ij->i", r, v), 0.0) / np.sqrt(
+            np.einsum("ij,ij->i", r, r)
+        )
+        if np.all((alt - descent * h_vac > ATMOSPHERE_CEILING_M) | ~active):
+            h = np.where(active, h_vac, 0.0)
+            r_new, v_new = rk4_step(vacuum, t, r, v, h)
+        else:
+            h = np.where(active, coast_step_size(r, v, inv_beta, alt), 0.0)
+            r_new, v_new = rk4_step(accel, t, r, v, h)
         t_new = t + h
-        down = active & (ellipsoid_height(r_new) <= 0.0)
+        alt = ellipsoid_height(r_new)
+        down = active & (alt <= 0.0)
         if down.any():
             idx = np.flatnonzero(down)
             s, rh, vh = _locate_ground(
@@ -307,6 +336,7 @@ def coast_to_ground(
             )
             t_new[idx] = t[idx] + s * h[idx]
             r_new[idx], v_new[idx] = rh, vh
+            alt[idx] = 0.0
             t_hit[idx], r_hit[idx], v_hit[idx] = t_new[idx], rh, vh
             hit[idx] = True
             active &= ~down
