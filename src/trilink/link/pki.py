@@ -304,6 +304,17 @@ def certificate_subject(path: Path) -> str:
     return cert.subject.rfc4514_string()
 
 
+def certificate_hosts(path: Path) -> list[str]:
+    """The DNS names and IP addresses a PEM server certificate is valid for (its SAN)."""
+    cert = x509.load_pem_x509_certificate(path.read_bytes())
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    ips = [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
+    return [*san.get_values_for_type(x509.DNSName), *ips]
+
+
 def client_tls(ca: Path, pair: CertPair | None = None) -> ssl.SSLContext:
     """A TLS context for nats-py (``nats.connect(url, tls=...)``): trusts ``ca``, shows ``pair``."""
     ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ca))
