@@ -126,3 +126,23 @@ def test_real_process_exit_code_and_no_traceback(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip() == f"{bad}:sensors[2].max_range_km: must be > 0, got -5"
+
+
+def test_simulate_bad_options_exit_2_before_any_work(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["simulate", "korea-japan", "--out", str(tmp_path / "no" / "x.jsonl")]
+    )
+    assert result.exit_code == 2
+    assert (
+        result.stderr.strip()
+        == f"{tmp_path / 'no' / 'x.jsonl'}: no such directory: {tmp_path / 'no'}"
+    )
+    result = runner.invoke(
+        app, ["simulate", "korea-japan", "--out", str(tmp_path / "x.jsonl"), "--seed", "-1"]
+    )
+    assert result.exit_code == 2 and result.stderr.strip() == "--seed: must be >= 0, got -1"
+    result = runner.invoke(
+        app, ["simulate", str(tmp_path / "missing.toml"), "--out", str(tmp_path / "x.jsonl")]
+    )
+    assert result.exit_code == 2 and "no such file" in result.stderr
+    assert not (tmp_path / "x.jsonl").exists()

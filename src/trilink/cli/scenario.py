@@ -122,11 +122,13 @@ def simulate_command(
 ) -> None:
     """Fly every launch of a scenario, observe it with every sensor, write JSON Lines.
 
-    Each line is one JSON object with a "type": scenario, sensor, truth or detection
-    (columns in docs/scenario.md). Times are integer ns and ISO UTC; angles degrees.
+    One JSON object per line, "type" scenario, sensor, truth or detection; times in integer ns and ISO UTC, angles in degrees (columns: docs/scenario.md).
     """
     if seed is not None and seed < 0:
         print(f"--seed: must be >= 0, got {seed}", file=sys.stderr)
+        raise typer.Exit(code=2)
+    if not out_file.parent.is_dir():
+        print(f"{out_file}: no such directory: {out_file.parent}", file=sys.stderr)
         raise typer.Exit(code=2)
     sc = load_or_fail(scenario)
     with Progress(
