@@ -183,3 +183,28 @@ def test_matches_agrees_with_a_regex_reference(pattern, subject):
     check_pattern(pattern)
     check_subject(subject)
     assert matches(pattern, subject) == reference_match(pattern, subject)
+
+
+def test_only_the_link_package_imports_nats():
+    """ARCHITECTURE: nats-py stays behind the link (the Bus seam)."""
+    import ast
+    from pathlib import Path
+
+    import trilink
+
+    root = Path(trilink.__file__).parent
+    offenders = []
+    for path in root.rglob("*.py"):
+        if path.is_relative_to(root / "link"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            if any(n == "nats" or n.startswith("nats.") for n in names):
+                offenders.append(str(path.relative_to(root)))
+    assert not offenders, offenders
