@@ -67,10 +67,9 @@ def _distance_to_land_m(land, lon_deg, lat_deg):
     window = shapely.clip_by_rect(land, lon_deg - 12, lat_deg - 8, lon_deg + 12, lat_deg + 8)
     if window.is_empty:
         return math.inf
-    to_aeqd = Transformer.from_crs(
-        "EPSG:4326",
-        f"+proj=aeqd +lat_0={lat_deg} +lon_0={lon_deg} +ellps=WGS84 +units=m",
-        always_xy=True,
+    to_aeqd = Transformer.from_pipeline(
+        "+proj=pipeline +step +proj=unitconvert +xy_in=deg +xy_out=rad "
+        f"+step +proj=aeqd +lat_0={lat_deg} +lon_0={lon_deg} +ellps=WGS84"
     )
     projected = shapely.transform(
         window, lambda xy: np.column_stack(to_aeqd.transform(xy[:, 0], xy[:, 1]))
