@@ -1,8 +1,9 @@
 """Start, check and stop real ``nats-server`` processes (Debian's 2.9 binary).
 
-Used by the deploy tests and by ``trilink up``. A server is ready when its client port
-accepts TCP connections *and* its monitoring endpoint ``/healthz`` answers 200, which in
-2.9 also means JetStream is up; only then may streams be provisioned.
+Used by the deploy tests and by ``trilink up``. A server is ready when its monitoring endpoint
+``/healthz`` answers 200, which in 2.9 means the client listener and JetStream are up;
+only then may streams be provisioned. (Without monitoring, when its client port accepts
+a TCP connection.)
 
 Ports are chosen by the caller, before the config is written, by binding port 0 and
 releasing it (:func:`free_ports`): the config must name fixed ports because a restarted
@@ -143,17 +144,13 @@ class NatsServer:
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.ready_timeout_s
-        port_ok = False
         while time.monotonic() < deadline:
             if self._proc is None or self._proc.poll() is not None:
                 raise DeployError(self.name, f"nats-server exited early:\n{self.log_tail()}")
-            if not port_ok:
-                try:
-                    with socket.create_connection((self.host, self.client_port), timeout=0.2):
-                        port_ok = True
-                except OSError:
-                    pass
-            if port_ok and (self.http_port is None or self._healthy()):
+            # /healthz answers once the client listener and JetStream are up. A bare TCP
+            # probe is the fallback only: on a TLS port it makes the server log a
+            # handshake error.
+            if self._healthy() if self.http_port is not None else self._port_open():
                 return
             time.sleep(0.02)
         raise DeployError(
@@ -161,6 +158,13 @@ class NatsServer:
             f"not ready after {self.ready_timeout_s} s (client port {self.client_port}):\n"
             f"{self.log_tail()}",
         )
+
+    def _port_open(self) -> bool:
+        try:
+            with socket.create_connection((self.host, self.client_port), timeout=0.2):
+                return True
+        except OSError:
+            return False
 
     def _healthy(self) -> bool:
         url = f"http://127.0.0.1:{self.http_port}/healthz"
