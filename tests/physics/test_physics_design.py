@@ -11,7 +11,13 @@ import pytest
 from trilink.errors import TrajectoryInfeasible
 from trilink.geo.frames import ecef_to_geodetic
 from trilink.geo.geodesic import geodesic_direct, geodesic_inverse
-from trilink.physics import MISSILE_CLASSES, Trajectory, design_flight
+from trilink.physics import (
+    MISSILE_CLASSES,
+    FlightRequest,
+    Trajectory,
+    design_flight,
+    design_flights,
+)
 from trilink.physics.flight import fly, to_trajectory
 from trilink.physics.kepler import min_energy_time_of_flight
 from trilink.physics.propagate import ecef_to_inertial
@@ -234,3 +240,52 @@ def test_impossible_requests_raise_with_a_reason(
 def test_malformed_requests_raise_value_error(kwargs: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         design_flight(*SUNAN, **kwargs)  # type: ignore[arg-type]
+
+
+def test_batch_design_matches_one_by_one(flights: dict[str, Trajectory]) -> None:
+    names = ["srbm-300-min", "srbm-lofted", "icbm-lofted", "irbm-4500-min"]
+    reqs = [
+        FlightRequest(
+            *CASES[n][0], missile_class=CASES[n][1], launch_t_ns=T0, missile_id=n, **CASES[n][2]
+        )
+        for n in names
+    ]
+    batch = design_flights(reqs)
+    for name, traj in zip(names, batch, strict=True):
+        alone = flights[name]
+        assert traj.missile_id == name
+        assert len(traj.t_ns) == len(alone.t_ns)
+        # Same design up to floating-point order in the batched arrays (Newton stops
+        # within its tolerances either way).
+        assert np.linalg.norm(traj.r_ecef_m[-1] - alone.r_ecef_m[-1]) < 50.0
+        assert traj.meta["apogee_m"] == pytest.approx(alone.meta["apogee_m"], rel=2e-3)
+
+
+def test_batch_names_the_launch_that_cannot_fly() -> None:
+    reqs = [
+        FlightRequest(*SUNAN, azimuth_rad=D(90), range_m=300 * KM, missile_id="fine"),
+        FlightRequest(*SUNAN, azimuth_rad=D(90), range_m=3000 * KM, missile_id="too-far"),
+    ]
+    with pytest.raises(TrajectoryInfeasible, match=r"^too-far: range 3000 km is beyond"):
+        design_flights(reqs)
+
+
+@pytest.mark.parametrize(
+    ("label", "cls", "range_km", "apogee_km", "minutes"),
+    [
+        ("Hwasong-15, 2017-11-29", "ICBM", 950, 4475, 53),
+        ("Hwasong-18, 2023-07-12", "ICBM", 1001, 6648, 74),
+        ("Hwasong-19, 2024-10-31", "ICBM", 1001, 7687, 86),
+        ("Hwasong-12, 2022-10-04", "IRBM", 4600, 970, 22),
+    ],
+)
+def test_flight_times_of_publicly_reported_launches(
+    label: str, cls: str, range_km: float, apogee_km: float, minutes: float
+) -> None:
+    # Range and apogee as reported (Japan MoD / KCNA); the flight time then follows from
+    # physics, almost whatever the missile. Reported times are rounded to the minute and
+    # launch sites are approximate, so +-3 min.
+    traj = design_flight(
+        *SUNAN, missile_class=cls, azimuth_rad=D(95), range_m=range_km * KM, apogee_m=apogee_km * KM
+    )
+    assert traj.meta["flight_time_s"] / 60.0 == pytest.approx(minutes, abs=3.0), label

@@ -101,30 +101,32 @@ def _powered_accel(
 
 def fly_boost(
     cls: MissileClass,
-    launch_lat_rad: float,
-    launch_lon_rad: float,
+    launch_lat_rad: ArrayLike,
+    launch_lon_rad: ArrayLike,
     azimuth_rad: ArrayLike,
     kick_rad: ArrayLike,
     last_burn_s: ArrayLike,
     h_max_s: float = H_MAX_BOOST_S,
 ) -> BoostResult:
-    """Integrate lift-off to final-stage cut-off for N control triples (broadcast)."""
-    az, kick, last = np.broadcast_arrays(
-        *(np.atleast_1d(np.asarray(x, dtype=float)) for x in (azimuth_rad, kick_rad, last_burn_s))
+    """Integrate lift-off to final-stage cut-off for N bodies (launch points and control
+    triples broadcast to (N,))."""
+    lat, lon, az, kick, last = np.broadcast_arrays(
+        *(
+            np.atleast_1d(np.asarray(x, dtype=float))
+            for x in (launch_lat_rad, launch_lon_rad, azimuth_rad, kick_rad, last_burn_s)
+        )
     )
     n = az.shape[0]
-    rot = enu_rotation(launch_lat_rad, launch_lon_rad)  # rows east, north, up (ECEF)
-    east, north, up = rot[0], rot[1], rot[2]
-    pad = geodetic_to_ecef([launch_lat_rad, launch_lon_rad, 0.0])
-    r = np.tile(pad, (n, 1))
+    rot = enu_rotation(lat, lon)  # (N, 3, 3), rows east, north, up (ECEF)
+    east, north, up = rot[:, 0], rot[:, 1], rot[:, 2]
+    r = geodetic_to_ecef(np.stack([lat, lon, np.zeros(n)], axis=-1))
     v = np.cross([0.0, 0.0, OMEGA], r)  # at rest on the pad: inertial velocity w x r
     t = np.zeros(n)
     heading = np.cos(az)[:, None] * north + np.sin(az)[:, None] * east  # (N, 3) ECEF
-    up_n = np.tile(up, (n, 1))
     tv, tk = cls.vertical_rise_s, cls.kick_s
 
     def vertical(t: Array, r: Array, v: Array) -> Array:
-        return _to_inertial(t, up_n)
+        return _to_inertial(t, up)
 
     def pitch_over(t: Array, r: Array, v: Array) -> Array:
         p = kick * np.clip((t - tv) / tk, 0.0, 1.0)

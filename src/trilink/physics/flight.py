@@ -9,6 +9,7 @@ one body on the fixed ``dt`` grid as a :class:`~trilink.physics.truth.Trajectory
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,19 +79,52 @@ def _apogee(t: Array, r: Array, v: Array) -> Array:
     return best
 
 
-def fly(
-    cls: MissileClass, launch_lat_rad: float, launch_lon_rad: float, controls: ArrayLike
-) -> Flight:
-    """Fly N control triples (N, 3) from lift-off to impact (or to 6 h, if they never land)."""
-    c = np.atleast_2d(np.asarray(controls, dtype=float))
-    boost = fly_boost(cls, launch_lat_rad, launch_lon_rad, c[:, 0], c[:, 1], c[:, 2])
+def fly_groups(
+    groups: Sequence[tuple[MissileClass, ArrayLike, ArrayLike, ArrayLike]],
+) -> list[Flight]:
+    """Fly several batches — (class, launch lat (N,), lon (N,), controls (N, 3)) each —
+    with one boost integration per class and one shared coast for all bodies.
+
+    Bodies that have landed ride along the shared coast at zero step until the last
+    one lands, so a salvo costs about as much as its longest flight.
+    """
+    boosts, sizes = [], []
+    for cls, lat, lon, controls in groups:
+        c = np.atleast_2d(np.asarray(controls, dtype=float))
+        boosts.append(fly_boost(cls, lat, lon, c[:, 0], c[:, 1], c[:, 2]))
+        sizes.append(len(c))
+    beta = np.concatenate(
+        [np.full(n, g[0].rv_beta_kg_m2) for g, n in zip(groups, sizes, strict=True)]
+    )
     coast = coast_to_ground(
-        boost.t_bo,
-        boost.r_bo,
-        boost.v_bo,
-        beta_kg_m2=np.full(len(c), cls.rv_beta_kg_m2),
+        np.concatenate([b.t_bo for b in boosts]),
+        np.concatenate([b.r_bo for b in boosts]),
+        np.concatenate([b.v_bo for b in boosts]),
+        beta_kg_m2=beta,
         t_max=21_600.0,
     )
+    out = []
+    start = 0
+    for (_, _, _, controls), boost, n in zip(groups, boosts, sizes, strict=True):
+        cols = slice(start, start + n)
+        start += n
+        part = CoastResult(
+            coast.t[:, cols], coast.r[:, cols], coast.v[:, cols],
+            coast.t_hit[cols], coast.r_hit[cols], coast.v_hit[cols], coast.hit[cols],
+        )  # fmt: skip
+        out.append(_finish(np.atleast_2d(np.asarray(controls, dtype=float)), boost, part))
+    return out
+
+
+def fly(
+    cls: MissileClass, launch_lat_rad: ArrayLike, launch_lon_rad: ArrayLike, controls: ArrayLike
+) -> Flight:
+    """Fly N control triples (N, 3) from lift-off to impact (or to 6 h, if they never land)."""
+    return fly_groups([(cls, launch_lat_rad, launch_lon_rad, controls)])[0]
+
+
+def _finish(c: Array, boost: BoostResult, coast: CoastResult) -> Flight:
+    """Impact point, apogee and burnout flight-path excess of flown bodies."""
     impact_ecef, _ = inertial_to_ecef(coast.t_hit, coast.r_hit, coast.v_hit)
     impact_lla = ecef_to_geodetic(impact_ecef)
     t_all = np.concatenate([boost.t, coast.t])
