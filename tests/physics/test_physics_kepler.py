@@ -44,7 +44,7 @@ def test_minimum_energy_ellipse_of_the_textbook_is_what_the_integrator_flies(
     psi_deg: float,
 ) -> None:
     # Bate, Mueller & White §6.2: from radius r with gamma = (pi - Psi)/4 and the speed
-    # of eq. 6.2-18, a vacuum point-mass body returns to radius r after a central angle
+    # of the free-flight range equation, a vacuum point-mass body returns to radius r after a central angle
     # Psi, in the Lagrange minimum-energy time. Tolerances are the RK4 error at 0.5 s.
     psi = math.radians(psi_deg)
     r = 6_471_000.0
@@ -77,7 +77,7 @@ def test_minimum_energy_is_the_minimum() -> None:
     best = float(min_energy_burnout_speed(r, psi))
 
     def speed_for(gamma: float) -> float:
-        # Range equation (BMW eq. 6.2-16) solved for nu = v^2 r / mu at fixed gamma, Psi.
+        # Free-flight range equation (BMW §6.2) solved for nu = v^2 r / mu at fixed gamma, Psi.
         cg = math.cos(gamma)
         return math.sqrt((1 - math.cos(psi)) / (cg * cg - cg * math.cos(gamma + psi)) * GM / r)
 

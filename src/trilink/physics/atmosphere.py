@@ -9,7 +9,7 @@ have the same shape, SI units. Vectorised, pure.
   sea-level molecular weight. Exact to the table's printed digits.
 - 86 to 1000 km: US76 densities at tabulated heights (US76 Table I), joined by
   log-linear (piecewise exponential) interpolation — the same construction as Vallado's
-  exponential atmosphere (4th ed., §8.6.2, table 8-4), with US76 values. The density
+  exponential atmosphere (4th ed., ch. 8), with US76 values. The density
   there matters only for the first seconds of re-entry; above 1000 km it is zero.
 - Pressure above 86 km continues exponentially with the 86-km scale height; it only
   feeds the back-pressure loss of a rocket nozzle, which is nil there.

@@ -12,7 +12,7 @@ Pitch programme (three parameters per body, the design controls):
    ``last_burn_s`` into the last stage (thrust termination: the energy control).
 A larger kick gives a flatter burnout, a shorter last burn less energy; with the
 azimuth these three steer range, cross-range and apogee (Zarchan, *Tactical and
-Strategic Missile Guidance*, 6th ed., ch. 36-37, flies boosters the same way).
+Strategic Missile Guidance*, 6th ed., flies its strategic boosters the same way).
 
 Each stage is one or more integration phases of a fixed number of RK4 steps in each
 body's own time (steps of at most ``h_max_s`` = 1 s: against a 0.05 s reference the

@@ -128,7 +128,7 @@ def min_energy_time_of_flight(r1_m: ArrayLike, r2_m: ArrayLike, psi_rad: ArrayLi
 def min_energy_burnout_speed(r_m: ArrayLike, psi_rad: ArrayLike) -> Array:
     """Burnout speed [m/s] for the minimum-energy flight of range angle Psi, equal radii.
 
-    nu = v^2 r / mu = 2 sin(Psi/2) / (1 + sin(Psi/2)) (Bate, Mueller & White eq. 6.2-18).
+    nu = v^2 r / mu = 2 sin(Psi/2) / (1 + sin(Psi/2)) (Bate, Mueller & White §6.2, the minimum-energy case of the free-flight range equation).
     """
     r = np.asarray(r_m, dtype=float)
     sh = np.sin(0.5 * np.asarray(psi_rad, dtype=float))

@@ -4,7 +4,7 @@ Every figure here is a notional parameter of the publicly reported order of magn
 (see docs/physics.md for the sources and the reasoning), not the data of any real
 missile. Units SI: kg, s, m^2, N. Thrust is *vacuum* thrust, T_vac = g0 Isp_vac mdot;
 at height h the nozzle loses p(h) A_exit (the standard back-pressure term, Sutton &
-Biblarz, *Rocket Propulsion Elements*, eq. 2-14).
+Biblarz, *Rocket Propulsion Elements*, ch. 2, the thrust equation).
 """
 
 from __future__ import annotations
