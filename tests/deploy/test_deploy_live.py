@@ -14,7 +14,13 @@ from typing import Any
 import nats
 from deploy_fixtures import Running, monitor, run, wait_for
 
-from trilink.link.topology import HUB_SERVER, domain_of, inbox_stream
+from trilink.link.topology import (
+    HUB_SERVER,
+    domain_of,
+    hub_from_stream,
+    inbox_stream,
+    outbox_stream,
+)
 
 SETTLE_S = 0.5
 """How long a negative check listens after its positive control arrived."""
@@ -183,3 +189,28 @@ def test_server_logs_show_the_spoof_attempt_and_no_other_error(topology: Running
         # Allowed: a leaf's refused dial if it came up before the hub accepted leaves.
         errs = [e for e in errs if spoof not in e and "connect: connection refused" not in e]
         assert errs == [], server
+
+
+def test_the_hub_sources_a_burst_beyond_one_flow_control_window(topology: Running) -> None:
+    """5,000 reports of 1,000 bytes: without the flow-control import ($JS.FC.KOR_OUTBOX.>
+    from HUB to KOR) the cross-account source stalls after about 2,000."""
+    burst = 5000
+
+    async def main() -> None:
+        hub, kor = await topology.hub(), await topology.node("KOR")
+        hub_js, kor_js = hub.jetstream(timeout=2), kor.jetstream(timeout=2)
+        target = (await kor_js.stream_info(outbox_stream("KOR"))).state.messages + burst
+        for i in range(burst):
+            await kor.publish("trilink.KOR.status", i.to_bytes(4, "big") + bytes(996))
+        await kor.flush()
+        for _ in range(200):
+            outbox = (await kor_js.stream_info(outbox_stream("KOR"))).state.messages
+            sourced = (await hub_js.stream_info(hub_from_stream("KOR"))).state.messages
+            if outbox == sourced == target:
+                break
+            await asyncio.sleep(0.05)
+        assert (outbox, sourced) == (target, target)
+        await hub.close()
+        await kor.close()
+
+    run(main())
