@@ -112,8 +112,8 @@ def _solve_cells(
     """The table cell (k, j) and fractions (s, u) where the bilinear map hits (g1, g2).
 
     ``f1``, ``f2`` (K, J) sampled on the (cut-off, kick) grid; every cell is solved at
-    once (three Newton steps on its bilinear interpolant); among cells whose solution
-    lies inside them, the one with the earliest cut-off (least energy) wins.
+    once (six Newton steps on its bilinear interpolant, then checked); among cells whose
+    solution lies inside them, the one with the earliest cut-off (least energy) wins.
     """
     corners = [(f[:-1, :-1], f[1:, :-1], f[:-1, 1:], f[1:, 1:]) for f in (f1, f2)]
     (a00, a10, a01, a11), (b00, b10, b01, b11) = corners
@@ -125,7 +125,7 @@ def _solve_cells(
     s = np.full(a00.shape, 0.5)
     u = np.full(a00.shape, 0.5)
     with np.errstate(all="ignore"):
-        for _ in range(4):
+        for _ in range(6):
             da = a11 - a10 - a01 + a00
             db = b11 - b10 - b01 + b00
             ra = a00 + s * (a10 - a00) + u * (a01 - a00) + s * u * da - g1
@@ -135,7 +135,16 @@ def _solve_cells(
             det = jas * jbu - jau * jbs
             s = s - (jbu * ra - jau * rb) / det
             u = u - (-jbs * ra + jas * rb) / det
-    inside = ok & (s >= -1e-9) & (s <= 1 + 1e-9) & (u >= -1e-9) & (u <= 1 + 1e-9)
+        # The bilinear solution must exist: the goal within each cell's corner values,
+        # and the final residual negligible against the cell's spread.
+        b_stack = np.stack([b00, b10, b01, b11])
+        bracket = (np.min(stack, 0) <= g1) & (g1 <= np.max(stack, 0))
+        bracket &= (np.min(b_stack, 0) <= g2) & (g2 <= np.max(b_stack, 0))
+        ra = a00 + s * (a10 - a00) + u * (a01 - a00) + s * u * (a11 - a10 - a01 + a00) - g1
+        rb = b00 + s * (b10 - b00) + u * (b01 - b00) + s * u * (b11 - b10 - b01 + b00) - g2
+        spread_b = np.max(b_stack, 0) - np.min(b_stack, 0)
+        solved = (np.abs(ra) <= 1e-4 * spread + 1e-12) & (np.abs(rb) <= 1e-4 * spread_b + 1e-12)
+    inside = ok & bracket & solved & (s >= -1e-9) & (s <= 1 + 1e-9) & (u >= -1e-9) & (u <= 1 + 1e-9)
     if not inside.any():
         return None
     ks, js = np.nonzero(inside)
