@@ -214,6 +214,8 @@ def test_earth_rotation_is_aimed_for() -> None:
         ("SRBM", {"range_m": 400 * KM, "apogee_m": 20 * KM}, "too low"),
         ("ICBM", {"range_m": 1000 * KM, "apogee_m": 20000 * KM}, "higher than"),
         ("IRBM", {"range_m": 1000 * KM, "apogee_m": 9000 * KM}, "higher than"),
+        ("ICBM", {"range_m": 500 * KM}, "too short"),
+        ("SRBM", {"range_m": 790 * KM, "apogee_m": 151 * KM}, "more energy"),
     ],
 )
 def test_impossible_requests_raise_with_a_reason(
@@ -259,6 +261,13 @@ def test_batch_design_matches_one_by_one(flights: dict[str, Trajectory]) -> None
         # within its tolerances either way).
         assert np.linalg.norm(traj.r_ecef_m[-1] - alone.r_ecef_m[-1]) < 50.0
         assert traj.meta["apogee_m"] == pytest.approx(alone.meta["apogee_m"], rel=2e-3)
+
+
+def test_too_flat_a_minimum_energy_shot_is_refused() -> None:
+    # Westward, against Earth's rotation, a 100 km minimum-energy SRBM shot would need a
+    # flatter boost than an 89 deg pitch-over gives.
+    with pytest.raises(TrajectoryInfeasible, match="cannot fly as flat"):
+        design_flight(*SUNAN, azimuth_rad=D(270), range_m=100 * KM)
 
 
 def test_batch_names_the_launch_that_cannot_fly() -> None:

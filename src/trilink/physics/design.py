@@ -234,6 +234,18 @@ def _solve(problems: Sequence[_Problem], c0: Sequence[Array]) -> list[tuple[Flig
                             i,
                             f"the flight needs more energy than the {p.cls.name} class has ({p.what})",
                         )
+                    if c[i][2] <= p.cls.min_last_burn_s + 1e-6:
+                        raise _Failed(
+                            i,
+                            f"range {p.range_m / 1e3:.0f} km is too short for the {p.cls.name} class "
+                            f"({p.what}): its shortest burn flies further; ask for a higher apogee",
+                        )
+                    if c[i][1] >= KICK_MAX_RAD - 1e-9:
+                        raise _Failed(
+                            i,
+                            f"the {p.cls.name} class cannot fly as flat as range {p.range_m / 1e3:.0f} km "
+                            f"needs ({p.what}); ask for a higher apogee",
+                        )
                     raise _Failed(
                         i,
                         f"no {p.cls.name} pitch programme meets the request ({p.what}); the design did not converge",

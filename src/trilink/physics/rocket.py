@@ -77,6 +77,12 @@ class MissileClass:
     kick_s: float
     min_last_burn_s: float
 
+    def __post_init__(self) -> None:
+        if len(self.stages) == 1 and self.min_last_burn_s <= self.vertical_rise_s + self.kick_s:
+            raise ValueError(f"{self.name}: a single stage must burn past its pitch-over")
+        if not 0.0 < self.min_last_burn_s < self.stages[-1].burn_s:
+            raise ValueError(f"{self.name}: min_last_burn_s must lie inside the last burn")
+
     @property
     def liftoff_mass_kg(self) -> float:
         return self.payload_kg + sum(s.propellant_kg + s.dry_kg for s in self.stages)
@@ -121,7 +127,7 @@ MISSILE_CLASSES: dict[str, MissileClass] = {
         rcs_rv_m2=0.1,
         vertical_rise_s=4.0,
         kick_s=10.0,
-        min_last_burn_s=12.0,
+        min_last_burn_s=16.0,
     ),
     "IRBM": MissileClass(
         name="IRBM",
