@@ -14,6 +14,7 @@ from trilink.fusion.gating import (
     difference_distance,
     gated_pairs,
     position_trace,
+    self_gated_pairs,
 )
 
 
@@ -87,3 +88,20 @@ def test_assignment_is_the_best_maximum_matching(seed, na, nb, density):
 def test_assignment_of_nothing_is_empty():
     ma, mb = assign(np.empty(0, np.intp), np.empty(0, np.intp), np.empty(0), 3, 4)
     assert ma.size == 0 and mb.size == 0
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(20, 150))
+def test_self_pairs_match_brute_force(seed, n):
+    rng = np.random.default_rng(seed)
+    P = _covs(rng, n, 2000.0)
+    P[: n // 8] *= 300.0  # coasting tracks
+    x = rng.uniform(-1, 1, size=(n, 6)) * np.array([3e4] * 3 + [50] * 3)
+    gate = 27.86
+    ia, ib, _ = self_gated_pairs(x, P, gate)
+    assert np.all(ia < ib)
+    ga, gb = np.triu_indices(n, k=1)
+    full, _ = difference_distance(x[ga], P[ga], x[gb], P[gb])
+    expected = set(zip(ga[full < gate].tolist(), gb[full < gate].tolist(), strict=True))
+    got = list(zip(ia.tolist(), ib.tolist(), strict=True))
+    assert len(got) == len(set(got)) and set(got) == expected

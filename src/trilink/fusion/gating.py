@@ -99,6 +99,34 @@ def gated_pairs(
     return ia[ok], ib[ok], d2[ok], logdet[ok]
 
 
+def self_gated_pairs(x: Array, P: Array, gate: float) -> tuple[Index, Index, Array]:
+    """Pairs i < j within one set of tracks that pass ``gate``, and their d^2."""
+    n = len(x)
+    if n < 2:
+        return np.empty(0, np.intp), np.empty(0, np.intp), np.empty(0)
+    var = position_trace(P)
+    if n * n <= _BRUTE_FORCE_PAIRS:
+        ia, ib = np.triu_indices(n, k=1)
+    else:
+        # As in candidate_pairs: one radius for the narrow 90 %, brute force for the rest.
+        cap = float(np.quantile(var, 0.9))
+        narrow = np.flatnonzero(var <= cap)
+        wide = np.flatnonzero(var > cap)
+        tree = cKDTree(x[narrow, :3])
+        close = tree.query_pairs(np.sqrt(2.0 * gate * cap), output_type="ndarray")
+        wa, wb = np.repeat(wide, n), np.tile(np.arange(n), wide.size)
+        keep = (wa != wb) & ~(np.isin(wb, wide) & (wb < wa))  # each wide pair once
+        ia = np.concatenate([narrow[close[:, 0]], wa[keep]])
+        ib = np.concatenate([narrow[close[:, 1]], wb[keep]])
+        ia, ib = np.minimum(ia, ib), np.maximum(ia, ib)
+    sep2 = np.sum((x[ia, :3] - x[ib, :3]) ** 2, axis=-1)
+    near = sep2 <= gate * (var[ia] + var[ib])
+    ia, ib = ia[near], ib[near]
+    d2, _ = difference_distance(x[ia], P[ia], x[ib], P[ib])
+    ok = d2 < gate
+    return ia[ok], ib[ok], d2[ok]
+
+
 def assign(ia: Index, ib: Index, cost: Array, na: int, nb: int) -> tuple[Index, Index]:
     """Minimum-cost one-to-one matching among the given pairs; returns matched (ia, ib).
 

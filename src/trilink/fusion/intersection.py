@@ -38,12 +38,13 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from trilink.fusion.pair import ci_pair, ici_pair
+
 Array = NDArray[np.float64]
 Criterion = Literal["trace", "det"]
 Method = Literal["ci", "ici", "naive"]
 
 _LINE_STEPS = np.array([1.0, 0.5, 0.25, 0.1, 0.0])
-_GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
 
 
 def _sym(a: Array) -> Array:
@@ -172,12 +173,38 @@ def ci_weights(
 ) -> Array:
     """CI weights (M, K) minimising tr P_f (or log det P_f) over the simplex, batched.
 
-    Starts from the better of the best single input and the fast-CI weights; each
-    accepted Newton step lowers the objective, and rows stop once a step gains less than
-    ``rtol`` relative.
+    Rows with two inputs take the closed-form search of :mod:`trilink.fusion.pair`.
+    Rows with more start from the better of the best single input and the fast-CI
+    weights; each accepted Newton step lowers the objective, and rows stop once a step
+    gains less than ``rtol`` relative.
     """
     x0 = np.zeros(np.shape(P)[:-1])
     _, Pm, m, lead = _prepare(x0, P, mask)
+    n_rows, k = m.shape
+    count = m.sum(axis=1)
+    w = np.zeros((n_rows, k))
+    two = np.flatnonzero(count == 2)
+    if two.size:
+        a, b = _present_pair(m[two])
+        zeros = np.zeros((two.size, Pm.shape[-1]))
+        w2 = ci_pair(zeros, Pm[two, a], zeros, Pm[two, b], criterion)[2]
+        w[two, a], w[two, b] = w2, 1.0 - w2
+    many = np.flatnonzero(count != 2)
+    if many.size:
+        w[many] = _newton_weights(Pm[many], m[many], criterion, max_iter, rtol)
+    return w.reshape(*lead, k)
+
+
+def _present_pair(m: NDArray[np.bool_]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """Column indices of the two present inputs of rows with exactly two."""
+    cols = np.argsort(~m, axis=1, kind="stable")
+    return cols[:, 0], cols[:, 1]
+
+
+def _newton_weights(
+    Pm: Array, m: NDArray[np.bool_], criterion: Criterion, max_iter: int, rtol: float
+) -> Array:
+    """Batched Newton on the simplex (module docstring) for rows of any input count."""
     info = np.where(m[..., None, None], _sym(np.linalg.inv(Pm)), 0.0)
     n_rows, k = m.shape
     # Vertices: the objective at w = e_k is just the input's own trace / log det.
@@ -191,7 +218,7 @@ def ci_weights(
     f = np.min(f_vert, axis=1)
     multi = m.sum(axis=1) > 1
     if k == 1 or not np.any(multi):
-        return w.reshape(*lead, k)
+        return w
     w_fast = fast_ci_weights(Pm, m)
     f_fast = _objective(_combine(w_fast, info), criterion)[1]
     better = multi & (f_fast < f)
@@ -214,7 +241,7 @@ def ci_weights(
         f[active[accept]] = f_new[accept]
         done = ~accept | (gain <= rtol * np.abs(f_new))
         active = active[~done]
-    return w.reshape(*lead, k)
+    return w
 
 
 def covariance_intersection(
@@ -231,55 +258,29 @@ def covariance_intersection(
     Rows with no estimate give NaN.
     """
     xm, Pm, m, lead = _prepare(x, P, mask)
-    info = np.where(m[..., None, None], _sym(np.linalg.inv(Pm)), 0.0)
-    w = ci_weights(Pm, m, criterion) if omega == "optimal" else fast_ci_weights(Pm, m)
-    w = w.reshape(m.shape)
-    empty = ~np.any(m, axis=1)
-    total = _combine(w, info)
-    total[empty] = np.eye(xm.shape[-1])
-    Pf = _sym(np.linalg.inv(total))
-    xf = np.einsum("mij,mj->mi", Pf, _weighted_sum(w, info, xm))
-    xf[empty], Pf[empty] = np.nan, np.nan
+    n_rows, k = m.shape
     n = xm.shape[-1]
-    return xf.reshape(*lead, n), Pf.reshape(*lead, n, n), w.reshape(*lead, m.shape[1])
-
-
-def _ici_pair(
-    xa: Array, Pa: Array, xb: Array, Pb: Array, criterion: Criterion, iters: int = 48
-) -> tuple[Array, Array]:
-    """Two-input ICI per row, omega by golden section (the objective is convex in omega)."""
-    Ia, Ib = _sym(np.linalg.inv(Pa)), _sym(np.linalg.inv(Pb))
-
-    def fused_info(w: Array) -> Array:
-        gamma = _sym(np.linalg.inv(w[:, None, None] * Pa + (1.0 - w)[:, None, None] * Pb))
-        return Ia + Ib - gamma
-
-    def f(w: Array) -> Array:
-        return _objective(fused_info(w), criterion)[1]
-
-    lo, hi = np.zeros(len(xa)), np.ones(len(xa))
-    c, d = hi - _GOLDEN * (hi - lo), lo + _GOLDEN * (hi - lo)
-    fc, fd = f(c), f(d)
-    for _ in range(iters):
-        left = fc < fd  # the minimum lies in [lo, d]: d moves to c, a new c is drawn
-        hi, lo = np.where(left, d, hi), np.where(left, lo, c)
-        keep = np.where(left, c, d)
-        f_keep = np.where(left, fc, fd)
-        new = np.where(left, hi - _GOLDEN * (hi - lo), lo + _GOLDEN * (hi - lo))
-        f_new = f(new)  # one evaluation per row per iteration
-        c, fc = np.where(left, new, keep), np.where(left, f_new, f_keep)
-        d, fd = np.where(left, keep, new), np.where(left, f_keep, f_new)
-    w = 0.5 * (lo + hi)
-    # The end points are the inputs themselves (w=1 -> P_b, w=0 -> P_a); keep the best.
-    cand = np.stack([w, np.zeros_like(w), np.ones_like(w)])
-    vals = np.stack([f(cw) for cw in cand])
-    w = cand[np.argmin(vals, axis=0), np.arange(len(w))]
-    gamma = _sym(np.linalg.inv(w[:, None, None] * Pa + (1.0 - w)[:, None, None] * Pb))
-    P = _sym(np.linalg.inv(Ia + Ib - gamma))
-    gain_a = P @ (Ia - w[:, None, None] * gamma)
-    gain_b = P @ (Ib - (1.0 - w)[:, None, None] * gamma)
-    x = np.einsum("mij,mj->mi", gain_a, xa) + np.einsum("mij,mj->mi", gain_b, xb)
-    return x, P
+    count = m.sum(axis=1)
+    xf, Pf = np.full((n_rows, n), np.nan), np.full((n_rows, n, n), np.nan)
+    w = np.zeros((n_rows, k))
+    one = np.flatnonzero(count == 1)
+    if one.size:  # a single estimate is its own fusion, bit for bit
+        c = np.argmax(m[one], axis=1)
+        xf[one], Pf[one], w[one, c] = xm[one, c], Pm[one, c], 1.0
+    two = np.flatnonzero(count == 2) if omega == "optimal" else np.empty(0, np.intp)
+    if two.size:
+        a, b = _present_pair(m[two])
+        xf[two], Pf[two], w2 = ci_pair(xm[two, a], Pm[two, a], xm[two, b], Pm[two, b], criterion)
+        w[two, a], w[two, b] = w2, 1.0 - w2
+    rest = np.flatnonzero((count > 1) & ~np.isin(np.arange(n_rows), two))
+    if rest.size:
+        mr, Pr, xr = m[rest], Pm[rest], xm[rest]
+        info = np.where(mr[..., None, None], _sym(np.linalg.inv(Pr)), 0.0)
+        wr = ci_weights(Pr, mr, criterion) if omega == "optimal" else fast_ci_weights(Pr, mr)
+        Pf[rest] = _sym(np.linalg.inv(_combine(wr, info)))
+        xf[rest] = np.einsum("mij,mj->mi", Pf[rest], _weighted_sum(wr, info, xr))
+        w[rest] = wr
+    return xf.reshape(*lead, n), Pf.reshape(*lead, n, n), w.reshape(*lead, k)
 
 
 def inverse_covariance_intersection(
@@ -299,7 +300,7 @@ def inverse_covariance_intersection(
     for j in range(1, xs.shape[1]):
         sel = np.flatnonzero(ms[:, j])
         if sel.size:
-            xf[sel], Pf[sel] = _ici_pair(xf[sel], Pf[sel], xs[sel, j], Ps[sel, j], criterion)
+            xf[sel], Pf[sel], _ = ici_pair(xf[sel], Pf[sel], xs[sel, j], Ps[sel, j], criterion)
     empty = ~ms[:, 0]
     xf[empty], Pf[empty] = np.nan, np.nan
     return xf.reshape(*lead, n), Pf.reshape(*lead, n, n)

@@ -44,7 +44,7 @@ from numpy.typing import NDArray
 
 from trilink.fusion.align import align, propagate
 from trilink.fusion.batch import NationalTrackBatch
-from trilink.fusion.gating import assign, difference_distance, gated_pairs
+from trilink.fusion.gating import assign, difference_distance, gated_pairs, self_gated_pairs
 from trilink.fusion.intersection import covariance_intersection, fuse
 from trilink.fusion.picture import FusionConfig, FusionEvent, SystemPicture
 from trilink.fusion.table_state import NationalStore, SystemStore, phase_noise_of
@@ -102,12 +102,18 @@ class SystemTrackTable:
         return align(n.x, n.P, n.t_ns, n.phase, t_ns, cfg.noise_table, cfg.max_step_s)
 
     def _predict_systems(self, t_ns: int) -> tuple[Array, Array]:
+        """Coasted state of system tracks left without contributors (NaN for the rest:
+        their estimate is fused afresh from the national tracks)."""
         s = self.sys
-        if len(s) == 0:
-            return np.empty((0, 6)), np.empty((0, 6, 6))
-        q, sig = phase_noise_of(s.phase, self.config)
-        dt = (np.int64(t_ns) - s.t_ns).astype(float) / _NS
-        return propagate(s.x, s.P, dt, q, sig, self.config.max_step_s)
+        xs, Ps = np.full((len(s), 6), np.nan), np.full((len(s), 6, 6), np.nan)
+        coast = np.flatnonzero(~np.any(self.sys_groups() >= 0, axis=1))
+        if coast.size:
+            q, sig = phase_noise_of(s.phase[coast], self.config)
+            dt = (np.int64(t_ns) - s.t_ns[coast]).astype(float) / _NS
+            xs[coast], Ps[coast] = propagate(
+                s.x[coast], s.P[coast], dt, q, sig, self.config.max_step_s
+            )
+        return xs, Ps
 
     def _expire_national(self, t_ns: int, events: list[FusionEvent]) -> None:
         stale = (np.int64(t_ns) - self.nat.t_ns) > int(self.config.stale_after_s * _NS)
@@ -320,17 +326,21 @@ class SystemTrackTable:
     def _merge(self, xf: Array, Pf: Array, t_ns: int, events: list[FusionEvent]) -> bool:
         cfg = self.config
         s = self.sys
-        ia, jb, d2, _ = gated_pairs(xf, Pf, xf, Pf, cfg.gate_d2)
-        upper = ia < jb
-        ia, jb, d2 = ia[upper], jb[upper], d2[upper]
         idx = self.sys_groups()
-        srcs = self.nat.source
-        hits: dict[tuple[int, int], float] = {}
-        for a, b, dist in zip(ia.tolist(), jb.tolist(), d2.tolist(), strict=True):
-            sa = {srcs[r] for r in idx[a] if r >= 0}
-            sb = {srcs[r] for r in idx[b] if r >= 0}
-            if not sa & sb:
-                hits[(int(s.number[a]), int(s.number[b]))] = dist
+        # Nations as bits: two tracks may merge only if no nation feeds both.
+        _, code = np.unique(self.nat.source.astype(str), return_inverse=True)
+        bits = np.append(np.left_shift(1, code.astype(np.int64)), 0)[idx]
+        nations = np.bitwise_or.reduce(bits, axis=1)
+        full = np.bitwise_or.reduce(nations, initial=0)
+        # A track fed by every nation can only meet a track fed by none (coasting).
+        cand = np.flatnonzero(nations != full) if np.all(nations != 0) else np.arange(len(s))
+        ia, jb, d2 = self_gated_pairs(xf[cand], Pf[cand], cfg.gate_d2)
+        ia, jb = cand[ia], cand[jb]
+        disjoint = (nations[ia] & nations[jb]) == 0
+        hits = {
+            (int(s.number[a]), int(s.number[b])): float(d)
+            for a, b, d in zip(ia[disjoint], jb[disjoint], d2[disjoint], strict=True)
+        }
         fresh = np.any(_flags(self.nat.fresh, idx), axis=1)
         for pair in set(self.merge_history) | set(hits):
             rows = np.searchsorted(s.number, pair)
