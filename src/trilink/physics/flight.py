@@ -152,8 +152,9 @@ def to_trajectory(
     """Sample body ``i`` of ``flight`` every ``dt_s`` from lift-off; last sample at impact.
 
     Between integration nodes the state is the cubic Hermite arc through the nodes'
-    positions and velocities (nodes are at most 1 s apart in boost and re-entry, and
-    take steps of tens of seconds only in vacuum, where the arc's error is < 1 mm).
+    positions and velocities (nodes are at most 1 s apart in boost, a fraction of a
+    second apart in dense air, and up to 30 s apart only in vacuum, where the arc's
+    error is < 1 mm); docs/physics.md gives the measured interpolation errors.
     """
     b, c = flight.boost, flight.coast
     k_hit = int(np.argmax(c.t[:, i] >= c.t_hit[i])) if c.hit[i] else len(c.t) - 1
