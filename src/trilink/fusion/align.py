@@ -190,22 +190,22 @@ def propagate(
     a minute (checked in tests against a 0.1 s reference). Inputs are not modified.
     """
     x = np.array(x, dtype=float, ndmin=2)
-    P = np.array(P, dtype=float, ndmin=3)
+    cov: Array = np.array(P, dtype=float, ndmin=3)
     dt = np.broadcast_to(np.asarray(dt_s, dtype=float), x.shape[:1])
     q = np.broadcast_to(np.asarray(q_m2ps3, dtype=float), dt.shape)
     sig = np.broadcast_to(np.asarray(sigma_acc_mps2, dtype=float), dt.shape)
     n = _n_steps(dt, max_step_s)
     if n == 0:
-        return x, P
+        return x, cov
     h = dt / n
     psi_total = np.zeros((x.shape[0], 6, 3))
     q_step = white_noise_q(h, q)
     for _ in range(n):
         x, phi, psi = _rk4_step(x, h)
-        P = phi @ P @ np.swapaxes(phi, -1, -2) + q_step
+        cov = phi @ cov @ np.swapaxes(phi, -1, -2) + q_step
         psi_total = phi @ psi_total + psi
-    P = P + (sig**2)[:, None, None] * (psi_total @ np.swapaxes(psi_total, -1, -2))
-    return x, 0.5 * (P + np.swapaxes(P, -1, -2))
+    cov = cov + (sig**2)[:, None, None] * (psi_total @ np.swapaxes(psi_total, -1, -2))
+    return x, 0.5 * (cov + np.swapaxes(cov, -1, -2))
 
 
 def phase_noise(

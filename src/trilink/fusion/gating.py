@@ -64,8 +64,8 @@ def candidate_pairs(
     if na == 0 or nb == 0:
         return np.empty(0, np.intp), np.empty(0, np.intp)
     if na * nb <= _BRUTE_FORCE_PAIRS:
-        ia, ib = np.meshgrid(np.arange(na), np.arange(nb), indexing="ij")
-        ia, ib = ia.ravel(), ib.ravel()
+        ga, gb = np.meshgrid(np.arange(na), np.arange(nb), indexing="ij")
+        ia, ib = ga.ravel(), gb.ravel()
     else:
         # The search radius must cover the widest b; a few coasting tracks with huge
         # covariances would make it cover everything, so those are paired by brute force.
@@ -106,7 +106,7 @@ def self_gated_pairs(x: Array, P: Array, gate: float) -> tuple[Index, Index, Arr
         return np.empty(0, np.intp), np.empty(0, np.intp), np.empty(0)
     var = position_trace(P)
     if n * n <= _BRUTE_FORCE_PAIRS:
-        ia, ib = np.triu_indices(n, k=1)
+        ia, ib = (np.asarray(v, np.intp) for v in np.triu_indices(n, k=1))
     else:
         # As in candidate_pairs: one radius for the narrow 90 %, brute force for the rest.
         cap = float(np.quantile(var, 0.9))

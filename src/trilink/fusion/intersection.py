@@ -33,7 +33,7 @@ numbers of contributors; absent slots may hold anything). Outputs are ``(x, P)``
 from __future__ import annotations
 
 from itertools import combinations
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -47,7 +47,7 @@ Method = Literal["ci", "ici", "naive"]
 _LINE_STEPS = np.array([1.0, 0.5, 0.25, 0.1, 0.0])
 
 
-def _sym(a: Array) -> Array:
+def _sym(a: NDArray[Any]) -> Array:
     return 0.5 * (a + np.swapaxes(a, -1, -2))
 
 

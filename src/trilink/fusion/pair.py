@@ -28,7 +28,7 @@ ECEF-sized coordinates out of the products.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -39,7 +39,7 @@ Criterion = Literal["trace", "det"]
 _NEWTON_STEPS = 40  # an upper bound; rows leave once their step is below 1e-15
 
 
-def _sym(a: Array) -> Array:
+def _sym(a: NDArray[Any]) -> Array:
     return 0.5 * (a + np.swapaxes(a, -1, -2))
 
 
@@ -65,7 +65,9 @@ def _ci_objective(w: Array, Ia: Array, Ib: Array, criterion: Criterion) -> tuple
     return P, _objective(P, criterion)
 
 
-def _polish_ci(w: Array, Ia: Array, Ib: Array, criterion: Criterion) -> tuple[Array, Array]:
+def _polish_ci(
+    w: Array, Ia: Array, Ib: Array, criterion: Criterion
+) -> tuple[Array, NDArray[np.bool_]]:
     """Newton steps on the CI weight in information form, kept where they lower f.
 
     Returns the weight and a mask of rows that still moved in the last step: those are
@@ -192,7 +194,7 @@ def ci_pair(
     w, hard = _polish_ci(w, Ia, Ib, criterion)
     # Slopes lose their sign when the two inputs' information differs by more than ~1e8
     # along some direction; such rows are searched on values alone.
-    hard |= lam.max(axis=1) > 1e8 * lam.min(axis=1)
+    hard = hard | (lam.max(axis=1) > 1e8 * lam.min(axis=1))
     if np.any(hard):
         h = np.flatnonzero(hard)
         w_g = _golden_ci(Ia[h], Ib[h], criterion)

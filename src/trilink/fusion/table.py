@@ -37,15 +37,21 @@ of the fused state), so the same national information is never counted twice.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
 from trilink.fusion.align import align, propagate
 from trilink.fusion.batch import NationalTrackBatch
-from trilink.fusion.gating import assign, difference_distance, gated_pairs, self_gated_pairs
+from trilink.fusion.gating import assign, gated_pairs
 from trilink.fusion.intersection import covariance_intersection, fuse
+from trilink.fusion.maintenance import (
+    disputed_pairings,
+    least_consistent,
+    merge_candidates,
+    nation_bits,
+)
 from trilink.fusion.picture import FusionConfig, FusionEvent, SystemPicture
 from trilink.fusion.table_state import NationalStore, SystemStore, phase_noise_of
 
@@ -53,6 +59,16 @@ Array = NDArray[np.float64]
 _NS = 1_000_000_000
 _GATED_NOTHING = -1
 _AMBIGUOUS = -2
+
+
+class _Fused(NamedTuple):
+    """The fused columns of one cycle, one row per system track."""
+
+    x: NDArray[np.float64]
+    P: NDArray[np.float64]
+    has: NDArray[np.bool_]  # fused from at least one national track (else coasted)
+    phase: NDArray[np.object_]
+    last_report_ns: NDArray[np.int64]
 
 
 def _flags(per_row: NDArray[np.bool_], idx: NDArray[np.intp]) -> NDArray[np.bool_]:
@@ -89,7 +105,7 @@ class SystemTrackTable:
         suspect = self._decorrelate(xa, Pa, t_ns, events)
         xs, Ps = self._associate(xa, Pa, xs, Ps, t_ns, events)
         fused = self._fuse(xa, Pa, xs, Ps, suspect)
-        if self._merge(fused[0], fused[1], t_ns, events):
+        if self._merge(fused.x, fused.P, t_ns, events):
             fused = self._fuse(xa, Pa, xs, Ps, suspect)
         self.t_ns = t_ns
         return self._commit(fused, suspect, t_ns, events)
@@ -155,42 +171,28 @@ class SystemTrackTable:
         thus follows the object's history, not whichever track moved.
         """
         idx = self.sys_groups()
+        s, cfg = self.sys, self.config
         suspect = np.zeros(len(self.nat), bool)
-        if idx.shape[1] < 2 or len(self.nat) == 0:
-            self.sys.decor[:] = 0
+        if idx.shape[1] < 2:
+            s.decor[:] = 0
             return suspect
-        violated = np.zeros(len(idx), bool)
-        fresh = np.any((idx >= 0) & _flags(self.nat.fresh, idx), axis=1)
-        for j in range(idx.shape[1]):
-            for k in range(j + 1, idx.shape[1]):
-                r = np.flatnonzero((idx[:, j] >= 0) & (idx[:, k] >= 0))
-                a, b = idx[r, j], idx[r, k]
-                d2, _ = difference_distance(xa[a], Pa[a], xa[b], Pa[b])
-                violated[r] |= d2 > self.config.decorrelation_d2
+        disputed = disputed_pairings(idx, xa, Pa, cfg.decorrelation_d2)
+        fresh = np.any(_flags(self.nat.fresh, idx), axis=1)
         # Count only updates that bring new national information, so K means K reports.
-        self.sys.decor = np.where(violated, self.sys.decor + fresh, 0)
-        doubt = np.flatnonzero(violated)
+        s.decor = np.where(disputed, s.decor + fresh, 0)
+        doubt = np.flatnonzero(disputed)
         if doubt.size == 0:
             return suspect
-        s = self.sys
-        q, sig = phase_noise_of(s.phase[doubt], self.config)
+        q, sig = phase_noise_of(s.phase[doubt], cfg)
         dt = (np.int64(t_ns) - s.ok_t_ns[doubt]).astype(float) / _NS
-        x_ok, P_ok = propagate(s.ok_x[doubt], s.ok_P[doubt], dt, q, sig, self.config.max_step_s)
-        for i, srow in enumerate(doubt.tolist()):
-            rows = idx[srow][idx[srow] >= 0]
-            d2, _ = difference_distance(
-                xa[rows],
-                Pa[rows],
-                np.repeat(x_ok[i : i + 1], rows.size, 0),
-                np.repeat(P_ok[i : i + 1], rows.size, 0),
-            )
-            worst = int(rows[np.argmax(d2)])
-            if s.decor[srow] >= self.config.decorrelate_k:
-                events.append(self._event(t_ns, "decorrelate", int(s.number[srow]), worst))
-                self.nat.sys[worst] = -1
-                s.decor[srow] = 0
-            else:
-                suspect[worst] = True
+        x_ok, P_ok = propagate(s.ok_x[doubt], s.ok_P[doubt], dt, q, sig, cfg.max_step_s)
+        worst = least_consistent(idx[doubt], xa, Pa, x_ok, P_ok)
+        split = s.decor[doubt] >= cfg.decorrelate_k
+        suspect[worst[~split]] = True
+        for srow, row in zip(doubt[split].tolist(), worst[split].tolist(), strict=True):
+            events.append(self._event(t_ns, "decorrelate", int(s.number[srow]), row))
+            self.nat.sys[row] = -1
+            s.decor[srow] = 0
         return suspect
 
     def _held_slots(self, source: str) -> NDArray[np.bool_]:
@@ -302,12 +304,12 @@ class SystemTrackTable:
 
     def _fuse(
         self, xa: Array, Pa: Array, xs: Array, Ps: Array, suspect: NDArray[np.bool_]
-    ) -> tuple[Array, ...]:
+    ) -> _Fused:
         """Fused x, P, has-contributor mask, phase and newest report time per system row."""
         cfg = self.config
         idx = self.sys_groups()
         mask = (idx >= 0) & ~_flags(suspect, idx)
-        has = mask.any(axis=1)
+        has = np.asarray(mask.any(axis=1), bool)
         xf, Pf = xs.copy(), Ps.copy()
         phase = self.sys.phase.copy()
         last = self.sys.last_report_ns.copy()
@@ -321,25 +323,17 @@ class SystemTrackTable:
             phase[has] = self.nat.phase[best]
             newest = np.where(m, self.nat.t_ns[sel], np.iinfo(np.int64).min).max(axis=1)
             last[has] = np.maximum(last[has], newest)
-        return xf, Pf, has, phase, last
+        return _Fused(xf, Pf, has, phase, last)
 
     def _merge(self, xf: Array, Pf: Array, t_ns: int, events: list[FusionEvent]) -> bool:
+        """Fold duplicates: tracks of no common nation gating in M of N reports."""
         cfg = self.config
         s = self.sys
         idx = self.sys_groups()
-        # Nations as bits: two tracks may merge only if no nation feeds both.
-        _, code = np.unique(self.nat.source.astype(str), return_inverse=True)
-        bits = np.append(np.left_shift(1, code.astype(np.int64)), 0)[idx]
-        nations = np.bitwise_or.reduce(bits, axis=1)
-        full = np.bitwise_or.reduce(nations, initial=0)
-        # A track fed by every nation can only meet a track fed by none (coasting).
-        cand = np.flatnonzero(nations != full) if np.all(nations != 0) else np.arange(len(s))
-        ia, jb, d2 = self_gated_pairs(xf[cand], Pf[cand], cfg.gate_d2)
-        ia, jb = cand[ia], cand[jb]
-        disjoint = (nations[ia] & nations[jb]) == 0
+        ia, jb, d2 = merge_candidates(xf, Pf, nation_bits(idx, self.nat.source), cfg.gate_d2)
         hits = {
             (int(s.number[a]), int(s.number[b])): float(d)
-            for a, b, d in zip(ia[disjoint], jb[disjoint], d2[disjoint], strict=True)
+            for a, b, d in zip(ia.tolist(), jb.tolist(), d2.tolist(), strict=True)
         }
         fresh = np.any(_flags(self.nat.fresh, idx), axis=1)
         for pair in set(self.merge_history) | set(hits):
@@ -374,7 +368,7 @@ class SystemTrackTable:
 
     def _commit(
         self,
-        fused: tuple[Array, ...],
+        fused: _Fused,
         suspect: NDArray[np.bool_],
         t_ns: int,
         events: list[FusionEvent],

@@ -1,0 +1,75 @@
+"""Track-maintenance tests of the system track table, as pure functions over its columns.
+
+``idx`` is the (M, K) layout of national rows per system track (-1 padded), ``xa``/``Pa``
+the national states and covariances aligned to the fusion time (N, 6)/(N, 6, 6).
+
+* :func:`disputed_pairings` - system tracks whose contributors clearly disagree: some
+  pair's difference exceeds the decorrelation gate (the same ``P_a + P_b`` distance as
+  association, at a far stricter quantile).
+* :func:`least_consistent` - for each disputed track, the contributor farthest from a
+  reference state (the track's last undisputed estimate, predicted to now): the one to
+  hold out, and after ``decorrelate_k`` reports to split off.
+* :func:`merge_candidates` - pairs of system tracks fed by no common nation that gate
+  together: candidate duplicates of one object.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from trilink.fusion.gating import difference_distance, self_gated_pairs
+
+Array = NDArray[np.float64]
+
+
+def disputed_pairings(
+    idx: NDArray[np.intp], xa: Array, Pa: Array, gate: float
+) -> NDArray[np.bool_]:
+    """(M,) True where two contributors of a system track differ by d^2 > ``gate``."""
+    disputed = np.zeros(len(idx), bool)
+    for j in range(idx.shape[1]):
+        for k in range(j + 1, idx.shape[1]):
+            r = np.flatnonzero((idx[:, j] >= 0) & (idx[:, k] >= 0))
+            a, b = idx[r, j], idx[r, k]
+            d2, _ = difference_distance(xa[a], Pa[a], xa[b], Pa[b])
+            disputed[r] |= d2 > gate
+    return disputed
+
+
+def least_consistent(
+    idx: NDArray[np.intp], xa: Array, Pa: Array, x_ref: Array, P_ref: Array
+) -> NDArray[np.intp]:
+    """National row (M,) of each track's contributor farthest from its reference state."""
+    present = idx >= 0
+    rows = np.where(present, idx, 0)
+    m, k = idx.shape
+    d2, _ = difference_distance(
+        xa[rows].reshape(m * k, 6),
+        Pa[rows].reshape(m * k, 6, 6),
+        np.repeat(x_ref, k, axis=0),
+        np.repeat(P_ref, k, axis=0),
+    )
+    d2 = np.where(present, d2.reshape(m, k), -np.inf)
+    return idx[np.arange(m), np.argmax(d2, axis=1)]
+
+
+def nation_bits(idx: NDArray[np.intp], source: NDArray[np.object_]) -> NDArray[np.int64]:
+    """(M,) bit set of the nations feeding each system track (bit per distinct source)."""
+    _, code = np.unique(source.astype(str), return_inverse=True)
+    bits = np.append(np.left_shift(1, code.astype(np.int64)), 0)[idx]
+    return np.bitwise_or.reduce(bits, axis=1)
+
+
+def merge_candidates(
+    xf: Array, Pf: Array, nations: NDArray[np.int64], gate: float
+) -> tuple[NDArray[np.intp], NDArray[np.intp], Array]:
+    """System-track row pairs (a < b) fed by disjoint nations that pass ``gate``, with d^2."""
+    full = np.bitwise_or.reduce(nations, initial=0)
+    # A track fed by every nation can only meet a track fed by none (coasting), so when
+    # nothing coasts those tracks need not be searched at all.
+    cand = np.flatnonzero(nations != full) if np.all(nations != 0) else np.arange(len(xf))
+    ia, jb, d2 = self_gated_pairs(xf[cand], Pf[cand], gate)
+    ia, jb = cand[ia], cand[jb]
+    disjoint = (nations[ia] & nations[jb]) == 0
+    return ia[disjoint], jb[disjoint], d2[disjoint]
