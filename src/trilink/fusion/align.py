@@ -79,33 +79,51 @@ def ecef_dynamics_jacobian(r: Array) -> Array:
     return gravity_j2_jacobian(r) + _DCF_DR
 
 
-def _derivatives(x: Array, phi: Array, psi: Array) -> tuple[Array, Array, Array]:
-    """Time derivatives of the mean (N,6), Phi (N,6,6) and Psi (N,6,3)."""
+def _derivatives(x: Array, m: Array) -> tuple[Array, Array]:
+    """Time derivatives of the mean (N, 6) and of M = [Phi | Psi] (N, 6, 9)."""
     r, v = x[:, :3], x[:, 3:]
-    a = gravity_j2(r) + rotating_frame_acceleration(r, v)
-    a_r = ecef_dynamics_jacobian(r)
-    dx = np.concatenate([v, a], axis=-1)
-    # F @ M with F = [[0, I], [a_r, a_v]] needs only two 3x3 products per block.
-    dphi = np.concatenate([phi[:, 3:, :], a_r @ phi[:, :3, :] + _DCOR_DV @ phi[:, 3:, :]], axis=1)
-    dpsi = np.concatenate([psi[:, 3:, :], a_r @ psi[:, :3, :] + _DCOR_DV @ psi[:, 3:, :]], axis=1)
-    dpsi[:, 3:, :] += np.eye(3)
-    return dx, dphi, dpsi
+    dx = np.empty_like(x)
+    dx[:, :3] = v
+    dx[:, 3:] = gravity_j2(r) + rotating_frame_acceleration(r, v)
+    # F @ M with F = [[0, I], [a_r, a_v]] needs only two 3x3 products per block; the
+    # constant-acceleration input G = [0; I] adds to the Psi columns.
+    dm = np.empty_like(m)
+    dm[:, :3, :] = m[:, 3:, :]
+    dm[:, 3:, :] = ecef_dynamics_jacobian(r) @ m[:, :3, :] + _DCOR_DV @ m[:, 3:, :]
+    dm[:, 3:, 6:] += np.eye(3)
+    return dx, dm
 
 
 def _rk4_step(x: Array, h: Array) -> tuple[Array, Array, Array]:
-    """One RK4 step of length h (N,) from x; returns x(h), Phi(h), Psi(h) for this step."""
-    n = x.shape[0]
-    phi0 = np.broadcast_to(np.eye(6), (n, 6, 6))
-    psi0 = np.zeros((n, 6, 3))
+    """One RK4 step of length h (N,) from x; returns x(h), Phi(h), Psi(h) for this step.
+
+    Phi and Psi ride together as the (N, 6, 9) block M = [Phi | Psi], M(0) = [I | 0].
+    """
+    m0 = np.zeros((x.shape[0], 6, 9))
+    m0[:, :, :6] = np.eye(6)
     hv, hm = h[:, None], h[:, None, None]
-    k1 = _derivatives(x, phi0, psi0)
-    k2 = _derivatives(x + 0.5 * hv * k1[0], phi0 + 0.5 * hm * k1[1], psi0 + 0.5 * hm * k1[2])
-    k3 = _derivatives(x + 0.5 * hv * k2[0], phi0 + 0.5 * hm * k2[1], psi0 + 0.5 * hm * k2[2])
-    k4 = _derivatives(x + hv * k3[0], phi0 + hm * k3[1], psi0 + hm * k3[2])
-    x1 = x + hv / 6.0 * (k1[0] + 2.0 * k2[0] + 2.0 * k3[0] + k4[0])
-    phi = phi0 + hm / 6.0 * (k1[1] + 2.0 * k2[1] + 2.0 * k3[1] + k4[1])
-    psi = psi0 + hm / 6.0 * (k1[2] + 2.0 * k2[2] + 2.0 * k3[2] + k4[2])
-    return x1, phi, psi
+    k1x, k1m = _derivatives(x, m0)
+    k2x, k2m = _derivatives(x + 0.5 * hv * k1x, m0 + 0.5 * hm * k1m)
+    k3x, k3m = _derivatives(x + 0.5 * hv * k2x, m0 + 0.5 * hm * k2m)
+    k4x, k4m = _derivatives(x + hv * k3x, m0 + hm * k3m)
+    x1 = x + hv / 6.0 * (k1x + 2.0 * k2x + 2.0 * k3x + k4x)
+    m1 = m0 + hm / 6.0 * (k1m + 2.0 * k2m + 2.0 * k3m + k4m)
+    return x1, m1[:, :, :6], m1[:, :, 6:]
+
+
+def _rk4_mean(x: Array, h: Array) -> Array:
+    """One RK4 step of the mean alone (no variational equations)."""
+
+    def f(y: Array) -> Array:
+        r, v = y[:, :3], y[:, 3:]
+        return np.concatenate([v, gravity_j2(r) + rotating_frame_acceleration(r, v)], axis=1)
+
+    hv = h[:, None]
+    k1 = f(x)
+    k2 = f(x + 0.5 * hv * k1)
+    k3 = f(x + 0.5 * hv * k2)
+    k4 = f(x + hv * k3)
+    return x + hv / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
 
 
 def _n_steps(dt_s: Array, max_step_s: float) -> int:
@@ -151,7 +169,7 @@ def propagate_state(x: ArrayLike, dt_s: ArrayLike, max_step_s: float = 2.0) -> A
     n = _n_steps(dt, max_step_s)
     h = dt / max(n, 1)
     for _ in range(n):
-        x = _rk4_step(x, h)[0]
+        x = _rk4_mean(x, h)
     return x
 
 

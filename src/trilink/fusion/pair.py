@@ -36,7 +36,7 @@ from numpy.typing import NDArray
 Array = NDArray[np.float64]
 Criterion = Literal["trace", "det"]
 
-_NEWTON_STEPS = 40  # an upper bound; rows leave once their step is below 1e-15
+_NEWTON_STEPS = 40  # an upper bound; rows leave once their step is below 1e-12
 
 
 def _sym(a: NDArray[Any]) -> Array:
@@ -67,12 +67,12 @@ def _ci_objective(w: Array, Ia: Array, Ib: Array, criterion: Criterion) -> tuple
 
 def _polish_ci(
     w: Array, Ia: Array, Ib: Array, criterion: Criterion
-) -> tuple[Array, NDArray[np.bool_]]:
+) -> tuple[Array, Array, NDArray[np.bool_]]:
     """Newton steps on the CI weight in information form, kept where they lower f.
 
-    Returns the weight and a mask of rows that still moved in the last step: those are
-    the rare needle-shaped optima of inputs conditioned beyond ~1e10, left to
-    :func:`_golden_ci`.
+    Returns the weight, its covariance and a mask of rows that still moved in the last
+    step: those are the rare needle-shaped optima of inputs conditioned beyond ~1e10,
+    left to :func:`_golden_ci`.
     """
     D = Ia - Ib
     P, f = _ci_objective(w, Ia, Ib, criterion)
@@ -87,7 +87,7 @@ def _polish_ci(
         moving = better & (np.abs(w_new - w) > 1e-9)
         w, f = np.where(better, w_new, w), np.where(better, f_new, f)
         P = np.where(better[:, None, None], P_new, P)
-    return w, moving
+    return w, P, moving
 
 
 def _golden_ci(Ia: Array, Ib: Array, criterion: Criterion, iters: int = 90) -> Array:
@@ -158,7 +158,7 @@ def joint_weight(lam: Array, c: Array, kind: str, criterion: Criterion) -> Array
         new = np.where(ok, step, 0.5 * (lo[active] + hi[active]))
         moved = np.abs(new - wi[active])
         wi[active] = new
-        active = active[moved > 1e-15]
+        active = active[moved > 1e-12]
     w[inner] = wi
     return w
 
@@ -191,7 +191,7 @@ def ci_pair(
     V, lam = joint_diagonalise(Pa, Pb)
     w = joint_weight(lam, np.sum(V * V, axis=-2), "ci", criterion)
     Ia, Ib = _sym(np.linalg.inv(Pa)), _sym(np.linalg.inv(Pb))
-    w, hard = _polish_ci(w, Ia, Ib, criterion)
+    w, P, hard = _polish_ci(w, Ia, Ib, criterion)
     # Slopes lose their sign when the two inputs' information differs by more than ~1e8
     # along some direction; such rows are searched on values alone.
     hard = hard | (lam.max(axis=1) > 1e8 * lam.min(axis=1))
@@ -201,8 +201,8 @@ def ci_pair(
         f_g = _ci_objective(w_g, Ia[h], Ib[h], criterion)[1]
         f_w = _ci_objective(w[h], Ia[h], Ib[h], criterion)[1]
         w[h] = np.where(f_g < f_w, w_g, w[h])
+        P[h] = _ci_objective(w[h], Ia[h], Ib[h], criterion)[0]
     wm = w[:, None, None]
-    P = _sym(np.linalg.inv(wm * Ia + (1.0 - wm) * Ib))
     x = xb + np.einsum("mij,mj->mi", P @ (wm * Ia), xa - xb)
     return _best_of_inputs(x, P, w, xa, Pa, xb, Pb, 1.0, criterion)
 

@@ -388,8 +388,10 @@ class SystemTrackTable:
         for num in s.number[dropped].tolist():
             events.append(FusionEvent(t_ns, "drop", int(num)))
         idx = self.sys_groups()
+        keys = list(zip(self.nat.source.tolist(), self.nat.local_id.tolist(), strict=True))
+        left_out = set(np.flatnonzero(suspect).tolist())
         contributors = tuple(
-            tuple(sorted(self.nat.key(r) for r in row if r >= 0 and not suspect[r]))
+            tuple(sorted(keys[r] for r in row if r >= 0 and r not in left_out))
             for row in idx.tolist()
         )
         picture = SystemPicture(
