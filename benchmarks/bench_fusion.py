@@ -172,6 +172,8 @@ def nees_table(n: int, seed: int):
         err = correlated_errors(P, rho, np.random.default_rng(seed + 1))
         xs, Ps = np.swapaxes(err, 0, 1), np.swapaxes(P, 0, 1)
         row = [rho]
+        for k in range(2):  # each nation alone
+            row.append(float(np.sqrt(np.mean(np.sum(err[k, :, :3] ** 2, -1)))))
         for method in ("ci", "ici", "naive"):
             xf, Pf = fuse(xs, Ps, method=method)
             row.append(float(np.mean(np.einsum("ni,nij,nj->n", xf, np.linalg.inv(Pf), xf))))
