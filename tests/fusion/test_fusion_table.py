@@ -264,3 +264,28 @@ def test_batch_rejects_malformed_input():
         NationalTrackBatch(**{**good, "P": np.full((1, 6, 6), np.nan)})
     with pytest.raises(ValueError, match="local_id"):
         NationalTrackBatch(**{**good, "local_id": ["1", "2"]})
+
+
+def test_a_lost_report_releases_the_national_track_at_once():
+    # KOR reports k-old lost at 30 s and starts k-new at once: without the lost flag the
+    # newcomer waits for k-old to fall silent (2.5 s), with it it joins after 3 reports.
+    x0 = salvo_initial_states(1, 0.0)
+    views = [View(KOR, "k-old", 0, end_s=31.0), View(KOR, "k-new", 0, start_s=30.0)]
+    views.append(View(JPN, "j", 0))
+    reports = simulate(x0, views, np.arange(0.0, 40.0), SystemTrackTable(), seed=14).reports
+    joined = {}
+    for flagged in (False, True):
+        table = SystemTrackTable()
+        for k, batch in enumerate(reports):
+            lost = (batch.local_id == "k-old") & (k == 30) & flagged
+            keep = (batch.local_id != "k-old") | (k < 30) | lost
+            b = batch.select(np.flatnonzero(keep))
+            b = NationalTrackBatch(b.source, b.local_id, b.t_ns, b.x, b.P, b.phase, lost[keep])
+            pic = table.update(b, T0_NS + k * NS)
+            assert _live(pic) == [1]
+            for e in pic.events:
+                if e.kind == "associate" and e.local_id == "k-new":
+                    joined[flagged] = k
+                if flagged and e.kind == "leave" and e.local_id == "k-old":
+                    assert k == 30
+    assert joined == {True: 32, False: 34}

@@ -32,6 +32,9 @@ class NationalTrackBatch:
         P: (N, 6, 6) state covariance [m^2, m^2/s, m^2/s^2], symmetric positive definite.
         phase: (N,) str, flight phase ("boost", "ballistic", "reentry" or "unknown";
             other names are treated as "unknown" by the alignment).
+        lost: (N,) bool, optional: the nation reports this track as lost (its last
+            report). The hub releases it at once instead of waiting for it to go stale,
+            so a re-initiated national track takes over its system number sooner.
 
     The constructor copies and checks shapes and finiteness; a malformed batch is a
     programming error of the caller (messages are validated at decode time), hence a
@@ -44,6 +47,7 @@ class NationalTrackBatch:
     x: NDArray[np.float64]
     P: NDArray[np.float64]
     phase: NDArray[np.str_]
+    lost: NDArray[np.bool_] | None = None
 
     def __post_init__(self) -> None:
         src = np.array(self.source, dtype=str).reshape(-1)
@@ -55,8 +59,16 @@ class NationalTrackBatch:
             "x": np.array(self.x, dtype=float),
             "P": np.array(self.P, dtype=float),
             "phase": np.array(self.phase, dtype=str),
+            "lost": np.zeros(n, bool) if self.lost is None else np.array(self.lost, dtype=bool),
         }
-        shapes = {"local_id": (n,), "t_ns": (n,), "x": (n, 6), "P": (n, 6, 6), "phase": (n,)}
+        shapes = {
+            "local_id": (n,),
+            "t_ns": (n,),
+            "x": (n, 6),
+            "P": (n, 6, 6),
+            "phase": (n,),
+            "lost": (n,),
+        }
         for name, shape in shapes.items():
             if fields[name].shape != shape:
                 raise ValueError(f"{name}: expected shape {shape}, got {fields[name].shape}")
@@ -84,6 +96,7 @@ class NationalTrackBatch:
     def from_rows(
         cls,
         rows: Sequence[tuple[str, str, int, ArrayLike, ArrayLike, str]],
+        lost: Sequence[bool] | None = None,
     ) -> NationalTrackBatch:
         """Build from ``(source, local_id, t_ns, x, P, phase)`` tuples, one per report."""
         if not rows:
@@ -96,6 +109,7 @@ class NationalTrackBatch:
             x=np.stack([np.asarray(v, dtype=float) for v in x]),
             P=np.stack([np.asarray(v, dtype=float) for v in P]),
             phase=np.array(ph, dtype=str),
+            lost=None if lost is None else np.array(lost, dtype=bool),
         )
 
     @classmethod
@@ -110,11 +124,19 @@ class NationalTrackBatch:
             x=np.concatenate([b.x for b in batches]),
             P=np.concatenate([b.P for b in batches]),
             phase=np.concatenate([b.phase for b in batches]),
+            lost=np.concatenate([b.lost for b in batches if b.lost is not None]),
         )
 
     def select(self, rows: ArrayLike) -> NationalTrackBatch:
         """The sub-batch of the given row indices or boolean mask."""
         i = np.asarray(rows)
+        assert self.lost is not None  # filled by __post_init__
         return NationalTrackBatch(
-            self.source[i], self.local_id[i], self.t_ns[i], self.x[i], self.P[i], self.phase[i]
+            self.source[i],
+            self.local_id[i],
+            self.t_ns[i],
+            self.x[i],
+            self.P[i],
+            self.phase[i],
+            self.lost[i],
         )

@@ -4,7 +4,7 @@ It keeps the newest report of every national track and the stacked arrays of sys
 tracks, and each :meth:`SystemTrackTable.update` walks one fusion cycle:
 
 1. ingest the batch (newest report per national track wins);
-2. forget national tracks silent for ``stale_after_s``;
+2. forget national tracks reported lost, or silent for ``stale_after_s``;
 3. align every national track to the fusion time (:mod:`trilink.fusion.align`);
 4. decorrelate: a pairing whose tracks differ beyond the decorrelation gate for
    ``decorrelate_k`` updates in a row loses the contributor that agrees least with the
@@ -132,7 +132,9 @@ class SystemTrackTable:
         return xs, Ps
 
     def _expire_national(self, t_ns: int, events: list[FusionEvent]) -> None:
+        """Forget national tracks reported lost, or silent for ``stale_after_s``."""
         stale = (np.int64(t_ns) - self.nat.t_ns) > int(self.config.stale_after_s * _NS)
+        stale |= self.nat.lost
         for row in np.flatnonzero(stale & (self.nat.sys >= 0)):
             events.append(self._event(t_ns, "leave", int(self.nat.sys[row]), int(row)))
         for key in self.nat.remove(stale):

@@ -46,6 +46,7 @@ class NationalStore:
         self.first_ns = np.empty(0, np.int64)
         self.sys = np.empty(0, np.int64)
         self.fresh = np.empty(0, bool)  # got a new report in the latest ingest
+        self.lost = np.empty(0, bool)  # its newest report says the nation lost it
 
     def __len__(self) -> int:
         return int(self.t_ns.shape[0])
@@ -56,6 +57,7 @@ class NationalStore:
     def ingest(self, batch: NationalTrackBatch) -> None:
         """Store each track's newest report; older or equal-time duplicates lose."""
         self.fresh = np.zeros(len(self), bool)
+        self.lost = np.zeros(len(self), bool)
         if len(batch) == 0:
             return
         n0 = len(self)
@@ -79,6 +81,7 @@ class NationalStore:
             self.first_ns = np.concatenate([self.first_ns, np.full(m, _I64_MAX, np.int64)])
             self.sys = np.concatenate([self.sys, np.full(m, -1, np.int64)])
             self.fresh = np.concatenate([self.fresh, np.zeros(m, bool)])
+            self.lost = np.concatenate([self.lost, np.zeros(m, bool)])
         # The newest report of each track in the batch, and only if newer than the store's.
         order = np.lexsort((batch.t_ns, rows))
         r_sorted = rows[order]
@@ -93,6 +96,8 @@ class NationalStore:
         self.phase[target] = batch.phase[pick].astype(object)
         self.first_ns[target] = np.minimum(self.first_ns[target], batch.t_ns[pick])
         self.fresh[target] = True
+        if batch.lost is not None:
+            self.lost[target] = batch.lost[pick]
 
     def remove(self, drop: NDArray[np.bool_]) -> list[tuple[str, str]]:
         """Delete rows; returns their keys."""
@@ -100,7 +105,18 @@ class NationalStore:
             return []
         gone = [self.key(r) for r in np.flatnonzero(drop).tolist()]
         keep = ~drop
-        for name in ("source", "local_id", "t_ns", "x", "P", "phase", "first_ns", "sys", "fresh"):
+        for name in (
+            "source",
+            "local_id",
+            "t_ns",
+            "x",
+            "P",
+            "phase",
+            "first_ns",
+            "sys",
+            "fresh",
+            "lost",
+        ):
             setattr(self, name, getattr(self, name)[keep])
         self.index = {
             k: i
@@ -146,6 +162,7 @@ class NationalStore:
         s.first_ns = np.array(d["first_ns"], dtype=np.int64).reshape(n)
         s.sys = np.array(d["system"], dtype=np.int64).reshape(n)
         s.fresh = np.zeros(n, bool)
+        s.lost = np.zeros(n, bool)
         s.index = {
             k: i for i, k in enumerate(zip(s.source.tolist(), s.local_id.tolist(), strict=True))
         }
