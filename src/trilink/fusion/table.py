@@ -6,12 +6,12 @@ tracks, and each :meth:`SystemTrackTable.update` walks one fusion cycle:
 1. ingest the batch (newest report per national track wins);
 2. forget national tracks reported lost, or silent for ``stale_after_s``;
 3. align every national track to the fusion time (:mod:`trilink.fusion.align`);
-4. decorrelate: a pairing whose tracks differ beyond the decorrelation gate for
-   ``decorrelate_k`` updates in a row loses the contributor that agrees least with the
-   system track's own prediction;
+4. decorrelate: while two contributors of a system track clearly disagree, the one
+   farthest from the track's last undisputed state is held out of the fusion; after
+   ``decorrelate_k`` such reports it is split off (:mod:`trilink.fusion.maintenance`);
 5. associate the unpaired national tracks, one nation at a time, against every system
    track with that nation's slot free (:mod:`trilink.fusion.gating`), with M-of-N
-   confirmation before a pairing is made;
+   confirmation (counted in national reports) before a pairing is made;
 6. fuse each system track's contributors (CI by default, :mod:`trilink.fusion.intersection`);
 7. merge system tracks that share no nation and gate together for M of N updates;
 8. coast tracks without contributors and drop them after ``coast_limit_s``.
@@ -24,7 +24,7 @@ Rules that keep one and only one number per object:
   that both keep reporting are never fused into one system track (each system track has
   at most one contributor per nation).
 * Every bound national track keeps its pairing (hysteresis) until decorrelation splits
-  it; a newcomer needs the same system track in M of N updates.
+  it; a newcomer needs the same system track in M of its last N reports.
 * A newcomer that gates on nothing it could join is a new object at once, so a missile
   seen by one nation gets a number on its first report.
 * A bound national track that has gone silent (its nation reports, it does not) does not
@@ -227,7 +227,8 @@ class SystemTrackTable:
             # coasting track's wide covariance does not make it the cheapest partner.
             mi, mj = assign(ia[free], jb[free], (d2 + logdet)[free], u.size, len(xr))
             outcome = np.full(u.size, _GATED_NOTHING, np.int64)
-            outcome[ia] = _AMBIGUOUS  # gated, but every such slot is held or was lost
+            # Gated, but every such slot is held, or went to another track of its nation.
+            outcome[ia] = _AMBIGUOUS
             outcome[mi] = self.sys.number[mj]
             new_rows: list[int] = []
             for k, row in enumerate(u.tolist()):
