@@ -246,13 +246,13 @@ def main(argv: list[str] | None = None) -> int:
         f"{lo:.2f}-{hi:.2f}); position RMSE in m"
     )
     print(
-        f"{'rho':>5}{'CI NEES':>10}{'CI RMSE':>9}{'ICI NEES':>10}{'ICI RMSE':>10}"
-        f"{'naive NEES':>12}{'naive RMSE':>12}"
+        f"{'rho':>5}{'KOR RMSE':>10}{'JPN RMSE':>10}{'CI NEES':>10}{'CI RMSE':>9}"
+        f"{'ICI NEES':>10}{'ICI RMSE':>10}{'naive NEES':>12}{'naive RMSE':>12}"
     )
-    for rho, ci_n, ci_r, ici_n, ici_r, nv_n, nv_r in nees_table(n, args.seed + 7):
+    for rho, kor, jpn, ci_n, ci_r, ici_n, ici_r, nv_n, nv_r in nees_table(n, args.seed + 7):
         print(
-            f"{rho:>5.1f}{ci_n:>10.2f}{ci_r:>9.1f}{ici_n:>10.2f}{ici_r:>10.1f}"
-            f"{nv_n:>12.2f}{nv_r:>12.1f}"
+            f"{rho:>5.1f}{kor:>10.1f}{jpn:>10.1f}{ci_n:>10.2f}{ci_r:>9.1f}"
+            f"{ici_n:>10.2f}{ici_r:>10.1f}{nv_n:>12.2f}{nv_r:>12.1f}"
         )
     return 0
 
