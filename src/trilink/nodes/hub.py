@@ -1,0 +1,420 @@
+"""The hub: national TrackReports in; one fused, numbered picture; each partner's share of
+it out, after policy, every fusion cycle.
+
+Determinism. The hub fuses on a fixed grid of measurement times (every ``cycle_s``).
+Cycle ``t_k`` runs once every expected source's watermark (the ``measured_ns`` of its
+heartbeat: "I have sent everything measured up to here") has passed ``t_k``, and fuses
+exactly the reports measured at or before ``t_k``. What the hub publishes therefore does
+not depend on how the bytes travelled: the in-memory run and a run over NATS produce the
+same picture. In a live run a source that has gone silent for ``source_timeout_s`` stops
+holding the cycles back (its late reports are still fused, aligned, in a later cycle).
+
+Release. For each partner and each system track, the hub asks the policy about every
+nation whose data the track carries. If some may not go to that partner, the partner
+gets the track fused from the nations that may (covariance intersection of their
+aligned reports) — never the full fusion with a field blanked. Every decision is written
+to the audit chain.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from numpy.typing import NDArray
+
+from trilink.fusion import (
+    FusionConfig,
+    NationalTrackBatch,
+    SystemPicture,
+    SystemTrackTable,
+    align,
+    fuse,
+)
+from trilink.link import Keyring, subjects
+from trilink.messages import (
+    Envelope,
+    Heartbeat,
+    LaunchEvent,
+    PeerStatus,
+    SourceTrack,
+    SystemTrack,
+    TrackReport,
+)
+from trilink.nodes.base import LinkEndpoint, Outbound
+from trilink.nodes.clock import Clock
+from trilink.nodes.convert import (
+    covariance_from_wire,
+    covariance_to_wire,
+    ground_point_to_wire,
+    quality_of,
+    state_to_wire,
+)
+from trilink.policy import AuditLog, Policy, release
+from trilink.tracking import TrackerConfig, predict_points
+from trilink.tracking.records import GroundPoint as TrackGroundPoint
+
+HUB_ID = subjects.HUB
+
+
+@dataclass
+class _Latest:
+    """The newest report of one national track, kept for subset fusion."""
+
+    source: str
+    track_id: str
+    t_ns: int
+    x: NDArray[np.float64]
+    P: NDArray[np.float64]
+    phase: str
+
+
+@dataclass(frozen=True)
+class Release:
+    """One fused product prepared for one partner (before policy)."""
+
+    partner: str
+    number: int
+    sources: tuple[str, ...]
+    x: NDArray[np.float64]
+    P: NDArray[np.float64]
+
+
+Warner = Callable[[str, list[SystemTrack], int], list[Envelope]]
+"""Per partner: (partner, the tracks released to it this cycle, t_ns) -> warnings to send."""
+
+
+class HubNode:
+    def __init__(
+        self,
+        private_key: Ed25519PrivateKey,
+        keyring: Keyring,
+        clock: Clock,
+        *,
+        partners: Iterable[str],
+        sources: Iterable[str],
+        policy: Policy,
+        start_ns: int,
+        cycle_s: float = 0.5,
+        fusion_config: FusionConfig | None = None,
+        tracker_config: TrackerConfig | None = None,
+        audit: AuditLog | None = None,
+        deadletter_path: Path | str | None = None,
+        source_timeout_s: float | None = None,
+        warner: Warner | None = None,
+        start_seq: int = 0,
+    ):
+        self.clock = clock
+        self.link = LinkEndpoint(
+            HUB_ID,
+            private_key,
+            keyring,
+            clock,
+            deadletter_path=deadletter_path,
+            start_seq=start_seq,
+        )
+        self.partners = tuple(sorted(set(partners)))
+        self.sources = tuple(sorted(set(sources)))
+        self.policy = policy
+        self.cycle_ns = int(round(cycle_s * 1e9))
+        self.next_cycle_ns = int(start_ns) + self.cycle_ns
+        self.table = SystemTrackTable(fusion_config)
+        self.fusion_config = self.table.config
+        self.tracker_config = tracker_config or TrackerConfig()
+        self.audit = audit if audit is not None else AuditLog()
+        self.source_timeout_ns = None if source_timeout_s is None else int(source_timeout_s * 1e9)
+        self.warner = warner
+        self.watermarks: dict[str, int] = {}
+        self.heard_ns: dict[str, int] = {}
+        self.last_seq: dict[str, int] = {}
+        self._pending: list[TrackReport] = []
+        self._latest: dict[tuple[str, str], _Latest] = {}
+        self._launch_sent: set[tuple[str, int]] = set()
+        self._released: dict[str, set[int]] = {p: set() for p in self.partners}
+        self._started_ns = clock.now_ns()
+        self.cycles = 0
+        self.reports_in = 0
+        self.last_picture: SystemPicture | None = None
+
+    # --- input --------------------------------------------------------------------------
+    def on_message(self, subject: str, payload: bytes) -> list[Outbound]:
+        msg = self.link.receiver(payload, subject)
+        if msg is None:
+            return []
+        now = self.clock.now_ns()
+        self.heard_ns[msg.source] = now
+        self.last_seq[msg.source] = msg.seq
+        if isinstance(msg, TrackReport):
+            self.reports_in += 1
+            self._pending.append(msg)
+        elif isinstance(msg, Heartbeat):
+            self.watermarks[msg.source] = max(self.watermarks.get(msg.source, 0), msg.measured_ns)
+        return []
+
+    def due(self) -> bool:
+        """Whether the next fusion cycle may run now."""
+        return self._watermark() >= self.next_cycle_ns
+
+    def _watermark(self) -> int:
+        now = self.clock.now_ns()
+        marks = []
+        for src in self.sources:
+            heard = self.heard_ns.get(src)
+            silent = self.source_timeout_ns is not None and (
+                heard is None or now - heard > self.source_timeout_ns
+            )
+            if silent:
+                continue
+            marks.append(self.watermarks.get(src, -1))
+        if not marks:  # nobody is talking: in a live run, cycles follow the clock
+            return now if self.source_timeout_ns is not None else -1
+        return min(marks)
+
+    def run_due(self) -> list[Outbound]:
+        """Run every cycle whose time has come; the messages to publish."""
+        out: list[Outbound] = []
+        while self.due():
+            out.extend(self.cycle(self.next_cycle_ns))
+            self.next_cycle_ns += self.cycle_ns
+        return out
+
+    # --- one cycle ----------------------------------------------------------------------
+    def cycle(self, t_ns: int) -> list[Outbound]:
+        ready = [m for m in self._pending if m.measured_ns <= t_ns]
+        self._pending = [m for m in self._pending if m.measured_ns > t_ns]
+        ready.sort(key=lambda m: (m.measured_ns, m.source, m.seq))
+        rows = []
+        lost = []
+        for m in ready:
+            key = (m.source, m.track_id)
+            x, P = np.array(m.state_ecef), covariance_from_wire(m.covariance_ecef)
+            rows.append((m.source, m.track_id, m.measured_ns, x, P, m.phase))
+            # A national track's last report frees its place in the table at once, so a
+            # re-initiated track of the same object takes over the system number sooner.
+            lost.append(m.status == "lost")
+            if m.status == "lost":
+                self._latest.pop(key, None)
+            else:
+                self._latest[key] = _Latest(m.source, m.track_id, m.measured_ns, x, P, m.phase)
+        picture = self.table.update(NationalTrackBatch.from_rows(rows, lost=lost), t_ns)
+        self.last_picture = picture
+        self.cycles += 1
+        out = self._release_all(picture, t_ns)
+        out.append(self.link.seal(self._heartbeat(t_ns), subjects.status(HUB_ID)))
+        return out
+
+    def _release_all(self, picture: SystemPicture, t_ns: int) -> list[Outbound]:
+        live = np.flatnonzero(picture.live())
+        ended = np.flatnonzero(~picture.live())
+        products: list[Release] = []
+        for i in live:
+            est = picture.estimate(int(i))
+            contributors = [(s, lid) for s, lid in est.contributors if (s, lid) in self._latest]
+            nations = tuple(sorted({s for s, _ in contributors})) or est.sources
+            for partner in self.partners:
+                allowed = tuple(
+                    s for s in nations if self.policy.decide("system_track", [s], partner).allowed
+                )
+                if not allowed:
+                    self._audit_denied(partner, est.number, nations, t_ns)
+                    continue
+                if allowed == nations:
+                    products.append(Release(partner, est.number, nations, est.x, est.P))
+                else:
+                    x, P = self._fuse_subset([c for c in contributors if c[0] in allowed], t_ns)
+                    if x is not None and P is not None:
+                        products.append(Release(partner, est.number, allowed, x, P))
+        out = self._publish_products(products, picture, t_ns)
+        for i in ended:  # tell each partner that held it that the track has ended
+            number = int(picture.number[i])
+            for partner in self.partners:
+                if number in self._released[partner]:
+                    self._released[partner].discard(number)
+                    out.extend(self._lost(partner, number, picture, int(i), t_ns))
+        return out
+
+    def _fuse_subset(self, contributors: list[tuple[str, str]], t_ns: int):  # type: ignore[no-untyped-def]
+        if not contributors:
+            return None, None
+        rows = [self._latest[c] for c in contributors]
+        xa, Pa = align(
+            np.stack([r.x for r in rows]),
+            np.stack([r.P for r in rows]),
+            np.array([r.t_ns for r in rows], dtype=np.int64),
+            np.array([r.phase for r in rows]),
+            t_ns,
+            self.fusion_config.noise_table,
+            self.fusion_config.max_step_s,
+        )
+        if len(rows) == 1:
+            return xa[0], Pa[0]
+        xf, Pf = fuse(xa[None], Pa[None], method=self.fusion_config.method)
+        return xf[0], Pf[0]
+
+    def _publish_products(
+        self, products: list[Release], picture: SystemPicture, t_ns: int
+    ) -> list[Outbound]:
+        if not products:
+            return []
+        x = np.stack([p.x for p in products])
+        P = np.stack([p.P for p in products])
+        phase = {int(n): str(ph) for n, ph in zip(picture.number, picture.phase, strict=True)}
+        boosting = np.array([phase.get(p.number) == "boost" for p in products])
+        pred = predict_points(
+            x, P, np.full(len(products), t_ns, dtype=np.int64), boosting,
+            np.full(len(products), np.nan), self.tracker_config,
+        )  # fmt: skip
+        out: list[Outbound] = []
+        by_partner: dict[str, list[SystemTrack]] = {}
+        for k, prod in enumerate(products):
+            msg = SystemTrack(
+                source=HUB_ID,
+                measured_ns=int(t_ns),
+                releasability=(prod.partner,),
+                system_track_number=prod.number,
+                state_ecef=state_to_wire(prod.x),
+                covariance_ecef=covariance_to_wire(prod.P),
+                phase=phase.get(prod.number, "unknown"),  # type: ignore[arg-type]
+                status="confirmed",
+                quality=quality_of(prod.P),
+                launch=ground_point_to_wire(_point(pred.launch, k)),
+                impact=ground_point_to_wire(_point(pred.impact, k)),
+                apogee_height_m=_finite(pred.apogee_m[k]),
+                sources=tuple(SourceTrack(nation=s) for s in prod.sources),
+            )
+            sent = self._release(
+                msg, prod.sources, prod.partner, subjects.hub_out(prod.partner, "tracks"), t_ns
+            )
+            if sent is None:
+                continue
+            out.append(sent[0])
+            by_partner.setdefault(prod.partner, []).append(sent[1])  # type: ignore[arg-type]
+            self._released[prod.partner].add(prod.number)
+            out.extend(self._launch_event(prod, msg, picture, t_ns))
+        if self.warner is not None:
+            for partner, tracks in by_partner.items():
+                for warning in self.warner(partner, tracks, t_ns):
+                    sent_w = self._release(
+                        warning, _sources_of(tracks, warning), partner,
+                        subjects.hub_out(partner, "warnings"), t_ns,
+                    )  # fmt: skip
+                    if sent_w is not None:
+                        out.append(sent_w[0])
+        return out
+
+    def _launch_event(
+        self, prod: Release, msg: SystemTrack, picture: SystemPicture, t_ns: int
+    ) -> list[Outbound]:
+        key = (prod.partner, prod.number)
+        if key in self._launch_sent or msg.launch is None:
+            return []
+        self._launch_sent.add(key)
+        first = picture.get(prod.number)
+        ev = LaunchEvent(
+            source=HUB_ID,
+            measured_ns=int(t_ns),
+            releasability=(prod.partner,),
+            system_track_number=prod.number,
+            launch=msg.launch,
+            first_detection_ns=int(first.first_seen_ns) if first is not None else int(t_ns),
+            detecting_nations=prod.sources,
+        )
+        sent = self._release(
+            ev, prod.sources, prod.partner, subjects.hub_out(prod.partner, "events"), t_ns
+        )
+        return [] if sent is None else [sent[0]]
+
+    def _lost(
+        self, partner: str, number: int, picture: SystemPicture, i: int, t_ns: int
+    ) -> list[Outbound]:
+        P = picture.P[i]
+        msg = SystemTrack(
+            source=HUB_ID,
+            measured_ns=int(t_ns),
+            releasability=(partner,),
+            system_track_number=number,
+            state_ecef=state_to_wire(picture.x[i]),
+            covariance_ecef=covariance_to_wire(P),
+            phase=str(picture.phase[i]),  # type: ignore[arg-type]
+            status="lost",
+            quality=quality_of(P),
+        )
+        nations = tuple(sorted({s for s, _ in picture.contributors[i]})) or (partner,)
+        sent = self._release(msg, nations, partner, subjects.hub_out(partner, "tracks"), t_ns)
+        return [] if sent is None else [sent[0]]
+
+    def _release(
+        self, msg: Envelope, sources: Iterable[str], partner: str, subject: str, t_ns: int
+    ):  # type: ignore[no-untyped-def]
+        srcs = tuple(sorted(set(sources)))
+        out, decision = release(self.policy, msg, srcs, partner)
+        stamped = None
+        if out is not None:
+            stamped = self.link.stamper.stamp(out, self.clock.now_ns())  # type: ignore[type-var]
+        self.audit.record(
+            t_ns=int(t_ns),
+            kind=type(msg).__struct_config__.tag,
+            partner=partner,
+            sources=list(srcs),
+            allowed=decision.allowed,
+            reason=decision.reason,
+            redacted=list(decision.redact),
+            message_id=None if stamped is None else stamped.message_id,
+            number=getattr(msg, "system_track_number", None),
+        )
+        if stamped is None:
+            return None
+        from trilink.link import encode
+
+        return Outbound(subject, encode(stamped)), stamped
+
+    def _audit_denied(self, partner: str, number: int, nations: tuple[str, ...], t_ns: int) -> None:
+        self.audit.record(
+            t_ns=int(t_ns), kind="system_track", partner=partner, sources=list(nations),
+            allowed=False, reason=f"no source releases system_track to {partner}",
+            redacted=[], message_id=None, number=number,
+        )  # fmt: skip
+
+    def _heartbeat(self, t_ns: int) -> Heartbeat:
+        return Heartbeat(
+            source=HUB_ID,
+            measured_ns=int(t_ns),
+            releasability=tuple(sorted(set(self.partners) | set(self.sources))),
+            state="running",
+            uptime_s=max(0.0, (self.clock.now_ns() - self._started_ns) / 1e9),
+            peers=tuple(
+                PeerStatus(
+                    peer=s,
+                    last_seq_received=self.last_seq.get(s),
+                    last_received_ns=self.heard_ns.get(s),
+                )
+                for s in self.sources
+            ),
+            deadletters=self.link.deadletters.total,
+        )
+
+
+def _point(p, k: int) -> TrackGroundPoint | None:  # type: ignore[no-untyped-def]
+    if not bool(p.valid[k]):
+        return None
+    return TrackGroundPoint(
+        float(p.lat_rad[k]), float(p.lon_rad[k]), float(p.semi_major_m[k]),
+        float(p.semi_minor_m[k]), float(p.orientation_rad[k]), int(p.t_ns[k]), float(p.t_sigma_s[k]),
+    )  # fmt: skip
+
+
+def _finite(v: float) -> float | None:
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def _sources_of(tracks: list[SystemTrack], warning: Envelope) -> tuple[str, ...]:
+    number = getattr(warning, "system_track_number", None)
+    for t in tracks:
+        if t.system_track_number == number:
+            return tuple(s.nation for s in t.sources) or ("USA",)
+    return ()

@@ -1,0 +1,209 @@
+"""A national node: its own sensors' detections in, TrackReports to the hub out, and the
+hub's releases (system tracks, launch events, warnings) in.
+
+The node keeps a log of what it knew and when (:class:`NodeEvent`), from which the run
+summary and the evaluation measure the warning time each partner had, with and without
+the link.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from numpy.typing import NDArray
+
+from trilink.link import Keyring, subjects
+from trilink.messages import Heartbeat, LaunchEvent, PeerStatus, SystemTrack, TrackReport, Warning
+from trilink.nodes.base import LinkEndpoint, Outbound
+from trilink.nodes.clock import Clock
+from trilink.nodes.convert import (
+    covariance_from_wire,
+    covariance_to_wire,
+    ground_point_to_wire,
+    phase_to_wire,
+    quality_of,
+    state_to_wire,
+)
+from trilink.tracking import NationalTracker, TrackerConfig, TrackEstimate
+
+
+@dataclass(frozen=True)
+class NodeEvent:
+    """Something a node learned at local time ``t_ns``.
+
+    kinds: ``own_confirmed`` (its tracker confirmed a track), ``link_track`` (the first
+    system track of a number received over the link), ``launch_event``, ``warning``.
+    ``ref`` is the local track id or the system track number; ``x`` the state (ECEF) and
+    ``measured_ns`` its epoch, so that evaluation can tell which missile it was.
+    """
+
+    t_ns: int
+    kind: str
+    ref: str
+    measured_ns: int
+    x: NDArray[np.float64] | None = None
+    detail: str = ""
+
+
+class NationalNode:
+    """One nation's node. Feed it detections with :meth:`on_detections`; call :meth:`tick`
+    periodically (it reports updated tracks and its watermark); hand it received bytes
+    with :meth:`on_message`."""
+
+    def __init__(
+        self,
+        nation: str,
+        private_key: Ed25519PrivateKey,
+        keyring: Keyring,
+        clock: Clock,
+        *,
+        hub_nation: str,
+        tracker_config: TrackerConfig | None = None,
+        deadletter_path: Path | str | None = None,
+        start_seq: int = 0,
+    ):
+        self.nation = nation
+        self.hub_nation = hub_nation
+        self.clock = clock
+        self.link = LinkEndpoint(
+            nation,
+            private_key,
+            keyring,
+            clock,
+            deadletter_path=deadletter_path,
+            start_seq=start_seq,
+        )
+        self.tracker = NationalTracker(nation, tracker_config)
+        self.events: list[NodeEvent] = []
+        self.system_tracks: dict[int, SystemTrack] = {}
+        self.launch_events: dict[int, LaunchEvent] = {}
+        self.warnings: dict[str, Warning] = {}
+        self._reported: dict[int, int] = {}  # track id -> update time last reported
+        self._confirmed: set[int] = set()
+        self._last: dict[int, TrackEstimate] = {}
+        self._started_ns = clock.now_ns()
+        self.reports_sent = 0
+        self.last_hub_seq: int | None = None
+        self.last_hub_ns: int | None = None
+
+    # --- own sensors --------------------------------------------------------------------
+    def on_detections(self, detections) -> None:  # type: ignore[no-untyped-def]
+        """Track one sensor's detections (one or more scans, in time order)."""
+        self.tracker.process(detections)
+
+    def tick(self, watermark_ns: int) -> list[Outbound]:
+        """Report every confirmed track updated since its last report, the tracks that
+        ended, then a heartbeat whose ``measured_ns`` is the watermark: every detection
+        measured at or before it has been processed and reported."""
+        now = self.clock.now_ns()
+        out: list[Outbound] = []
+        estimates = {e.track_id: e for e in self.tracker.tracks(predictions=True)}
+        rel = (self.nation, self.hub_nation)
+        for tid, est in estimates.items():
+            if est.status != "confirmed":
+                continue
+            if tid not in self._confirmed:
+                self._confirmed.add(tid)
+                self.events.append(
+                    NodeEvent(now, "own_confirmed", str(tid), est.t_ns, est.x.copy())
+                )
+            if self._reported.get(tid) == est.t_ns:
+                continue  # nothing new since the last report
+            self._reported[tid] = est.t_ns
+            out.append(self._report(est, "confirmed", rel))
+        for tid in [t for t in self._confirmed if t not in estimates]:
+            last = self._last.get(tid)
+            if last is not None:
+                out.append(self._report(last, "lost", rel))
+            self._confirmed.discard(tid)
+            self._reported.pop(tid, None)
+        self._last = {t: e for t, e in estimates.items() if e.status == "confirmed"}
+        self.reports_sent += len(out)
+        out.append(self.link.seal(self._heartbeat(watermark_ns), subjects.status(self.nation)))
+        return out
+
+    def _report(self, est: TrackEstimate, status: str, rel: tuple[str, ...]) -> Outbound:
+        sensors = tuple(getattr(est, "sensors", ()) or ())
+        msg = TrackReport(
+            source=self.nation,
+            measured_ns=int(est.t_ns),
+            releasability=tuple(sorted(set(rel))),
+            track_id=f"{self.nation}-{est.track_id}",
+            nation=self.nation,
+            state_ecef=state_to_wire(est.x),
+            covariance_ecef=covariance_to_wire(est.P),
+            phase=phase_to_wire(est.phase),  # type: ignore[arg-type]
+            status=status,  # type: ignore[arg-type]
+            quality=quality_of(est.P),
+            n_updates=int(getattr(est, "n_updates", 0)),
+            launch=ground_point_to_wire(est.launch),
+            impact=ground_point_to_wire(est.impact),
+            apogee_height_m=float(est.apogee_m) if np.isfinite(est.apogee_m) else None,
+            sensors=sensors,
+        )
+        return self.link.seal(msg, subjects.tracks(self.nation))
+
+    def _heartbeat(self, watermark_ns: int) -> Heartbeat:
+        return Heartbeat(
+            source=self.nation,
+            measured_ns=int(watermark_ns),
+            releasability=tuple(sorted({self.hub_nation, self.nation})),
+            state="running",
+            uptime_s=max(0.0, (self.clock.now_ns() - self._started_ns) / 1e9),
+            peers=(
+                PeerStatus(
+                    peer="HUB",
+                    last_seq_sent=self.link.stamper.next_seq - 1
+                    if self.link.stamper.next_seq
+                    else None,
+                    last_seq_received=self.last_hub_seq,
+                    last_received_ns=self.last_hub_ns,
+                    rejected=self.link.deadletters.total,
+                ),
+            ),
+            deadletters=self.link.deadletters.total,
+        )
+
+    # --- the link -----------------------------------------------------------------------
+    def on_message(self, subject: str, payload: bytes) -> list[Outbound]:
+        """Take one delivery from the hub; refusals are dead-lettered, never raised."""
+        msg = self.link.receiver(payload, subject)
+        if msg is None:
+            return []
+        now = self.clock.now_ns()
+        self.last_hub_seq, self.last_hub_ns = msg.seq, now
+        if isinstance(msg, SystemTrack):
+            number = msg.system_track_number
+            if number not in self.system_tracks and msg.status != "lost":
+                x = np.array(msg.state_ecef)
+                self.events.append(NodeEvent(now, "link_track", str(number), msg.measured_ns, x))
+            if msg.status == "lost":
+                self.system_tracks.pop(number, None)
+            else:
+                self.system_tracks[number] = msg
+        elif isinstance(msg, LaunchEvent):
+            self.launch_events[msg.system_track_number] = msg
+            self.events.append(
+                NodeEvent(now, "launch_event", str(msg.system_track_number), msg.measured_ns)
+            )
+        elif isinstance(msg, Warning):
+            self.warnings[msg.warning_id] = msg
+            track = self.system_tracks.get(msg.system_track_number)
+            x = np.array(track.state_ecef) if track is not None else None
+            self.events.append(
+                NodeEvent(
+                    now, "warning", str(msg.system_track_number), msg.measured_ns, x, msg.msg_type
+                )
+            )
+        return []
+
+    def picture(self) -> list[SystemTrack]:
+        """The system tracks this partner holds now."""
+        return list(self.system_tracks.values())
+
+    @staticmethod
+    def state_of(msg: SystemTrack | TrackReport) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        return np.array(msg.state_ecef), covariance_from_wire(msg.covariance_ecef)
