@@ -120,7 +120,7 @@ class HubNode:
         self.partners = tuple(sorted(set(partners)))
         self.sources = tuple(sorted(set(sources)))
         self.policy = policy
-        self.cycle_ns = int(round(cycle_s * 1e9))
+        self.cycle_ns = round(cycle_s * 1e9)
         self.next_cycle_ns = int(start_ns) + self.cycle_ns
         self.table = SystemTrackTable(fusion_config)
         self.fusion_config = self.table.config
