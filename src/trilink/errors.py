@@ -14,6 +14,7 @@
     ├── AuditError               the audit chain is broken: .line, .reason
     ├── BusError                 a bad subject or pattern, a closed or unreachable bus: .subject, .reason
     ├── GeodataMissing           built territory data not found: .path, .hint
+    ├── AssetsMissing            the web page's npm files (npm ci) not found: .path, .hint
     └── DeployError              a NATS topology, PKI or server process problem: .what, .reason
 
 Add a class here, with its place in the tree above, rather than anywhere else.
@@ -120,6 +121,16 @@ class GeodataMissing(TrilinkError):
         self.path = path
         self.hint = hint
         super().__init__(f"territory data not found at {path}: {hint}")
+
+
+class AssetsMissing(TrilinkError):
+    """The web page's front-end files (installed by ``npm ci``) are missing; ``hint`` says
+    how to install them."""
+
+    def __init__(self, path: str, hint: str):
+        self.path = path
+        self.hint = hint
+        super().__init__(f"web assets not found at {path}: {hint}")
 
 
 class DeployError(TrilinkError):
