@@ -4,3 +4,4 @@ from trilink.cli import scenario  # noqa: F401
 from trilink.cli import trajectory  # noqa: F401
 from trilink.cli import decode  # noqa: F401
 from trilink.cli import deploy  # noqa: F401
+from trilink.cli import run  # noqa: F401

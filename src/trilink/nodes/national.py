@@ -193,10 +193,12 @@ class NationalNode:
             self.warnings[msg.warning_id] = msg
             track = self.system_tracks.get(msg.system_track_number)
             x = np.array(track.state_ecef) if track is not None else None
+            # A threat warning (impact or overflight of this partner) is CAP urgency
+            # "Immediate"; a launch notice is "Expected"; a Cancel closes the thread.
+            threat = msg.msg_type != "Cancel" and msg.urgency == "Immediate"
+            detail = "threat" if threat else msg.msg_type.lower()
             self.events.append(
-                NodeEvent(
-                    now, "warning", str(msg.system_track_number), msg.measured_ns, x, msg.msg_type
-                )
+                NodeEvent(now, "warning", str(msg.system_track_number), msg.measured_ns, x, detail)
             )
         return []
 

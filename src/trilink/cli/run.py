@@ -1,0 +1,177 @@
+"""``trilink run SCENARIO``: the whole coalition in one process, and what each partner knew."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from trilink.cli.app import app
+from trilink.errors import ScenarioError
+
+
+@app.command("run")
+def run(
+    scenario: str = typer.Argument(
+        ..., help="A scenario file, or a built-in name (see `trilink scenario list`)."
+    ),
+    no_link: bool = typer.Option(
+        False, "--no-link", help="Run every nation alone (no hub), for comparison."
+    ),
+    record: Path | None = typer.Option(
+        None, "--record", help="Keep every message (messages.tlog) and the audit chain in DIR."
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print one JSON object on stdout instead of tables."
+    ),
+    seed: int | None = typer.Option(None, "--seed", help="Override the scenario's random seed."),
+    launches: str | None = typer.Option(
+        None, "--launches", help="Only these launch ids (comma-separated)."
+    ),
+    cycle_s: float = typer.Option(
+        0.5, "--cycle-s", help="Hub fusion cycle, seconds of measurement time."
+    ),
+    latency_ms: float = typer.Option(
+        120.0, "--latency-ms", help="One-way partner <-> hub link latency."
+    ),
+    warnings: bool = typer.Option(
+        True, "--warnings/--no-warnings", help="Run the hub's per-partner warning rules."
+    ),
+) -> None:
+    """Simulate the scenario and run every national node and the hub on the in-memory
+    link, on a simulated clock as fast as the CPU allows; print, per partner and missile,
+    the first own detection, the first track over the link and the first warning."""
+    from trilink.evaluate.timeline import build_timeline, timeline_to_json
+    from trilink.nodes.simrun import RunConfig, run_simulation
+    from trilink.scenario import load_scenario
+    from trilink.scenario.simulate import simulate
+
+    err = Console(stderr=True)
+    try:
+        sc = load_scenario(scenario)
+        if launches:
+            wanted = {x.strip() for x in launches.split(",") if x.strip()}
+            unknown = wanted - {launch.id for launch in sc.launches}
+            if unknown:
+                err.print(f"--launches: unknown launch ids {sorted(unknown)}")
+                raise typer.Exit(2)
+            sc = dataclasses.replace(sc, launches=tuple(x for x in sc.launches if x.id in wanted))
+        console = Console(stderr=as_json)
+        with _progress(console) as progress:
+            task = progress.add_task("simulating flights and sensors", total=None)
+            sim = simulate(sc, seed=seed)
+            progress.update(task, description="running the coalition", total=1.0, completed=0.0)
+            warner_factory = None
+            if warnings and not no_link:
+                warner_factory = _warner_factory()
+            t0 = time.perf_counter()
+            result = run_simulation(
+                sc, sim,
+                RunConfig(link=not no_link, cycle_s=cycle_s, latency_s=latency_ms / 1e3, record_dir=record),
+                warner_factory=warner_factory,
+                progress=lambda f: progress.update(task, completed=f),
+            )  # fmt: skip
+            wall = time.perf_counter() - t0
+    except ScenarioError as exc:
+        for line in str(exc).splitlines():
+            err.print(line, markup=False, highlight=False)
+        raise typer.Exit(2) from None
+
+    sightings = {n: node.events for n, node in result.nodes.items()}
+    tl = build_timeline(sim.trajectories, sim.detections, sightings)  # type: ignore[arg-type]
+    summary = timeline_to_json(tl)
+    summary.update(
+        {
+            "scenario": sc.name,
+            "link": not no_link,
+            "seed": sim.seed,
+            "messages": result.messages,
+            "bytes": result.bytes,
+            "wall_s": round(wall, 3),
+            "deadletters": {
+                **{n: node.link.deadletters.total for n, node in result.nodes.items()},
+                **({"HUB": result.hub.link.deadletters.total} if result.hub else {}),
+            },
+        }
+    )
+    if record is not None:
+        (record / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if as_json:
+        sys.stdout.write(json.dumps(summary) + "\n")
+        return
+    _print_tables(Console(), summary)
+
+
+def _warner_factory():  # type: ignore[no-untyped-def]
+    try:
+        from trilink.nodes.warnings import make_warner
+    except ImportError:  # the warning rules are optional for a run
+        return None
+    return make_warner
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(), console=console, transient=True,
+    )  # fmt: skip
+
+
+def _fmt(v: object) -> str:
+    return "—" if v is None else f"{v:.1f}"
+
+
+def _print_tables(console: Console, summary: dict) -> None:  # type: ignore[type-arg]
+    mode = "linked (trilateral)" if summary["link"] else "each nation alone (--no-link)"
+    console.print(f"[bold]{summary['scenario']}[/bold] — {mode}; seed {summary['seed']}")
+    table = Table(title="Per missile: seconds after its launch")
+    for col in (
+        "missile",
+        "partner",
+        "own detection",
+        "own track",
+        "link track",
+        "first warning",
+        "threat alert",
+    ):
+        table.add_column(col, justify="right" if col not in ("missile", "partner") else "left")
+    for m in summary["missiles"]:
+        label = (
+            f"{m['id']} ({m['class']}, {m['flight_time_s']:.0f} s, apogee {m['apogee_km']:.0f} km)"
+        )
+        for i, (p, t) in enumerate(sorted(m["partners"].items())):
+            table.add_row(
+                label if i == 0 else "", p, _fmt(t["first_own_detection_s"]), _fmt(t["first_own_track_s"]),
+                _fmt(t["first_link_track_s"]), _fmt(t["first_warning_s"]), _fmt(t["first_threat_alert_s"]),
+            )  # fmt: skip
+        table.add_section()
+    console.print(table)
+    pt = Table(
+        title="Per partner: seconds after the launch of the first missile it was warned about"
+    )
+    for col in (
+        "partner",
+        "missile",
+        "own detection",
+        "link track",
+        "first warning",
+        "threat alert",
+    ):
+        pt.add_column(col)
+    for p, t in sorted(summary["partners"].items()):
+        pt.add_row(
+            p, str(t["reference_missile"]), _fmt(t["first_own_detection_s"]), _fmt(t["first_link_track_s"]),
+            _fmt(t["first_warning_s"]), _fmt(t["first_threat_alert_s"]),
+        )  # fmt: skip
+    console.print(pt)
+    console.print(
+        f"{summary['messages']} messages ({summary['bytes'] / 1e6:.1f} MB) on the link; "
+        f"dead letters {summary['deadletters']}; {summary['wall_s']:.1f} s wall"
+    )
