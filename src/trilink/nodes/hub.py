@@ -107,6 +107,7 @@ class HubNode:
         source_timeout_s: float | None = None,
         warner: Warner | None = None,
         start_seq: int = 0,
+        check_clock: bool = True,
     ):
         self.clock = clock
         self.link = LinkEndpoint(
@@ -116,6 +117,7 @@ class HubNode:
             clock,
             deadletter_path=deadletter_path,
             start_seq=start_seq,
+            check_clock=check_clock,
         )
         self.partners = tuple(sorted(set(partners)))
         self.sources = tuple(sorted(set(sources)))

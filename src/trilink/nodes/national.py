@@ -64,6 +64,7 @@ class NationalNode:
         tracker_config: TrackerConfig | None = None,
         deadletter_path: Path | str | None = None,
         start_seq: int = 0,
+        check_clock: bool = True,
     ):
         self.nation = nation
         self.hub_nation = hub_nation
@@ -75,6 +76,7 @@ class NationalNode:
             clock,
             deadletter_path=deadletter_path,
             start_seq=start_seq,
+            check_clock=check_clock,
         )
         self.tracker = NationalTracker(nation, tracker_config)
         self.events: list[NodeEvent] = []

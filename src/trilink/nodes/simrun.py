@@ -18,16 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
-from trilink.link import Keyring
 from trilink.link.recordlog import LogWriter
 from trilink.link.subjects import matches, node_inbox_pattern
-from trilink.nodes.base import Outbound, simulation_keys
+from trilink.nodes.base import Outbound
 from trilink.nodes.clock import SimClock
+from trilink.nodes.coalition import Identity, make_hub, make_national
 from trilink.nodes.hub import HUB_ID, HubNode, Warner
 from trilink.nodes.national import NationalNode
-from trilink.policy import AuditLog, Policy
+from trilink.nodes.schedule import SCAN, node_schedule
 from trilink.scenario.model import Scenario
 from trilink.scenario.simulate import SimulationResult
 from trilink.sensors.detection import Detections
@@ -59,19 +57,6 @@ class RunResult:
     bytes: int = 0
     deliveries: int = 0
     extra: dict[str, object] = field(default_factory=dict)
-
-
-def split_scans(det: Detections) -> list[Detections]:
-    """One batch per scan (same sensor, same time), in time order."""
-    t = np.asarray(det.t_ns)
-    if t.size == 0:
-        return []
-    order = np.argsort(t, kind="stable")
-    ts = t[order]
-    cut = np.flatnonzero(np.diff(ts)) + 1
-    return [
-        det.take(order[lo:hi]) for lo, hi in zip(np.r_[0, cut], np.r_[cut, ts.size], strict=True)
-    ]
 
 
 class SimulatedLink:
@@ -129,8 +114,7 @@ def run_simulation(
 
     nations = [n.id for n in scenario.nations]
     hub_nation = scenario.hub.id
-    keys = simulation_keys([*nations, HUB_ID], sim.seed)
-    keyring = Keyring.of_private(keys)
+    identity = Identity.simulated(scenario, sim.seed)
     link = SimulatedLink(schedule, clock)
     recorder = None
     if cfg.record_dir is not None:
@@ -138,16 +122,13 @@ def run_simulation(
         recorder = LogWriter(cfg.record_dir / "messages.tlog")
         link.recorder = recorder
 
-    nodes = {n: NationalNode(n, keys[n], keyring, clock, hub_nation=hub_nation) for n in nations}
+    nodes = {n: make_national(scenario, n, identity, clock) for n in nations}
     hub = None
     if cfg.link:
-        audit = AuditLog(cfg.record_dir / "audit.jsonl" if cfg.record_dir else None)
-        hub = HubNode(
-            keys[HUB_ID], keyring, clock,
-            partners=nations, sources=nations,
-            policy=Policy.from_table(dict(scenario.policy) if scenario.policy else None),
-            start_ns=sim.t_start_ns, cycle_s=cfg.cycle_s, audit=audit,
-            warner=warner_factory(scenario) if warner_factory else None,
+        hub = make_hub(
+            scenario, identity, clock, sim.t_start_ns, cycle_s=cfg.cycle_s,
+            audit_path=cfg.record_dir / "audit.jsonl" if cfg.record_dir else None,
+            warner_factory=warner_factory,
         )  # fmt: skip
         for n in nations:
             lat = cfg.local_latency_s if n == hub_nation else cfg.latency_s
@@ -157,16 +138,12 @@ def run_simulation(
         link.subscribe(HUB_ID, "trilink.*.tracks", _hub_handler(hub, link))
         link.subscribe(HUB_ID, "trilink.*.status", _hub_handler(hub, link))
 
-    for det in sim.detections:
-        node = nodes.get(det.nation)
-        if node is None:
-            continue
-        for scan in split_scans(det):
-            schedule(int(scan.t_ns[0]), _SCAN, _bind_scan(node, scan))
-    tick_ns = int(cfg.tick_s * NS)
     for n in nations:
-        for t in range(sim.t_start_ns + tick_ns, sim.t_end_ns + tick_ns, tick_ns):
-            schedule(t, _TICK, _bind_tick(nodes[n], link, t, publish=cfg.link))
+        for step in node_schedule(n, sim.detections, sim.t_start_ns, sim.t_end_ns, cfg.tick_s):
+            if step.kind == SCAN:
+                schedule(step.t_ns, _SCAN, _bind_scan(nodes[n], step.scan))
+            else:
+                schedule(step.t_ns, _TICK, _bind_tick(nodes[n], link, step.t_ns, publish=cfg.link))
 
     span = max(1, sim.t_end_ns - sim.t_start_ns)
     last_report = 0.0

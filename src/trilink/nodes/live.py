@@ -1,0 +1,210 @@
+"""The same nodes as services on a real bus (InMemoryBus or NATS), paced by a clock.
+
+Each service is a pair of asyncio tasks: one drives the node (its sensor schedule, or the
+hub's cycle timer), one reads its subscription. A service subscribes to one pattern only,
+so that a source's reports and its heartbeat watermark reach the hub in the order they
+were published (nats-py gives each subscription its own queue; two subscriptions would
+let a heartbeat overtake the reports it vouches for).
+
+``speed=None`` runs as fast as the nodes can compute: the hub still fuses exactly the
+reports its watermarks vouch for, so the picture equals the simulated run's bit for bit.
+Clock-skew checks are then meaningless (simulated time runs ahead of the wall clock), so
+that mode switches them off; a paced run keeps them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from trilink.link import Bus
+from trilink.link.subjects import ROOT, node_inbox_pattern
+from trilink.nodes.base import Outbound
+from trilink.nodes.clock import Clock
+from trilink.nodes.hub import HubNode
+from trilink.nodes.national import NationalNode
+from trilink.nodes.schedule import SCAN, Step
+
+HUB_INPUT_PATTERN = f"{ROOT}.*.>"
+"""Everything nodes publish: ``trilink.<NODE>.tracks|status|...`` (hub.out is skipped)."""
+
+
+class ManualClock:
+    """A clock moved by the driver of an as-fast-as-possible run."""
+
+    def __init__(self, t_ns: int):
+        self.t = int(t_ns)
+
+    def now_ns(self) -> int:
+        return self.t
+
+    async def sleep_until(self, t_ns: int) -> None:
+        self.t = max(self.t, int(t_ns))
+
+
+@dataclass
+class ServiceStats:
+    published: int = 0
+    received: int = 0
+    publish_errors: int = 0
+
+
+async def _publish(bus: Bus, out: Iterable[Outbound], stats: ServiceStats) -> None:
+    for ob in out:
+        try:
+            await bus.publish(ob.subject, ob.payload, ob.headers or None)
+            stats.published += 1
+        except Exception:  # a broken link must not stop the node; the stream resends
+            stats.publish_errors += 1
+
+
+async def run_national(
+    node: NationalNode,
+    bus: Bus,
+    schedule: Iterable[Step],
+    clock: Clock,
+    *,
+    done: asyncio.Event,
+    publish: bool = True,
+    stats: ServiceStats | None = None,
+) -> ServiceStats:
+    """Drive one national node through its schedule, reading the hub's releases
+    meanwhile; keep reading after the schedule ends until ``done`` is set."""
+    stats = stats or ServiceStats()
+    sub = bus.subscribe(node_inbox_pattern(node.nation))
+    await sub.wait_ready()
+
+    async def reader() -> None:
+        async for m in sub:
+            stats.received += 1
+            await _publish(bus, node.on_message(m.subject, m.payload), stats)
+
+    task = asyncio.create_task(reader())
+    try:
+        for step in schedule:
+            await clock.sleep_until(step.t_ns)
+            if step.kind == SCAN:
+                node.on_detections(step.scan)
+            else:
+                out = node.tick(step.t_ns)
+                if publish:
+                    await _publish(bus, out, stats)
+                await asyncio.sleep(0)  # let the reader and the bus breathe
+        with contextlib.suppress(Exception):
+            await bus.flush()
+        await done.wait()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    return stats
+
+
+async def run_hub(
+    hub: HubNode,
+    bus: Bus,
+    *,
+    stop: asyncio.Event,
+    tick_s: float | None = 0.1,
+    stats: ServiceStats | None = None,
+) -> ServiceStats:
+    """Serve the hub until ``stop`` is set: ingest, fuse when the watermarks allow, release.
+
+    ``tick_s`` also runs due cycles on a timer, for a live hub whose sources fell silent
+    (the source timeout lets the cycles go on without them).
+    """
+    stats = stats or ServiceStats()
+    sub = bus.subscribe(HUB_INPUT_PATTERN)
+    await sub.wait_ready()
+    prefix_out, prefix_hub = f"{ROOT}.hub.", f"{ROOT}.{hub.link.node_id}."
+
+    async def reader() -> None:
+        async for m in sub:
+            if m.subject.startswith((prefix_out, prefix_hub)):
+                continue
+            stats.received += 1
+            hub.on_message(m.subject, m.payload)
+            await _publish(bus, hub.run_due(), stats)
+
+    async def timer() -> None:
+        while tick_s is not None:
+            await asyncio.sleep(tick_s)
+            await _publish(bus, hub.run_due(), stats)
+
+    tasks = [asyncio.create_task(reader()), asyncio.create_task(timer())]
+    await stop.wait()
+    for t in tasks:
+        t.cancel()
+    for t in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await t
+    await _publish(bus, hub.run_due(), stats)
+    with contextlib.suppress(Exception):
+        await bus.flush()
+    return stats
+
+
+async def run_coalition(
+    nodes: dict[str, NationalNode],
+    hub: HubNode | None,
+    buses: dict[str, Bus],
+    schedules: dict[str, Iterable[Step]],
+    clocks: dict[str, Clock],
+    *,
+    t_end_ns: int,
+    quiet_s: float = 0.3,
+    timeout_s: float = 3600.0,
+) -> dict[str, ServiceStats]:
+    """Run every node (and the hub) as services in this process, each on its own bus
+    connection (``buses`` keyed by node id, ``"HUB"`` for the hub), until every schedule
+    has ended, the hub has run its last cycle and the link has gone quiet."""
+    done = asyncio.Event()
+    stop_hub = asyncio.Event()
+    stats = {n: ServiceStats() for n in [*nodes, "HUB"]}
+    hub_task = None
+    if hub is not None:
+        hub_task = asyncio.create_task(
+            run_hub(hub, buses["HUB"], stop=stop_hub, stats=stats["HUB"])
+        )
+        await asyncio.sleep(0.05)  # the hub subscribes before anyone publishes
+    node_tasks = [
+        asyncio.create_task(
+            run_national(
+                node,
+                buses[n],
+                schedules[n],
+                clocks[n],
+                done=done,
+                publish=hub is not None,
+                stats=stats[n],
+            )
+        )
+        for n, node in nodes.items()
+    ]
+
+    async def settle() -> None:
+        # Everything is in when the hub has fused past the end and nobody has heard
+        # anything new for ``quiet_s``.
+        while hub is not None and hub.next_cycle_ns <= t_end_ns:
+            if any(t.done() and t.exception() for t in node_tasks):
+                return
+            await asyncio.sleep(0.02)
+        last = -1
+        while True:
+            seen = sum(s.received for s in stats.values())
+            if seen == last:
+                return
+            last = seen
+            await asyncio.sleep(quiet_s)
+
+    try:
+        await asyncio.wait_for(settle(), timeout_s)
+    finally:
+        done.set()
+        stop_hub.set()
+        await asyncio.gather(*node_tasks, return_exceptions=False)
+        if hub_task is not None:
+            await hub_task
+    return stats

@@ -1,0 +1,179 @@
+"""The hub's warner: each fusion cycle, the warnings each partner should receive.
+
+:func:`make_warner` builds the :data:`~trilink.nodes.hub.Warner` the hub calls once per
+cycle and partner with the SystemTracks released to that partner (already redacted and
+stamped). It keeps one :class:`~trilink.alerts.WarningState` per partner, over that
+partner's land, 12-nm territorial sea and 200-nm zone (:func:`trilink.alerts.load_territory`),
+and applies the rules of ``docs/alerts.md``:
+
+- **launch** — every confirmed missile in flight the partner receives opens a thread with
+  an Alert ("Missile launch", CAP urgency Expected). This is issue 4's "first warning": the
+  first launch warning a partner holds, a confirmed missile in flight;
+- **threat** — the 95 % impact ellipse reaches the partner's land, territorial sea or
+  zone, or the remaining ground track crosses its territory: an Alert (or an Update
+  "escalated" from launch) with urgency Immediate;
+- **Update** on a material change of the prediction (rate-limited), or "downgraded"
+  when the threat passes;
+- **Cancel** (all-clear) when the missile has fallen, or when its track was lost or fell
+  silent and its predicted impact time plus 30 s has passed.
+
+Per call: the tracks are taken in system-track order, each converted
+(:func:`~trilink.alerts.threat_from_system_track`) and stepped through the partner's
+state; then :meth:`~trilink.alerts.WarningState.tick` at the cycle time closes silent
+threads. A track the hub ends arrives as ``status="lost"``: *impacted* if its last state
+is below 1 km or at/after its predicted impact time (Cancel at once), else *lost*
+(Cancel after the grace time). Everything depends only on the inputs: no wall clock,
+no randomness, so a recorded run replayed through :func:`replay_warnings` gives the
+same warnings the hub sent.
+
+Each warning becomes an unstamped :class:`~trilink.messages.Warning` (``source="HUB"``,
+``measured_ns`` = the decision time, ``releasability=(partner,)``); the hub releases it
+through the policy, stamps it and publishes it on ``trilink.hub.out.<partner>.warnings``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+
+import shapely
+
+from trilink import messages
+from trilink.alerts import (
+    Territory,
+    ThreatInput,
+    WarningEvent,
+    WarningRules,
+    WarningState,
+    load_territory,
+    threat_from_system_track,
+    warning_fields,
+)
+from trilink.alerts.territory import geodata_manifest
+from trilink.link.subjects import HUB
+from trilink.messages import Envelope, SystemTrack
+from trilink.scenario.model import Scenario
+
+log = logging.getLogger(__name__)
+
+MAX_REFERENCES = 64
+"""The contract's limit on ``Warning.references`` (``messages.Warning``)."""
+MAX_ID_PREFIX = 24
+"""Longest warning-id prefix: leaves room for ``-<partner>-<track>-<seq>`` in 64 chars."""
+
+
+def territory_for(nation: str, known: Iterable[str], name: str | None = None) -> Territory:
+    """The nation's territory, or an empty one (launch warnings only) when the geodata
+    holds no polygons for it. ``known`` is the manifest's nation list."""
+    if nation in set(known):
+        return load_territory(nation)
+    log.warning("no territory polygons for %s: it gets launch warnings only", nation)
+    empty = shapely.Polygon()
+    return Territory(nation=nation, name=name or nation, land=empty, territorial=empty, zone=empty)
+
+
+def id_prefix_of(scenario: Scenario) -> str:
+    """``trilink-<scenario name>``, shortened so that every warning id fits 64 chars."""
+    return f"trilink-{scenario.name}"[:MAX_ID_PREFIX].rstrip("-")
+
+
+def warning_message(event: WarningEvent) -> messages.Warning:
+    """The unstamped ``Warning`` of one decided warning (the hub stamps and signs it).
+
+    ``measured_ns`` is the decision time, so that ``time_to_impact_s`` equals
+    ``(impact_t_ns - measured_ns) / 1e9`` as the contract checks. References beyond the
+    contract's 64 keep the thread's Alert and the most recent ones.
+    """
+    fields = warning_fields(event)
+    refs = fields["references"]
+    if len(refs) > MAX_REFERENCES:
+        fields["references"] = (refs[0], *refs[-(MAX_REFERENCES - 1) :])
+    return messages.Warning(
+        source=HUB,
+        measured_ns=int(event.sent_t_ns),
+        releasability=(event.partner,),
+        **fields,
+    )
+
+
+class PartnerWarnings:
+    """A :data:`~trilink.nodes.hub.Warner`: one warning state per partner.
+
+    ``territories`` maps partner -> :class:`Territory`; a partner first seen in a call
+    and missing there gets :func:`territory_for` (its polygons, or launch warnings only).
+    ``history`` keeps every decided :class:`WarningEvent` per partner when ``keep``.
+    """
+
+    def __init__(
+        self,
+        territories: Mapping[str, Territory],
+        rules: WarningRules = WarningRules(),
+        id_prefix: str = "trilink",
+        *,
+        keep: bool = False,
+    ):
+        self.rules = rules
+        self.id_prefix = id_prefix
+        self.states = {p: WarningState(t, rules, id_prefix) for p, t in territories.items()}
+        self.keep = keep
+        self.history: dict[str, list[WarningEvent]] = {}
+
+    def state(self, partner: str) -> WarningState:
+        if partner not in self.states:
+            known = geodata_manifest().get("nations", {})
+            territory = territory_for(partner, known)
+            self.states[partner] = WarningState(territory, self.rules, self.id_prefix)
+        return self.states[partner]
+
+    def events(self, partner: str, tracks: Sequence[SystemTrack], t_ns: int) -> list[WarningEvent]:
+        """The warning decisions of one cycle for one partner (see module notes)."""
+        state = self.state(partner)
+        out: list[WarningEvent] = []
+        for msg in sorted(tracks, key=lambda m: (m.system_track_number, m.measured_ns)):
+            event = state.step(threat_of(msg))
+            if event is not None:
+                out.append(event)
+        out.extend(state.tick(int(t_ns)))
+        if self.keep:
+            self.history.setdefault(partner, []).extend(out)
+        return out
+
+    def __call__(self, partner: str, tracks: list[SystemTrack], t_ns: int) -> list[Envelope]:
+        return [warning_message(e) for e in self.events(partner, tracks, t_ns)]
+
+
+def threat_of(msg: SystemTrack) -> ThreatInput:
+    """The rules' view of a released system track."""
+    return threat_from_system_track(msg)
+
+
+def make_warner(
+    scenario: Scenario,
+    rules: WarningRules = WarningRules(),
+    *,
+    keep: bool = False,
+) -> PartnerWarnings:
+    """The hub's warner for a scenario: one warning state per nation of the scenario.
+
+    Territories are loaded here, once (raises :class:`~trilink.errors.GeodataMissing`
+    naming the build command when the territory files were never built); a nation the
+    geodata does not cover gets launch warnings only.
+    """
+    known = geodata_manifest().get("nations", {})
+    territories = {n.id: territory_for(n.id, known, n.name) for n in scenario.nations}
+    return PartnerWarnings(territories, rules, id_prefix_of(scenario), keep=keep)
+
+
+def replay_warnings(
+    cycles: Iterable[tuple[int, Sequence[SystemTrack]]],
+    territory: Territory,
+    rules: WarningRules = WarningRules(),
+    id_prefix: str = "trilink",
+) -> list[WarningEvent]:
+    """The warnings one partner gets over ``(t_ns, tracks released that cycle)`` pairs in
+    time order: the hub's per-cycle calls, replayed (e.g. from a recording)."""
+    warner = PartnerWarnings({territory.nation: territory}, rules, id_prefix)
+    out: list[WarningEvent] = []
+    for t_ns, tracks in cycles:
+        out.extend(warner.events(territory.nation, tracks, t_ns))
+    return out
