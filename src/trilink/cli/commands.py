@@ -5,3 +5,6 @@ from trilink.cli import trajectory  # noqa: F401
 from trilink.cli import decode  # noqa: F401
 from trilink.cli import deploy  # noqa: F401
 from trilink.cli import run  # noqa: F401
+from trilink.cli import web  # noqa: F401
+from trilink.cli import live  # noqa: F401
+from trilink.cli import track  # noqa: F401

@@ -1,0 +1,86 @@
+// Geometry the page draws with: ellipse rings and great-circle paths, in degrees.
+//
+// Ellipses follow trilink.alerts.ellipse: one-sigma axes a >= b (metres), the major axis's
+// azimuth clockwise from north; the k-sigma contour (k = 2.4477 holds 95 % of a 2-D
+// Gaussian) is the set of east/north offsets k (a cos t u + b sin t w) with u the major
+// and w the minor axis direction. Offsets are placed on the ellipsoid with the local
+// radii of curvature at the centre (meridian M, prime vertical N; WGS84), which agrees
+// with the geodesic placement the server-side exports use to well under 0.1 % for
+// ellipses up to a few hundred kilometres (tests/web checks it against ellipse_ring).
+"use strict";
+(function () {
+  const A = 6378137.0; // WGS84 semi-major axis, m
+  const F = 1 / 298.257223563;
+  const E2 = F * (2 - F);
+  const DEG = Math.PI / 180;
+  const K95 = Math.sqrt(-2 * Math.log(1 - 0.95)); // 2.4477
+
+  function radii(latDeg) {
+    const s = Math.sin(latDeg * DEG);
+    const w = Math.sqrt(1 - E2 * s * s);
+    return { M: (A * (1 - E2)) / (w * w * w), N: A / w };
+  }
+
+  // Closed ring [[lat, lon], ...] (n + 1 points) of the k-sigma ellipse.
+  function ellipseRing(lat, lon, aM, bM, azDeg, k, n) {
+    n = n || 72;
+    const { M, N } = radii(lat);
+    const az = azDeg * DEG;
+    const ue = Math.sin(az), un = Math.cos(az); // major axis (east, north)
+    const we = Math.cos(az), wn = -Math.sin(az); // minor axis, 90 deg clockwise
+    const ring = [];
+    for (let i = 0; i <= n; i++) {
+      const t = (2 * Math.PI * (i % n)) / n;
+      const e = k * (aM * Math.cos(t) * ue - bM * Math.sin(t) * we);
+      const nn = k * (aM * Math.cos(t) * un - bM * Math.sin(t) * wn);
+      ring.push([lat + nn / M / DEG, lon + e / (N * Math.cos(lat * DEG)) / DEG]);
+    }
+    return ring;
+  }
+
+  function toVec(lat, lon) {
+    const p = lat * DEG, l = lon * DEG;
+    return [Math.cos(p) * Math.cos(l), Math.cos(p) * Math.sin(l), Math.sin(p)];
+  }
+
+  // n + 1 points along the great circle from (lat1, lon1) to (lat2, lon2) (spherical
+  // interpolation): the ground path of a ballistic flight, to the Coriolis drift.
+  function greatCircle(lat1, lon1, lat2, lon2, n) {
+    n = n || 32;
+    const a = toVec(lat1, lon1), b = toVec(lat2, lon2);
+    const dot = Math.min(1, Math.max(-1, a[0] * b[0] + a[1] * b[1] + a[2] * b[2]));
+    const om = Math.acos(dot);
+    if (om < 1e-9) return [[lat1, lon1], [lat2, lon2]];
+    const out = [];
+    for (let i = 0; i <= n; i++) {
+      const f = i / n;
+      const s1 = Math.sin((1 - f) * om) / Math.sin(om), s2 = Math.sin(f * om) / Math.sin(om);
+      const x = s1 * a[0] + s2 * b[0], y = s1 * a[1] + s2 * b[1], z = s1 * a[2] + s2 * b[2];
+      let lon = Math.atan2(y, x) / DEG;
+      if (out.length) { // keep longitudes continuous for Leaflet
+        const prev = out[out.length - 1][1];
+        lon += 360 * Math.round((prev - lon) / 360);
+      }
+      out.push([Math.atan2(z, Math.hypot(x, y)) / DEG, lon]);
+    }
+    return out;
+  }
+
+  function pad(v) { return String(v).padStart(2, "0"); }
+
+  // "T-04:32" style countdown from seconds (negative: passed).
+  function countdown(s) {
+    const sign = s < 0 ? "+" : "\u2212";
+    const a = Math.abs(Math.round(s));
+    const h = Math.floor(a / 3600), m = Math.floor((a % 3600) / 60), sec = a % 60;
+    return "T" + sign + (h ? h + ":" + pad(m) : pad(m)) + ":" + pad(sec);
+  }
+
+  function utc(ms) {
+    if (ms === null || ms === undefined) return "--:--:--";
+    const d = new Date(ms);
+    return pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes()) + ":" + pad(d.getUTCSeconds());
+  }
+
+  window.TrilinkGeo = { K95, radii, ellipseRing, greatCircle, countdown, utc };
+})();
