@@ -7,7 +7,9 @@
 
 Status mapping: ``confirmed`` -> in flight; ``tentative`` -> in flight, unconfirmed (no
 warning yet); ``lost`` -> *impacted* when the last state is below ``impacted_height_m``
-(1 km) or at/after the predicted impact time, otherwise *lost*.
+(1 km) or at/after the predicted impact time, otherwise *lost*. Whatever the status, a
+state below ``impacted_height_m`` that is not rising is *impacted*: a hub coasts a track
+past the impact (below the ground) before it ends it.
 
 The overflight test needs the remaining ground track. A SystemTrack carries no sampled
 prediction, so unless the caller passes one, it is the WGS84 geodesic from the current
@@ -29,7 +31,7 @@ from trilink.alerts.cap import cap_codes, description, event_name, headline
 from trilink.alerts.ellipse import K95
 from trilink.alerts.rules import ImpactPrediction, ThreatInput
 from trilink.alerts.state import WarningEvent
-from trilink.geo.frames import ecef_to_geodetic
+from trilink.geo.frames import ecef_to_geodetic, enu_rotation
 from trilink.geo.geodesic import geodesic_direct, geodesic_inverse
 
 
@@ -72,6 +74,11 @@ def threat_from_system_track(
     if msg.status == "lost":
         fallen = h < impacted_height_m or (impact is not None and msg.measured_ns >= impact.t_ns)
         status = "impacted" if fallen else "lost"
+    elif h < impacted_height_m and float(enu_rotation(lat, lon)[2] @ state[3:]) <= 0.0:
+        # Down below 1 km and descending: fallen, whatever the status says. A hub coasts
+        # a track past the impact before it ends it (measured in a simulated SRBM run:
+        # confirmed tracks down to -17 km); a missile in boost near the ground is rising.
+        status = "impacted"
     else:
         status = "in_flight"
     if ground_track_rad is None:

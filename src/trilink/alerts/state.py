@@ -13,7 +13,10 @@ One *thread* of messages per (partner, system track), with CAP 1.2 ``msgType`` m
 - Update, at most every ``min_update_interval_s`` (2 s): while threatened, the prediction
   changed *materially* against the one last announced (so slow drifts add up): impact
   point moved >= 10 km, predicted impact time moved >= 10 s, or the 95 % ellipse's
-  semi-major axis changed by >= 25 % and >= 5 km; or a first impact prediction arrived.
+  semi-major axis changed by >= 25 % and >= 5 km (a change of size alone must hold for
+  ``ellipse_hold_s``, 2 s, so a covariance swinging cycle to cycle is not announced each
+  swing); or a first impact prediction arrived. An input without a prediction keeps the
+  one last announced (a missing prediction is not an all-clear).
 - Cancel (all-clear): the missile has impacted; or its track was lost (or went silent)
   and the last announced impact time plus ``lost_grace_s`` (30 s) has passed, or
   ``lost_timeout_s`` (120 s) has passed without any prediction. Checked by
@@ -74,6 +77,7 @@ class _Thread:
     last_input: ThreatInput | None = None
     last_sent_t_ns: int = 0
     lost_since_t_ns: int | None = None
+    size_change_since_t_ns: int | None = None
 
 
 def _safe(text: str) -> str:
@@ -115,11 +119,23 @@ def material_changes(
     dt_s = (new.t_ns - announced.t_ns) / 1e9
     if abs(dt_s) >= rules.impact_time_shift_s:
         notes.append(f"impact time moved {dt_s:+.0f} s")
+    size = ellipse_change(announced, new, rules)
+    if size is not None:
+        notes.append(size)
+    return tuple(notes), urgent
+
+
+def ellipse_change(
+    announced: ImpactPrediction | None, new: ImpactPrediction | None, rules: WarningRules
+) -> str | None:
+    """The note for a material change of the 95 % ellipse's size, or None."""
+    if announced is None or new is None:
+        return None
     old_a = announced.semi_major_m * rules.threat_k
     new_a = new.semi_major_m * rules.threat_k
     if abs(new_a - old_a) >= max(rules.ellipse_change_ratio * old_a, rules.ellipse_change_min_m):
-        notes.append(f"95% ellipse semi-major {old_a / 1e3:.1f} -> {new_a / 1e3:.1f} km")
-    return tuple(notes), urgent
+        return f"95% ellipse semi-major {old_a / 1e3:.1f} -> {new_a / 1e3:.1f} km"
+    return None
 
 
 class WarningState:
@@ -154,15 +170,24 @@ class WarningState:
                 return None
             return self._close(thread, threat, "impacted")
         if threat.status == "lost":
-            if thread is not None:
-                thread.lost_since_t_ns = thread.lost_since_t_ns or threat.t_ns
-                thread.last_input = _keep_prediction(thread.last_input, threat)
-                events = self.tick(threat.t_ns)
-                return events[0] if events else None
+            if thread is None:
+                return None
+            if thread.lost_since_t_ns is None:
+                thread.lost_since_t_ns = threat.t_ns
+            thread.last_input = _keep_prediction(thread.last_input, threat)
+            # Only this track's thread: other silent threads are tick()'s business (a
+            # tick here used to close them too and return only the first Cancel).
+            if threat.t_ns >= self._deadline_ns(thread):
+                return self._close(thread, _at(thread.last_input, threat.t_ns), "lost")
             return None
         if not threat.confirmed:
             return None
 
+        if thread is not None and threat.impact is None and thread.announced is not None:
+            # A missing prediction is no news (the hub's predictor can fail for a cycle,
+            # or give up just before impact): keep the one announced rather than read
+            # its absence as an all-clear.
+            threat = _replace(threat, impact=thread.announced)
         previously = thread is not None and thread.level == "threat"
         a = assess(threat, self.territory, self.rules, previously_threatened=previously)
         if a.level == "none":
@@ -180,6 +205,17 @@ class WarningState:
         changes, urgent = material_changes(
             thread.announced, thread.announced_assessment, threat, a, self.rules
         )
+        size = ellipse_change(thread.announced, threat.impact, self.rules)
+        if changes and changes == (size,):
+            # Only the ellipse's size changed: announce it once it has held for
+            # ellipse_hold_s, so a covariance that swings cycle to cycle (seen from the
+            # hub in re-entry: 1 -> 7 -> 4 -> 1 km in 2 s) does not send an Update each time.
+            if thread.size_change_since_t_ns is None:
+                thread.size_change_since_t_ns = threat.t_ns
+            if (threat.t_ns - thread.size_change_since_t_ns) / 1e9 < self.rules.ellipse_hold_s:
+                return None
+        else:
+            thread.size_change_since_t_ns = None
         waited_s = (threat.t_ns - thread.last_sent_t_ns) / 1e9
         if changes and (urgent or waited_s >= self.rules.min_update_interval_s):
             return self._emit(thread, threat, a, "Update", a.level, "changed", changes)
@@ -190,19 +226,23 @@ class WarningState:
         events = []
         for thread in list(self._threads.values()):
             last = thread.last_input
-            if last is None:
-                continue
-            since = thread.lost_since_t_ns if thread.lost_since_t_ns is not None else last.t_ns
-            impact = last.impact or thread.announced
-            if impact is not None:
-                deadline = max(impact.t_ns, since) + int(self.rules.lost_grace_s * 1e9)
-            else:
-                deadline = since + int(self.rules.lost_timeout_s * 1e9)
-            if t_ns >= deadline:
+            if last is not None and t_ns >= self._deadline_ns(thread):
                 events.append(self._close(thread, _at(last, t_ns), "lost"))
         return events
 
     # --- internals ----------------------------------------------------------------------
+
+    def _deadline_ns(self, thread: _Thread) -> int:
+        """When a lost or silent thread is cancelled: the later of the last announced
+        impact time and the loss, plus the grace time; without a prediction, the loss
+        plus the timeout."""
+        last = thread.last_input
+        assert last is not None  # every thread has had an input since its Alert
+        since = thread.lost_since_t_ns if thread.lost_since_t_ns is not None else last.t_ns
+        impact = last.impact or thread.announced
+        if impact is not None:
+            return max(impact.t_ns, since) + int(self.rules.lost_grace_s * 1e9)
+        return since + int(self.rules.lost_timeout_s * 1e9)
 
     def _close(self, thread: _Thread, threat: ThreatInput, reason: str) -> WarningEvent:
         a = assess(threat, self.territory, self.rules)  # level "none" for impacted/lost
@@ -241,6 +281,7 @@ class WarningState:
         thread.level = level
         thread.last_sent_t_ns = threat.t_ns
         thread.last_input = threat
+        thread.size_change_since_t_ns = None
         if threat.impact is not None:
             thread.announced = threat.impact
         thread.announced_assessment = a
