@@ -40,8 +40,15 @@ class SimClock:
 class WallClock:
     """Scenario time mapped onto the wall clock: ``scenario = start + speed * (wall - t0)``."""
 
-    def __init__(self, scenario_start_ns: int | None = None, speed: float = 1.0):
-        self._wall0 = time.time_ns()
+    def __init__(
+        self,
+        scenario_start_ns: int | None = None,
+        speed: float = 1.0,
+        wall_start_ns: int | None = None,
+    ):
+        # wall_start_ns: the wall time at which the scenario starts; processes given the
+        # same value share one scenario clock (``trilink up`` hands it to every node).
+        self._wall0 = time.time_ns() if wall_start_ns is None else int(wall_start_ns)
         self._start = self._wall0 if scenario_start_ns is None else int(scenario_start_ns)
         self._speed = float(speed)
 

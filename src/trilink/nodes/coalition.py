@@ -4,6 +4,8 @@ the live runs (one process on any bus, or one process per node on NATS) are made
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +13,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from trilink.link import Keyring
+from trilink.link.signing import private_key_from_seed
 from trilink.nodes.base import simulation_keys
 from trilink.nodes.clock import Clock
 from trilink.nodes.hub import HUB_ID, HubNode, Warner
@@ -31,6 +34,38 @@ class Identity:
         ids = [n.id for n in scenario.nations] + [HUB_ID]
         keys = simulation_keys(ids, seed)
         return cls(keys, Keyring.of_private(keys))
+
+    @classmethod
+    def load(cls, directory: Path, node: str) -> Identity:
+        """One node's private key (``<NODE>.key``: 64 hex digits of its Ed25519 seed) and
+        the coalition keyring (``keyring.json``), as ``trilink keys init`` wrote them."""
+        from trilink.errors import DeployError
+
+        key_file = directory / f"{node}.key"
+        ring_file = directory / "keyring.json"
+        for f in (key_file, ring_file):
+            if not f.is_file():
+                raise DeployError(str(f), "missing: run `trilink keys init SCENARIO --out DIR`")
+        try:
+            key = private_key_from_seed(bytes.fromhex(key_file.read_text().strip()))
+        except ValueError as exc:
+            raise DeployError(str(key_file), f"not a 32-byte hex seed: {exc}") from None
+        return cls({node: key}, Keyring.load(ring_file))
+
+
+def write_identities(directory: Path, node_ids: list[str]) -> Path:
+    """Fresh random Ed25519 keys for every node (files 0600) and the public keyring."""
+    directory.mkdir(parents=True, exist_ok=True)
+    keys = {}
+    for node in node_ids:
+        seed = os.urandom(32)
+        keys[node] = private_key_from_seed(seed)
+        f = directory / f"{node}.key"
+        f.write_text(seed.hex() + "\n")
+        f.chmod(0o600)
+    ring = directory / "keyring.json"
+    ring.write_text(json.dumps(Keyring.of_private(keys).to_hex(), indent=2) + "\n")
+    return ring
 
 
 def scenario_policy(scenario: Scenario) -> Policy:

@@ -1,0 +1,303 @@
+"""Live commands: ``trilink hub``, ``trilink node``, ``trilink up``, ``trilink keys init``,
+``trilink replay``. The same nodes as ``trilink run``, as services on NATS."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from trilink.cli.app import app
+from trilink.errors import BusError, DeployError, ScenarioError
+
+keys_app = typer.Typer(
+    help="Message-signing keys (Ed25519) of the coalition's nodes.", no_args_is_help=True
+)
+app.add_typer(keys_app, name="keys")
+
+_err = Console(stderr=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    _err.print(message, markup=False, highlight=False)
+    return typer.Exit(2)
+
+
+def _load(scenario: str, seed: int | None):  # type: ignore[no-untyped-def]
+    from trilink.scenario import load_scenario
+    from trilink.scenario.simulate import simulate
+
+    try:
+        sc = load_scenario(scenario)
+        return sc, simulate(sc, seed=seed)
+    except ScenarioError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _tls(ca: Path | None, cert: Path | None, key: Path | None) -> ssl.SSLContext | None:
+    if ca is None and cert is None and key is None:
+        return None
+    if ca is None or cert is None or key is None:
+        raise _fail("--tls-ca, --tls-cert and --tls-key go together")
+    from trilink.link.pki import CertPair, client_tls
+
+    return client_tls(ca, CertPair(cert, key, ""))
+
+
+def _identity(keys: Path | None, scenario, seed: int, node: str):  # type: ignore[no-untyped-def]
+    from trilink.nodes.coalition import Identity
+
+    if keys is None:
+        _err.print(
+            f"{node}: signing with simulation keys derived from the scenario seed (demo only; use --keys DIR)"
+        )
+        return Identity.simulated(scenario, seed)
+    try:
+        return Identity.load(keys, node)
+    except DeployError as exc:
+        raise _fail(f"{exc.what}: {exc.reason}") from None
+
+
+@keys_app.command("init")
+def keys_init(
+    scenario: str = typer.Argument(
+        ..., help="Scenario file or built-in name (its nations get keys)."
+    ),
+    out: Path = typer.Option(..., "--out", help="Directory for <NODE>.key files and keyring.json."),
+) -> None:
+    """Generate an Ed25519 signing key per node (0600 files) and the public keyring."""
+    from trilink.nodes.coalition import write_identities
+    from trilink.nodes.hub import HUB_ID
+    from trilink.scenario import load_scenario
+
+    try:
+        sc = load_scenario(scenario)
+    except ScenarioError as exc:
+        raise _fail(str(exc)) from None
+    ring = write_identities(out, [n.id for n in sc.nations] + [HUB_ID])
+    Console().print(f"wrote {len(sc.nations) + 1} keys and {ring}")
+
+
+@app.command("node")
+def node(
+    scenario: str = typer.Argument(..., help="Scenario file or built-in name."),
+    nation: str = typer.Option(..., "--nation", help="Which nation's node to run (e.g. KOR)."),
+    nats_url: str = typer.Option(..., "--nats", help="NATS URL of this nation's leaf server."),
+    keys: Path | None = typer.Option(None, "--keys", help="Directory from `trilink keys init`."),
+    tls_ca: Path | None = typer.Option(None, "--tls-ca", help="Coalition CA certificate (PEM)."),
+    tls_cert: Path | None = typer.Option(
+        None, "--tls-cert", help="This node's client certificate."
+    ),
+    tls_key: Path | None = typer.Option(None, "--tls-key", help="This node's client key."),
+    speed: float = typer.Option(1.0, "--speed", help="Scenario seconds per wall second."),
+    start_at: float | None = typer.Option(
+        None,
+        "--start-at",
+        help="Wall time (Unix s) at which the scenario starts; give every process the same.",
+    ),
+    seed: int | None = typer.Option(
+        None, "--seed", help="Override the scenario's seed (all processes alike)."
+    ),
+) -> None:
+    """Run one national node: simulate its own sensors, track, report to the hub, and
+    receive what the hub releases to it. Ends after the scenario (plus 10 s)."""
+    from trilink.link.nats_bus import NatsBus
+    from trilink.nodes.clock import WallClock
+    from trilink.nodes.coalition import make_national
+    from trilink.nodes.live import run_national
+    from trilink.nodes.schedule import node_schedule
+
+    sc, sim = _load(scenario, seed)
+    if nation not in {n.id for n in sc.nations}:
+        raise _fail(f"--nation: {nation} is not a nation of {sc.name}")
+    identity = _identity(keys, sc, sim.seed, nation)
+    wall0 = int((start_at if start_at is not None else time.time() + 2.0) * 1e9)
+    clock = WallClock(sim.t_start_ns, speed, wall0)
+    nd = make_national(sc, nation, identity, clock)
+
+    async def go() -> None:
+        bus = await NatsBus.connect(nats_url, tls=_tls(tls_ca, tls_cert, tls_key))
+        done = asyncio.Event()
+        sched = node_schedule(nation, sim.detections, sim.t_start_ns, sim.t_end_ns, 0.5)
+
+        async def end_later() -> None:
+            await clock.sleep_until(sim.t_end_ns + int(10e9 * speed))
+            done.set()
+
+        ender = asyncio.create_task(end_later())
+        try:
+            stats = await run_national(nd, bus, sched, clock, done=done)
+        finally:
+            ender.cancel()
+            await bus.close()
+        Console().print(
+            f"{nation}: {stats.published} published, {stats.received} received, "
+            f"{len(nd.system_tracks)} system tracks held, {nd.link.deadletters.total} dead letters"
+        )
+
+    try:
+        asyncio.run(go())
+    except BusError as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command("hub")
+def hub(
+    scenario: str = typer.Argument(..., help="Scenario file or built-in name (nations, policy)."),
+    nats_url: str = typer.Option(..., "--nats", help="NATS URL of the hub server (account HUB)."),
+    keys: Path | None = typer.Option(None, "--keys", help="Directory from `trilink keys init`."),
+    tls_ca: Path | None = typer.Option(None, "--tls-ca", help="Coalition CA certificate (PEM)."),
+    tls_cert: Path | None = typer.Option(
+        None, "--tls-cert", help="The hub process's client certificate."
+    ),
+    tls_key: Path | None = typer.Option(None, "--tls-key", help="The hub process's client key."),
+    audit: Path | None = typer.Option(
+        None, "--audit", help="Append the release decisions to this hash-chained log."
+    ),
+    speed: float = typer.Option(1.0, "--speed", help="Scenario seconds per wall second."),
+    start_at: float | None = typer.Option(
+        None, "--start-at", help="Wall time (Unix s) at which the scenario starts."
+    ),
+    seed: int | None = typer.Option(None, "--seed", help="Override the scenario's seed."),
+    run_for_s: float | None = typer.Option(
+        None,
+        "--run-for-s",
+        help="Stop after this many wall seconds (default: scenario end + 15 s).",
+    ),
+) -> None:
+    """Run the hub: fuse national reports, release to each partner after policy."""
+    from trilink.link.nats_bus import NatsBus
+    from trilink.nodes.clock import WallClock
+    from trilink.nodes.coalition import make_hub
+    from trilink.nodes.hub import HUB_ID
+    from trilink.nodes.live import run_hub
+    from trilink.scenario import load_scenario
+
+    try:
+        sc = load_scenario(scenario)
+    except ScenarioError as exc:
+        raise _fail(str(exc)) from None
+    seed_ = sc.seed if seed is None else seed
+    identity = _identity(keys, sc, seed_, HUB_ID)
+    wall0 = int((start_at if start_at is not None else time.time() + 2.0) * 1e9)
+    clock = WallClock(sc.start_t_ns, speed, wall0)
+    warner = None
+    try:
+        from trilink.nodes.warnings import make_warner as warner
+    except ImportError:
+        pass
+    hb = make_hub(
+        sc,
+        identity,
+        clock,
+        sc.start_t_ns,
+        audit_path=audit,
+        warner_factory=warner,
+        source_timeout_s=10.0,
+    )
+
+    async def go() -> None:
+        bus = await NatsBus.connect(nats_url, tls=_tls(tls_ca, tls_cert, tls_key))
+        stop = asyncio.Event()
+        wall_s = run_for_s if run_for_s is not None else None
+
+        async def stopper() -> None:
+            if wall_s is not None:
+                await asyncio.sleep(wall_s)
+            else:
+                from trilink.scenario.simulate import simulate
+
+                sim = simulate(sc, seed=seed_)
+                await clock.sleep_until(sim.t_end_ns + int(15e9 * speed))
+            stop.set()
+
+        task = asyncio.create_task(stopper())
+        try:
+            stats = await run_hub(hb, bus, stop=stop)
+        finally:
+            task.cancel()
+            await bus.close()
+            hb.audit.close()
+        Console().print(
+            f"hub: {hb.reports_in} reports in, {hb.cycles} cycles, {stats.published} published, "
+            f"{hb.link.deadletters.total} dead letters, audit head {hb.audit.head[:16]}…"
+        )
+
+    try:
+        asyncio.run(go())
+    except BusError as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command("up")
+def up(
+    scenario: str = typer.Argument(..., help="Scenario file or built-in name."),
+    directory: Path | None = typer.Option(
+        None,
+        "--dir",
+        help="Where to write PKI, configs and server data (default: a temporary directory).",
+    ),
+    speed: float | None = typer.Option(
+        None,
+        "--speed",
+        help="Scenario seconds per wall second (default: as fast as the nodes can go).",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the run summary as one JSON object."),
+    seed: int | None = typer.Option(None, "--seed", help="Override the scenario's seed."),
+) -> None:
+    """Start a hub NATS server and one leaf server per nation on this machine (mutual TLS,
+    JetStream store-and-forward; Korea's and Japan's servers never connect to each other),
+    run every node on it, and print the same summary as `trilink run`."""
+    from trilink.cli.run import _print_tables
+    from trilink.evaluate.timeline import build_timeline, timeline_to_json
+    from trilink.nodes.liverun import run_live
+    from trilink.nodes.up import start_local_coalition
+
+    sc, sim = _load(scenario, seed)
+    console = Console(stderr=as_json)
+
+    async def go():  # type: ignore[no-untyped-def]
+        root = directory or Path(tempfile.mkdtemp(prefix="trilink-up-"))
+        console.print(f"starting the hub and {len(sc.nations)} leaf servers under {root}")
+        coalition = await start_local_coalition(root, [n.id for n in sc.nations], sc.hub.id)
+        try:
+            console.print("servers linked and streams provisioned; running the nodes")
+            return await run_live(sc, sim, coalition.bus_for, speed=speed, warner_factory=_warner())
+        finally:
+            coalition.stop()
+
+    try:
+        result = asyncio.run(go())
+    except (DeployError, BusError) as exc:
+        raise _fail(str(exc)) from None
+    tl = build_timeline(
+        sim.trajectories, sim.detections, {n: nd.events for n, nd in result.nodes.items()}
+    )  # type: ignore[arg-type]
+    summary = timeline_to_json(tl)
+    summary.update(
+        {
+            "scenario": sc.name, "link": True, "seed": sim.seed, "messages": result.messages,
+            "bytes": 0, "wall_s": 0.0, "transport": "nats",
+            "deadletters": {n: nd.link.deadletters.total for n, nd in result.nodes.items()}
+            | ({"HUB": result.hub.link.deadletters.total} if result.hub else {}),
+        }
+    )  # fmt: skip
+    if as_json:
+        sys.stdout.write(json.dumps(summary) + "\n")
+    else:
+        _print_tables(Console(), summary)
+
+
+def _warner():  # type: ignore[no-untyped-def]
+    try:
+        from trilink.nodes.warnings import make_warner
+    except ImportError:
+        return None
+    return make_warner
