@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from pathlib import Path
 
 from trilink.errors import DecodeError
@@ -23,6 +24,7 @@ from trilink.link import InMemoryBus, Keyring
 from trilink.link.recordlog import LogRecord, read_log
 from trilink.link.subjects import ROOT
 from trilink.web.feed import BusFeed, Watch
+from trilink.web.picture import PartnerPicture
 from trilink.web.views import View
 
 NS = 1_000_000_000
@@ -76,18 +78,22 @@ class ReplayFeed:
         self.bus = InMemoryBus()
         self._inner = BusFeed(self.bus, self.partners, keyring, clock=self.now_ns, speed=speed)
         self.verified = self._inner.verified
-        self._wall0: float | None = None
+        self._mark: tuple[int, float] | None = None  # (record time, monotonic wall time)
         self._task: asyncio.Task[None] | None = None
         self.done = asyncio.Event()
         self.published = 0
 
     # --- clock ------------------------------------------------------------------------
     def now_ns(self) -> int:
-        """Replayed time: the recording's time that the wall clock has reached."""
-        if self._wall0 is None:
+        """Replayed time: the time of the record last published, advanced at ``speed`` by
+        the wall time since. On schedule this is the recording's time that the wall clock
+        has reached; when a burst of records makes the player fall behind, it is still
+        the recorded time of the message being taken in, so receive times (and the
+        timeline's latencies) stay the recorded ones."""
+        if self._mark is None:
             return self.t_start_ns
-        elapsed = asyncio.get_running_loop().time() - self._wall0
-        return self.t_start_ns + int(elapsed * self.speed * NS)
+        t_rec, wall = self._mark
+        return t_rec + int((time.monotonic() - wall) * self.speed * NS)
 
     # --- the PictureFeed protocol -----------------------------------------------------
     def snapshot(self, partner: str) -> View:
@@ -100,14 +106,14 @@ class ReplayFeed:
         self._inner.unwatch(watch)
 
     @property
-    def pictures(self) -> dict[str, object]:
-        return dict(self._inner.pictures)
+    def pictures(self) -> dict[str, PartnerPicture]:
+        return self._inner.pictures
 
     async def start(self) -> None:
         if self._task is not None:
             return
         await self._inner.start()
-        self._wall0 = asyncio.get_running_loop().time()
+        self._mark = (self.t_start_ns, time.monotonic())
         self._task = asyncio.create_task(self._play(), name="web-replay")
 
     async def stop(self) -> None:
@@ -118,16 +124,16 @@ class ReplayFeed:
         await self._inner.stop()
 
     async def _play(self) -> None:
-        loop = asyncio.get_running_loop()
-        assert self._wall0 is not None
+        assert self._mark is not None
+        wall0 = self._mark[1]
         for rec in self.records:
             if rec.t_ns < self.t_start_ns:
                 continue
-            due = self._wall0 + (rec.t_ns - self.t_start_ns) / NS / self.speed
-            delay = due - loop.time()
+            delay = wall0 + (rec.t_ns - self.t_start_ns) / NS / self.speed - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
+            self._mark = (rec.t_ns, time.monotonic())
             await self.bus.publish(rec.subject, rec.payload, rec.headers)
             self.published += 1
-            await asyncio.sleep(0)  # let the feed take it now, at its recorded time
+            await asyncio.sleep(0)  # let the feed take it in now, at its recorded time
         self.done.set()

@@ -161,7 +161,7 @@
       const ph = text("td", "", "");
       const dot = text("span", "phase", ""); dot.style.background = PHASE_COLOUR[t.phase] || PHASE_COLOUR.unknown;
       ph.append(dot, t.phase);
-      tr.append(text("td", "", "T" + t.number), text("td", "", t.missile_class || "?"), ph,
+      tr.append(text("td", "", "T" + t.number), text("td", "", t.missile_class || "—"), ph,
         text("td", "", (t.alt_m / 1000).toFixed(1)), text("td", "", (t.speed_mps / 1000).toFixed(2)),
         text("td", "", String(t.quality)), text("td", "tti", ""));
       tr.lastChild.dataset.impact = t.impact ? t.impact.t_ms : "";
@@ -183,19 +183,37 @@
     }
   }
 
+  // The countdown runs to the newest impact time released to this partner: the warning's,
+  // or its track's when the track's prediction is more recent than the warning.
+  function impactOf(w) {
+    const t = state.tracks.get(w.number);
+    if (t && t.impact && t.t_ms > w.t_ms && t.status !== "lost") return t.impact.t_ms;
+    return w.impact_ms === null ? "" : w.impact_ms;
+  }
+
+  // Threats (CAP severity Extreme/Severe) are the red MISSILE WARNING; other warnings
+  // (a launch somewhere, no threat to this partner yet) an amber notice.
+  const SEVERE = new Set(["Extreme", "Severe"]);
   function renderBanner() {
-    const active = [...state.warnings.values()].filter((w) => w.active);
+    const active = [...state.warnings.values()].filter((w) => w.active)
+      .sort((a, b) => SEVERE.has(b.severity) - SEVERE.has(a.severity) || a.number - b.number);
     const banner = el("banner");
     banner.replaceChildren();
     banner.hidden = active.length === 0;
-    for (const w of active) {
-      const d = text("div", "warning sev-" + w.severity, "");
+    banner.className = active.some((w) => SEVERE.has(w.severity)) ? "severe" : "notice";
+    const MAX_LINES = 3;
+    for (const w of active.slice(0, MAX_LINES)) {
+      const severe = SEVERE.has(w.severity);
+      const d = text("div", "warning " + (severe ? "severe" : "notice"), "");
       d.dataset.id = w.id;
-      d.append(text("span", "head", "\u26A0 MISSILE WARNING"),
+      d.append(text("span", "head", severe ? "\u26A0 MISSILE WARNING" : "LAUNCH NOTICE"),
         text("span", "what", w.event + (w.area_desc ? " — " + w.area_desc : "") + " · T" + w.number + " · " + w.urgency + "/" + w.severity),
         text("span", "count", ""));
-      d.lastChild.dataset.impact = w.impact_ms === null ? "" : w.impact_ms;
+      d.lastChild.dataset.impact = impactOf(w);
       banner.append(d);
+    }
+    if (active.length > MAX_LINES) {
+      banner.append(text("div", "warning more", "+ " + (active.length - MAX_LINES) + " more active (see timeline)"));
     }
     tickTimes();
   }
@@ -271,7 +289,7 @@
       const dirty = new Set(m.items.map(applyDelta));
       if (dirty.has("tracks")) { renderTracks(); fitToPicture(); }
       if (dirty.has("timeline")) renderTimeline();
-      if (dirty.has("banner")) renderBanner();
+      if (dirty.has("banner") || dirty.has("tracks")) renderBanner();
       if (dirty.has("status")) renderStatus();
     }
   }
