@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import sys
@@ -44,6 +45,20 @@ def run(
     warnings: bool = typer.Option(
         True, "--warnings/--no-warnings", help="Run the hub's per-partner warning rules."
     ),
+    realtime: bool = typer.Option(
+        False,
+        "--realtime",
+        help="Pace the run by the wall clock (nodes as services on the in-memory bus).",
+    ),
+    speed: float = typer.Option(
+        1.0, "--speed", help="With --realtime or --web: scenario seconds per wall second."
+    ),
+    web: bool = typer.Option(
+        False,
+        "--web",
+        help="Serve each partner's live picture while the run goes (implies --realtime).",
+    ),
+    port: int = typer.Option(8000, "--port", help="With --web: the TCP port of the picture."),
 ) -> None:
     """Simulate the scenario and run every national node and the hub on the in-memory
     link, on a simulated clock as fast as the CPU allows; print, per partner and missile,
@@ -72,12 +87,17 @@ def run(
             if warnings and not no_link:
                 warner_factory = _warner_factory()
             t0 = time.perf_counter()
-            result = run_simulation(
-                sc, sim,
-                RunConfig(link=not no_link, cycle_s=cycle_s, latency_s=latency_ms / 1e3, record_dir=record),
-                warner_factory=warner_factory,
-                progress=lambda f: progress.update(task, completed=f),
-            )  # fmt: skip
+            cfg = RunConfig(
+                link=not no_link, cycle_s=cycle_s, latency_s=latency_ms / 1e3, record_dir=record
+            )
+            if realtime or web:
+                progress.update(task, description=f"running live at {speed:g}x", total=None)
+                result = asyncio.run(_live(sc, sim, cfg, speed, warner_factory, web, port, console))
+            else:
+                result = run_simulation(
+                    sc, sim, cfg, warner_factory=warner_factory,
+                    progress=lambda f: progress.update(task, completed=f),
+                )  # fmt: skip
             wall = time.perf_counter() - t0
     except ScenarioError as exc:
         for line in str(exc).splitlines():
@@ -107,6 +127,41 @@ def run(
         sys.stdout.write(json.dumps(summary) + "\n")
         return
     _print_tables(Console(), summary)
+
+
+async def _live(sc, sim, cfg, speed, warner_factory, web, port, console):  # type: ignore[no-untyped-def]
+    """The nodes as services on one in-memory bus, paced by the wall clock; with ``web``
+    the partners' pictures are served from the same bus while the run goes."""
+    from trilink.link import InMemoryBus
+    from trilink.nodes.clock import WallClock
+    from trilink.nodes.liverun import run_live
+
+    bus = InMemoryBus()
+
+    async def bus_for(_node: str) -> InMemoryBus:
+        return bus
+
+    server = None
+    if web:
+        from trilink.web.run import serve_bus
+
+        clock = WallClock(sim.t_start_ns, speed)
+        partners = [n.id for n in sc.nations]
+        server = asyncio.create_task(
+            serve_bus(bus, partners, port=port, clock=clock.now_ns, speed=speed,
+                      on_ready=lambda url: console.print(f"picture: {url}/  (Ctrl-C to stop)"))
+        )  # fmt: skip
+        await asyncio.sleep(0.5)
+    result = await run_live(
+        sc, sim, bus_for, config=cfg, speed=speed, warner_factory=warner_factory
+    )
+    if server is not None:
+        console.print("run finished; the picture stays up until Ctrl-C")
+        try:
+            await server
+        except asyncio.CancelledError:
+            pass
+    return result
 
 
 def _warner_factory():  # type: ignore[no-untyped-def]

@@ -104,3 +104,11 @@ def make_hub(
         check_clock=check_clock, source_timeout_s=source_timeout_s,
         deadletter_path=deadletter_path,
     )  # fmt: skip
+
+
+def write_keyring(directory: Path, identity: Identity) -> Path:
+    """The public keys of a run (``keyring.json``), so a recording can be verified later."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "keyring.json"
+    path.write_text(json.dumps(identity.keyring.to_hex(), indent=2) + "\n")
+    return path

@@ -141,6 +141,9 @@ class HubNode:
         self.cycles = 0
         self.reports_in = 0
         self.last_picture: SystemPicture | None = None
+        self.keep_pictures = False  # evaluation: keep every cycle's picture in .pictures
+        self.pictures: list[SystemPicture] = []
+        self.reports: list[TrackReport] = []  # evaluation: the accepted national reports
 
     # --- input --------------------------------------------------------------------------
     def on_message(self, subject: str, payload: bytes) -> list[Outbound]:
@@ -204,6 +207,9 @@ class HubNode:
                 self._latest[key] = _Latest(m.source, m.track_id, m.measured_ns, x, P, m.phase)
         picture = self.table.update(NationalTrackBatch.from_rows(rows, lost=lost), t_ns)
         self.last_picture = picture
+        if self.keep_pictures:
+            self.pictures.append(picture)
+            self.reports.extend(ready)
         self.cycles += 1
         out = self._release_all(picture, t_ns)
         out.append(self.link.seal(self._heartbeat(t_ns), subjects.status(HUB_ID)))

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from trilink.link import Bus
 from trilink.nodes.clock import Clock, WallClock
-from trilink.nodes.coalition import Identity, make_hub, make_national
+from trilink.nodes.coalition import Identity, make_hub, make_national, write_keyring
 from trilink.nodes.hub import HUB_ID, Warner
 from trilink.nodes.live import ManualClock, ServiceStats, run_coalition
 from trilink.nodes.schedule import node_schedule
@@ -50,6 +53,13 @@ async def run_live(
             source_timeout_s=10.0 if paced else None,
         )  # fmt: skip
     buses = {n: await bus_for(n) for n in [*nations, *([HUB_ID] if hub else [])]}
+    recorder = None
+    if cfg.record_dir is not None:
+        write_keyring(cfg.record_dir, identity)
+        recorder = asyncio.create_task(
+            _record(await bus_for("RECORDER"), cfg.record_dir, clocks[HUB_ID])
+        )
+        await asyncio.sleep(0.05)
     schedules = {
         n: node_schedule(n, sim.detections, sim.t_start_ns, sim.t_end_ns, cfg.tick_s)
         for n in nations
@@ -59,9 +69,28 @@ async def run_live(
             nodes, hub, buses, schedules, clocks, t_end_ns=sim.t_end_ns, timeout_s=timeout_s
         )
     finally:
+        if recorder is not None:
+            recorder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await recorder
         for bus in buses.values():
             await bus.close()
     published = sum(s.published for s in stats.values())
     result = RunResult(scenario, sim, cfg, nodes, hub, messages=published)
     result.extra["stats"] = stats
     return result
+
+
+async def _record(bus: Bus, directory: Path, clock: Clock) -> None:
+    """Tap every subject into ``directory/messages.tlog`` (receive time, subject, bytes)."""
+    from trilink.link.recordlog import LogWriter
+
+    directory.mkdir(parents=True, exist_ok=True)
+    sub = bus.subscribe(">")
+    await sub.wait_ready()
+    with LogWriter(directory / "messages.tlog") as log:
+        try:
+            async for m in sub:
+                log.append(clock.now_ns(), m.subject, m.payload, m.headers)
+        finally:
+            log.flush()

@@ -22,7 +22,7 @@ from trilink.link.recordlog import LogWriter
 from trilink.link.subjects import matches, node_inbox_pattern
 from trilink.nodes.base import Outbound
 from trilink.nodes.clock import SimClock
-from trilink.nodes.coalition import Identity, make_hub, make_national
+from trilink.nodes.coalition import Identity, make_hub, make_national, write_keyring
 from trilink.nodes.hub import HUB_ID, HubNode, Warner
 from trilink.nodes.national import NationalNode
 from trilink.nodes.schedule import SCAN, node_schedule
@@ -44,6 +44,7 @@ class RunConfig:
     latency_s: float = 0.12  # one way, partner <-> hub (trans-Pacific fibre plus processing)
     local_latency_s: float = 0.002  # the hub nation's own node <-> the hub
     record_dir: Path | None = None
+    keep_pictures: bool = False  # keep the hub's picture of every cycle (evaluation)
 
 
 @dataclass
@@ -121,6 +122,7 @@ def run_simulation(
         cfg.record_dir.mkdir(parents=True, exist_ok=True)
         recorder = LogWriter(cfg.record_dir / "messages.tlog")
         link.recorder = recorder
+        write_keyring(cfg.record_dir, identity)
 
     nodes = {n: make_national(scenario, n, identity, clock) for n in nations}
     hub = None
@@ -130,6 +132,7 @@ def run_simulation(
             audit_path=cfg.record_dir / "audit.jsonl" if cfg.record_dir else None,
             warner_factory=warner_factory,
         )  # fmt: skip
+        hub.keep_pictures = cfg.keep_pictures
         for n in nations:
             lat = cfg.local_latency_s if n == hub_nation else cfg.latency_s
             link.latency_ns[(n, HUB_ID)] = link.latency_ns[(HUB_ID, n)] = int(lat * NS)
