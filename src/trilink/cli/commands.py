@@ -9,3 +9,4 @@ from trilink.cli import web  # noqa: F401
 from trilink.cli import live  # noqa: F401
 from trilink.cli import track  # noqa: F401
 from trilink.cli import export  # noqa: F401
+from trilink.cli import evaluate  # noqa: F401
