@@ -15,8 +15,10 @@ One *thread* of messages per (partner, system track), with CAP 1.2 ``msgType`` m
   point moved >= 10 km, predicted impact time moved >= 10 s, or the 95 % ellipse's
   semi-major axis changed by >= 25 % and >= 5 km (a change of size alone must hold for
   ``ellipse_hold_s``, 2 s, so a covariance swinging cycle to cycle is not announced each
-  swing); or a first impact prediction arrived. An input without a prediction keeps the
-  one last announced (a missing prediction is not an all-clear).
+  swing); or a first impact prediction arrived. In boost only a change of *where* is
+  announced: the prediction then is the instantaneous impact point, walking downrange.
+  An input without a prediction keeps the one last announced (a missing prediction is
+  not an all-clear).
 - Cancel (all-clear): the missile has impacted; or its track was lost (or went silent)
   and the last announced impact time plus ``lost_grace_s`` (30 s) has passed, or
   ``lost_timeout_s`` (120 s) has passed without any prediction. Checked by
@@ -216,6 +218,11 @@ class WarningState:
                 return None
         else:
             thread.size_change_since_t_ns = None
+        if threat.phase == "boost" and not urgent:
+            # In boost the prediction is the instantaneous impact point: it walks downrange
+            # by design until burnout (measured: 20-75 km every 2 s for an SRBM), so its
+            # moves are not news; a change of *where* (urgent) still is.
+            return None
         waited_s = (threat.t_ns - thread.last_sent_t_ns) / 1e9
         if changes and (urgent or waited_s >= self.rules.min_update_interval_s):
             return self._emit(thread, threat, a, "Update", a.level, "changed", changes)
