@@ -135,6 +135,7 @@ def test_rmse_nees_ospa_gospa_and_false_tracks_by_hand() -> None:
     assert nat.ospa_mean_m == pytest.approx(math.sqrt((50.0**2 + C_M**2) / 3.0), rel=1e-9)
     assert nat.gospa_mean_m == pytest.approx(math.sqrt(50.0**2 + C_M**2 / 2.0), rel=1e-9)
     assert nat.missed_mean == pytest.approx(0.0) and nat.false_mean == pytest.approx(1.0)
+    assert nat.localisation_m == pytest.approx(math.sqrt(50.0**2 / 2.0), rel=1e-9)
     assert nat.completeness == 1.0 and nat.ambiguity == 1.0
     assert nat.spuriousness == pytest.approx(1.0 / 3.0)
     assert nat.track_number_changes == 0
@@ -151,6 +152,7 @@ def test_a_nation_without_tracks_misses_everything() -> None:
     assert nat.ospa_mean_m == pytest.approx(C_M)  # one truth, no track: c at every time
     assert nat.missed_mean == pytest.approx(1.0) and nat.false_mean == 0.0
     assert nat.completeness == 0.0
+    assert math.isnan(nat.localisation_m)  # nothing located
 
 
 # --- timeliness, continuity, predictions ------------------------------------------------

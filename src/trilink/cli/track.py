@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -249,12 +250,13 @@ def missile_table(report: TrackReport) -> Table:
         caption="seen / conf: first detection / first confirmed track, s after launch; "
         "IPE +N s: impact-point error of the latest prediction by N s after launch; "
         "LPE: launch-point error of the last estimate; NEES: average over the track's "
-        "confirmed estimates [95% band if they were independent]; trk/chg: track numbers "
+        + escape("confirmed estimates [95% band if they were independent]")
+        + "; trk/chg: track numbers "
         "carrying the missile / SIAP track-number changes",
     )
     heads = ["missile", "nation", "seen s", "conf s", "RMSE m", "RMSE m/s"]
     heads += [f"IPE +{m:g} s km" for m in marks]
-    heads += ["LPE km", "NEES [band]", "trk/chg"]
+    heads += ["LPE km", escape("NEES [band]"), "trk/chg"]
     for h in heads:
         table.add_column(h, justify="left" if h in ("missile", "nation") else "right")
     last = None
@@ -282,19 +284,21 @@ def nation_table(report: TrackReport) -> Table:
     table = Table(
         title="Per nation, whole run",
         caption=f"every {c.grid_s:g} s from the first launch to the last impact; OSPA and "
-        f"GOSPA with c = {c.ospa_c_m / 1e3:g} km, p = {c.ospa_p:g} (means); missed / false: "
-        "GOSPA's average counts; C, A, S: SIAP completeness, ambiguity, spuriousness; "
-        "false conf: confirmed tracks never near a missile",
+        f"GOSPA with c = {c.ospa_c_m / 1e3:g} km, p = {c.ospa_p:g} (means); loc: GOSPA's "
+        "localisation per located missile (RMS); missed / false: GOSPA's average counts; "
+        "C, A, S: SIAP completeness, ambiguity, spuriousness; false conf: confirmed tracks "
+        "never near a missile",
     )
     heads = ("nation", "updates", "tracks", "confirmed", "false conf", "OSPA km", "GOSPA km",
-             "missed", "false", "C", "A", "S", "changes")  # fmt: skip
+             "loc m", "missed", "false", "C", "A", "S", "changes")  # fmt: skip
     for h in heads:
         table.add_column(h, justify="left" if h == "nation" else "right")
     for s in report.nations:
         table.add_row(
             s.nation, str(s.n_updates), str(s.n_tracks), str(s.n_confirmed_tracks),
             str(s.n_false_confirmed_tracks), _f(s.ospa_mean_m, 1e3, 2), _f(s.gospa_mean_m, 1e3, 2),
-            _f(s.missed_mean, digits=2), _f(s.false_mean, digits=2), _f(s.completeness, digits=3),
-            _f(s.ambiguity, digits=3), _f(s.spuriousness, digits=3), str(s.track_number_changes),
+            _f(s.localisation_m, digits=0), _f(s.missed_mean, digits=2),
+            _f(s.false_mean, digits=2), _f(s.completeness, digits=3), _f(s.ambiguity, digits=3),
+            _f(s.spuriousness, digits=3), str(s.track_number_changes),
         )  # fmt: skip
     return table

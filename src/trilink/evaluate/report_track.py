@@ -111,6 +111,7 @@ class NationSummary:
     gospa_mean_m: float
     missed_mean: float  # GOSPA's missed objects, averaged over the grid
     false_mean: float  # GOSPA's false tracks, averaged over the grid
+    localisation_m: float  # order-p mean distance of GOSPA's assigned pairs, whole grid
     completeness: float
     ambiguity: float
     spuriousness: float
@@ -232,12 +233,21 @@ def _nation_rows(
         gospa_mean_m=_mean(se.gospa_m),
         missed_mean=_mean(se.missed / half),
         false_mean=_mean(se.false / half),
+        localisation_m=_localisation(se.localisation, se.n_truth - se.missed / half, cfg.ospa_p),
         completeness=sp.completeness_overall,
         ambiguity=sp.ambiguity_overall,
         spuriousness=sp.spuriousness_overall,
         track_number_changes=int(sp.track_number_changes.sum()),
     )
     return rows_out, summary
+
+
+def _localisation(localisation: Array, n_assigned: Array, p: float) -> float:
+    """(sum of GOSPA's localisation parts [m^p] / number of assigned pairs)^(1/p) over the
+    grid (the RMS distance for p = 2): how well a nation locates what it does track,
+    apart from what it misses."""
+    n = float(np.nansum(np.rint(n_assigned)))
+    return (float(np.nansum(localisation)) / n) ** (1.0 / p) if n > 0 else math.nan
 
 
 def _mean(x: Array) -> float:
