@@ -170,16 +170,25 @@
     tickTimes();
   }
 
+  // Newest first. A run of updates to one track's warning folds into its newest line
+  // ("×N"): the prediction is revised every few seconds and would bury everything else.
   function renderTimeline() {
     const ol = el("timeline");
     ol.replaceChildren();
+    let prev = null, prevLi = null, folded = 1;
     for (const e of state.events.slice().reverse()) {
+      if (prev && e.kind === "update" && prev.kind === "update" && e.number === prev.number) {
+        folded += 1;
+        prevLi.querySelector(".k").textContent = "update ×" + folded;
+        continue;
+      }
       const li = document.createElement("li");
       li.className = "ev-" + e.kind;
       const lat = "+" + e.latency_s.toFixed(1) + " s" + (e.since_launch_s === null ? "" : " · L+" + e.since_launch_s.toFixed(0) + " s");
       li.append(text("span", "t", G.utc(e.received_ms)), text("span", "k k-" + e.kind, e.kind.replace("_", " ")),
         text("span", "x", e.text), text("span", "lat", lat));
       ol.append(li);
+      prev = e; prevLi = li; folded = 1;
     }
   }
 
