@@ -301,3 +301,55 @@ def _warner():  # type: ignore[no-untyped-def]
     except ImportError:
         return None
     return make_warner
+
+
+@app.command("replay")
+def replay_command(
+    directory: Path = typer.Argument(
+        ..., help="A recording written by `trilink run --record DIR`."
+    ),
+    scenario: str | None = typer.Option(
+        None,
+        "--policy-from",
+        help="Replay under this scenario's policy instead of the recorded one.",
+    ),
+) -> None:
+    """Play a recording's national reports back through a fresh hub; check that it
+    releases exactly what was recorded (or show what another policy would have released)."""
+    from trilink.errors import AuditError, DecodeError
+    from trilink.nodes.coalition import scenario_policy
+    from trilink.nodes.replay import replay
+    from trilink.scenario import load_scenario
+
+    for name in ("messages.tlog", "keyring.json", "run.json"):
+        if not (directory / name).is_file():
+            raise _fail(
+                f"{directory / name}: missing (record a run with `trilink run SCENARIO --record DIR`)"
+            )
+    policy = None
+    if scenario is not None:
+        try:
+            policy = scenario_policy(load_scenario(scenario))
+        except ScenarioError as exc:
+            raise _fail(str(exc)) from None
+    try:
+        result = replay(directory, policy=policy)
+    except (DecodeError, AuditError, ValueError, KeyError) as exc:
+        raise _fail(f"{directory}: cannot replay: {exc}") from None
+    out = Console()
+    out.print(
+        f"fed {result.fed} national messages to a fresh hub; {result.hub.cycles} fusion cycles"
+    )
+    for partner in sorted(set(result.releases) | set(result.recorded)):
+        numbers = sorted({m.system_track_number for m in result.releases.get(partner, [])})
+        out.print(
+            f"  {partner}: {len(result.releases.get(partner, []))} system track releases "
+            f"(recorded {len(result.recorded.get(partner, []))}), numbers {numbers}"
+        )
+    problems = result.mismatches()
+    if policy is None:
+        if problems:
+            for p in problems:
+                out.print(f"[red]differs[/red] {p}")
+            raise typer.Exit(1)
+        out.print("[green]the replay reproduces the recorded releases exactly[/green]")

@@ -13,6 +13,7 @@ from trilink.nodes.clock import Clock, WallClock
 from trilink.nodes.coalition import Identity, make_hub, make_national, write_keyring
 from trilink.nodes.hub import HUB_ID, Warner
 from trilink.nodes.live import ManualClock, ServiceStats, run_coalition
+from trilink.nodes.replay import write_run_meta
 from trilink.nodes.schedule import node_schedule
 from trilink.nodes.simrun import RunConfig, RunResult
 from trilink.scenario.model import Scenario
@@ -56,6 +57,7 @@ async def run_live(
     recorder = None
     if cfg.record_dir is not None:
         write_keyring(cfg.record_dir, identity)
+        write_run_meta(cfg.record_dir, scenario, sim.t_start_ns, cfg.cycle_s, sim.seed)
         recorder = asyncio.create_task(
             _record(await bus_for("RECORDER"), cfg.record_dir, clocks[HUB_ID])
         )

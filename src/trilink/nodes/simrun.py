@@ -25,6 +25,7 @@ from trilink.nodes.clock import SimClock
 from trilink.nodes.coalition import Identity, make_hub, make_national, write_keyring
 from trilink.nodes.hub import HUB_ID, HubNode, Warner
 from trilink.nodes.national import NationalNode
+from trilink.nodes.replay import write_run_meta
 from trilink.nodes.schedule import SCAN, node_schedule
 from trilink.scenario.model import Scenario
 from trilink.scenario.simulate import SimulationResult
@@ -123,6 +124,7 @@ def run_simulation(
         recorder = LogWriter(cfg.record_dir / "messages.tlog")
         link.recorder = recorder
         write_keyring(cfg.record_dir, identity)
+        write_run_meta(cfg.record_dir, scenario, sim.t_start_ns, cfg.cycle_s, sim.seed)
 
     nodes = {n: make_national(scenario, n, identity, clock) for n in nations}
     hub = None

@@ -1,0 +1,250 @@
+"""The hub's state on disk, so that a killed hub process restarts where it stopped.
+
+What a restarted hub must not lose, and why:
+
+- the **system track table** (:meth:`SystemTrackTable.to_dict`): system track numbers
+  continue instead of starting again at the first number (one number per object, SIAP);
+- its **cycle position** (next cycle time, watermarks, reports waiting for their cycle,
+  each national track's latest report for subset fusion);
+- **what each partner holds** (released numbers, launch events sent): a partner gets one
+  LaunchEvent per track and a "lost" for every track it holds, no more;
+- the **stamper's next sequence number**: a partner's replay guard drops any number it
+  has seen, so a hub that reused numbers would have its new messages discarded;
+- the **replay guard's windows**: a report already admitted is refused if it comes again;
+- the **dead-letter counters**; and the **audit chain**, which lives in its own file and
+  is continued by :class:`~trilink.policy.AuditLog` on reopening — the snapshot records
+  its length and head so that a shortened or rewritten audit file is detected at restart.
+
+The protocol (:class:`HubCheckpoint`) is write-ahead: after each batch of input, the
+service runs the due cycles, **commits** the state *and the messages those cycles
+produced* (the outbox), then publishes them, then acknowledges the input to JetStream.
+So a kill at any point loses nothing and duplicates nothing a partner accepts:
+
+==============================  =============================================================
+killed                          on restart
+==============================  =============================================================
+before the commit               the previous snapshot; the unacknowledged input is redelivered
+                                and processed again; sequence numbers used since were never
+                                published, so reusing them is harmless
+after the commit                the outbox is published again: partners' replay guards drop
+                                what they already had (same ``seq``, same ``message_id``) and
+                                JetStream drops it by ``Nats-Msg-Id``; redelivered input is
+                                refused by the restored guard as replayed (dead-lettered)
+==============================  =============================================================
+
+Cycles that ran before a kill and are run again after it write their audit records twice
+(the chain stays valid: a record is a decision, and the decision was taken twice); only one
+of the two message ids was ever published.
+
+The snapshot is JSON, written to a temporary file, fsynced and renamed over the old one
+(0600), so a crash during the write leaves the previous snapshot intact. It holds no key.
+The replay guard keeps its per-source windows and the newest ``GUARD_IDS`` message ids.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections import Counter, OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trilink.errors import AuditError, DeployError
+from trilink.fusion import SystemTrackTable
+from trilink.link import Decoder, encode, headers_for
+from trilink.messages import TrackReport
+from trilink.nodes.base import Outbound
+from trilink.nodes.hub import HubNode, _Latest
+from trilink.policy.audit import iter_records
+
+SNAPSHOT_VERSION = 1
+GUARD_IDS = 4096
+"""Message ids kept in a snapshot (the sequence windows are kept whole)."""
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def snapshot_hub(hub: HubNode, outbox: Sequence[Outbound] = ()) -> dict[str, Any]:
+    """Everything a restarted hub needs (see module notes), as plain JSON values."""
+    guard = hub.link.receiver.guard
+    ids = list(guard._ids)[-GUARD_IDS:]
+    return {
+        "version": SNAPSHOT_VERSION,
+        "table": hub.table.to_dict(),
+        "next_cycle_ns": hub.next_cycle_ns,
+        "cycles": hub.cycles,
+        "reports_in": hub.reports_in,
+        "watermarks": dict(hub.watermarks),
+        "heard_ns": dict(hub.heard_ns),
+        "last_seq": dict(hub.last_seq),
+        "pending": [_b64(encode(m)) for m in hub._pending],
+        "latest": [
+            [v.source, v.track_id, v.t_ns, v.x.tolist(), v.P.tolist(), v.phase]
+            for v in hub._latest.values()
+        ],
+        "launch_sent": sorted([p, int(n)] for p, n in hub._launch_sent),
+        "released": {p: sorted(int(n) for n in s) for p, s in hub._released.items()},
+        "next_seq": hub.link.stamper.next_seq,
+        "guard": {
+            "highest": dict(guard._highest),
+            "bits": {s: format(b, "x") for s, b in guard._seen_bits.items()},
+            "ids": ids,
+        },
+        "deadletters": {
+            "by_reason": dict(hub.link.deadletters.by_reason),
+            "by_field": dict(hub.link.deadletters.by_field),
+        },
+        "audit": {"count": hub.audit.count, "head": hub.audit.head},
+        "outbox": [[o.subject, _b64(o.payload), dict(o.headers)] for o in outbox],
+    }
+
+
+def restore_hub(hub: HubNode, snap: dict[str, Any]) -> list[Outbound]:
+    """Put a snapshot's state into a freshly built hub (same scenario, keys and audit
+    file as before); returns the outbox to publish again. The hub's audit log must be the
+    reopened file: :func:`check_audit` compares it with the snapshot first."""
+    if snap.get("version") != SNAPSHOT_VERSION:
+        raise DeployError("snapshot", f"unsupported version {snap.get('version')!r}")
+    check_audit(hub, snap)
+    # Table and stamper first: the two that carry numbers partners see.
+    hub.table = SystemTrackTable.from_dict(snap["table"])
+    hub.fusion_config = hub.table.config
+    hub.link.stamper._next_seq = max(hub.link.stamper.next_seq, int(snap["next_seq"]))
+    hub.next_cycle_ns = int(snap["next_cycle_ns"])
+    hub.cycles = int(snap["cycles"])
+    hub.reports_in = int(snap["reports_in"])
+    hub.watermarks = {k: int(v) for k, v in snap["watermarks"].items()}
+    hub.heard_ns = {k: int(v) for k, v in snap["heard_ns"].items()}
+    hub.last_seq = {k: int(v) for k, v in snap["last_seq"].items()}
+    # Pending reports were verified when they arrived; decode them again without a
+    # registry (their sources were checked then) so a changed keyring cannot drop them.
+    decoder = Decoder()
+    pending = [decoder.decode(base64.b64decode(p)) for p in snap["pending"]]
+    hub._pending = [m for m in pending if isinstance(m, TrackReport)]
+    hub._latest = {
+        (src, tid): _Latest(src, tid, int(t), np.array(x, float), np.array(P, float), ph)
+        for src, tid, t, x, P, ph in snap["latest"]
+    }
+    hub._launch_sent = {(p, int(n)) for p, n in snap["launch_sent"]}
+    hub._released = {p: set() for p in hub.partners}
+    hub._released.update({p: {int(n) for n in ns} for p, ns in snap["released"].items()})
+    guard = hub.link.receiver.guard
+    guard._highest = {s: int(v) for s, v in snap["guard"]["highest"].items()}
+    guard._seen_bits = {s: int(b, 16) for s, b in snap["guard"]["bits"].items()}
+    guard._ids = OrderedDict((i, None) for i in snap["guard"]["ids"])
+    dl = hub.link.deadletters
+    dl.by_reason = Counter(snap["deadletters"]["by_reason"]) + dl.by_reason
+    dl.by_field = Counter(snap["deadletters"]["by_field"]) + dl.by_field
+    return [Outbound(s, base64.b64decode(p), dict(h)) for s, p, h in snap["outbox"]]
+
+
+def check_audit(hub: HubNode, snap: dict[str, Any]) -> None:
+    """AuditError unless the hub's audit chain extends the one the snapshot saw: at least
+    as long, and its record ``count - 1`` has the snapshot's head hash. (A chain that was
+    truncated or rebuilt since the snapshot cannot pass, even though it verifies alone.)"""
+    count, head = int(snap["audit"]["count"]), str(snap["audit"]["head"])
+    if hub.audit.count < count:
+        raise AuditError(
+            hub.audit.count,
+            f"the audit log has {hub.audit.count} records, the snapshot saw {count}: truncated?",
+        )
+    if count == 0 or hub.audit.path is None:
+        if count and hub.audit.head != head and hub.audit.count == count:
+            raise AuditError(count, "the in-memory audit chain does not match the snapshot")
+        return
+    for lineno, rec in iter_records(hub.audit.path):
+        if rec.get("n") == count - 1:
+            if rec.get("hash") != head:
+                raise AuditError(lineno, "record differs from the one the snapshot saw")
+            return
+    raise AuditError(count, "the record the snapshot ended at is missing")
+
+
+def outbound_with_ids(out: Sequence[Outbound]) -> list[Outbound]:
+    """The same messages with ``Nats-Msg-Id`` headers (the message id), so JetStream
+    stores a re-published message once. (Hub messages carry no headers yet.)"""
+    decoder = Decoder()
+    done = []
+    for o in out:
+        if "Nats-Msg-Id" in o.headers:
+            done.append(o)
+            continue
+        msg = decoder.decode(o.payload)
+        done.append(Outbound(o.subject, o.payload, {**o.headers, **headers_for(msg)}))
+    return done
+
+
+def save_snapshot(path: Path | str, snap: dict[str, Any]) -> None:
+    """Write ``snap`` atomically (temp file, fsync, rename, fsync of the folder), 0600."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(json.dumps(snap, separators=(",", ":")).encode())
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    dfd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def load_snapshot(path: Path | str) -> dict[str, Any] | None:
+    """The snapshot at ``path``; None if there is none (a first start)."""
+    path = Path(path)
+    try:
+        text = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise DeployError(str(path), f"cannot read the hub snapshot: {e}") from None
+    try:
+        snap = json.loads(text)
+    except ValueError as e:
+        raise DeployError(str(path), f"not a hub snapshot (bad JSON: {e})") from None
+    if not isinstance(snap, dict) or snap.get("version") != SNAPSHOT_VERSION:
+        raise DeployError(str(path), "not a hub snapshot of this version")
+    return snap
+
+
+class HubCheckpoint:
+    """The restart protocol of one hub (see module notes) around a snapshot file.
+
+    ::
+
+        cp = HubCheckpoint(path)
+        for ob in cp.resume(hub): publish(ob)      # after building the hub
+        ...                                         # each batch of input:
+        out = cp.commit(hub, hub.run_due())         # state + outbox on disk
+        publish(out); ack(batch)
+    """
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.commits = 0
+
+    def resume(self, hub: HubNode) -> list[Outbound]:
+        """Restore ``hub`` from the snapshot if there is one; the messages to re-publish."""
+        snap = load_snapshot(self.path)
+        if snap is None:
+            return []
+        return restore_hub(hub, snap)
+
+    def commit(self, hub: HubNode, out: Sequence[Outbound]) -> list[Outbound]:
+        """Save the hub's state with ``out`` as its outbox; ``out`` with message-id headers."""
+        out = outbound_with_ids(out)
+        save_snapshot(self.path, snapshot_hub(hub, out))
+        self.commits += 1
+        return out
