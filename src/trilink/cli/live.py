@@ -30,7 +30,7 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
-def _load(scenario: str, seed: int | None):  # type: ignore[no-untyped-def]
+def _load(scenario: str, seed: int | None):
     from trilink.scenario import load_scenario
     from trilink.scenario.simulate import simulate
 
@@ -51,7 +51,7 @@ def _tls(ca: Path | None, cert: Path | None, key: Path | None) -> ssl.SSLContext
     return client_tls(ca, CertPair(cert, key, ""))
 
 
-def _identity(keys: Path | None, scenario, seed: int, node: str):  # type: ignore[no-untyped-def]
+def _identity(keys: Path | None, scenario, seed: int, node: str):
     from trilink.nodes.coalition import Identity
 
     if keys is None:
@@ -188,11 +188,7 @@ def hub(
     identity = _identity(keys, sc, seed_, HUB_ID)
     wall0 = int((start_at if start_at is not None else time.time() + 2.0) * 1e9)
     clock = WallClock(sc.start_t_ns, speed, wall0)
-    warner = None
-    try:
-        from trilink.nodes.warnings import make_warner as warner
-    except ImportError:
-        pass
+    warner = _warner()
     hb = make_hub(
         sc,
         identity,
@@ -263,7 +259,7 @@ def up(
     sc, sim = _load(scenario, seed)
     console = Console(stderr=as_json)
 
-    async def go():  # type: ignore[no-untyped-def]
+    async def go():
         root = directory or Path(tempfile.mkdtemp(prefix="trilink-up-"))
         console.print(f"starting the hub and {len(sc.nations)} leaf servers under {root}")
         coalition = await start_local_coalition(root, [n.id for n in sc.nations], sc.hub.id)
@@ -279,7 +275,7 @@ def up(
         raise _fail(str(exc)) from None
     tl = build_timeline(
         sim.trajectories, sim.detections, {n: nd.events for n, nd in result.nodes.items()}
-    )  # type: ignore[arg-type]
+    )
     summary = timeline_to_json(tl)
     summary.update(
         {
@@ -295,7 +291,7 @@ def up(
         _print_tables(Console(), summary)
 
 
-def _warner():  # type: ignore[no-untyped-def]
+def _warner():
     try:
         from trilink.nodes.warnings import make_warner
     except ImportError:

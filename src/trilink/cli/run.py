@@ -105,7 +105,7 @@ def run(
         raise typer.Exit(2) from None
 
     sightings = {n: node.events for n, node in result.nodes.items()}
-    tl = build_timeline(sim.trajectories, sim.detections, sightings)  # type: ignore[arg-type]
+    tl = build_timeline(sim.trajectories, sim.detections, sightings)
     summary = timeline_to_json(tl)
     summary.update(
         {
@@ -129,7 +129,7 @@ def run(
     _print_tables(Console(), summary)
 
 
-async def _live(sc, sim, cfg, speed, warner_factory, web, port, console):  # type: ignore[no-untyped-def]
+async def _live(sc, sim, cfg, speed, warner_factory, web, port, console):
     """The nodes as services on one in-memory bus, paced by the wall clock; with ``web``
     the partners' pictures are served from the same bus while the run goes."""
     from trilink.link import InMemoryBus
@@ -164,7 +164,7 @@ async def _live(sc, sim, cfg, speed, warner_factory, web, port, console):  # typ
     return result
 
 
-def _warner_factory():  # type: ignore[no-untyped-def]
+def _warner_factory():
     try:
         from trilink.nodes.warnings import make_warner
     except ImportError:  # the warning rules are optional for a run
@@ -183,7 +183,7 @@ def _fmt(v: object) -> str:
     return "—" if v is None else f"{v:.1f}"
 
 
-def _print_tables(console: Console, summary: dict) -> None:  # type: ignore[type-arg]
+def _print_tables(console: Console, summary: dict) -> None:
     mode = "linked (trilateral)" if summary["link"] else "each nation alone (--no-link)"
     console.print(f"[bold]{summary['scenario']}[/bold] — {mode}; seed {summary['seed']}")
     table = Table(title="Per missile: seconds after its launch")

@@ -74,5 +74,5 @@ class LinkEndpoint:
             self.deadletters,
         )
 
-    def seal(self, msg, subject: str) -> Outbound:  # type: ignore[no-untyped-def]
+    def seal(self, msg, subject: str) -> Outbound:
         return Outbound(subject, self.stamper.seal(msg, self.clock.now_ns()))

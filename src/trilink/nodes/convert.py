@@ -73,7 +73,7 @@ def symmetric(P: Array) -> Array:
 
 
 def covariance_to_wire(P: Array) -> tuple[float, ...]:
-    return pack_covariance(symmetric(P))
+    return pack_covariance(symmetric(P).tolist())
 
 
 def covariance_from_wire(c: tuple[float, ...]) -> Array:

@@ -35,7 +35,7 @@ from trilink.fusion import (
     align,
     fuse,
 )
-from trilink.link import Keyring, subjects
+from trilink.link import Keyring, encode, subjects
 from trilink.messages import (
     Envelope,
     Heartbeat,
@@ -245,7 +245,7 @@ class HubNode:
                     out.extend(self._lost(partner, number, picture, int(i), t_ns))
         return out
 
-    def _fuse_subset(self, contributors: list[tuple[str, str]], t_ns: int):  # type: ignore[no-untyped-def]
+    def _fuse_subset(self, contributors: list[tuple[str, str]], t_ns: int):
         if not contributors:
             return None, None
         rows = [self._latest[c] for c in contributors]
@@ -300,7 +300,7 @@ class HubNode:
             if sent is None:
                 continue
             out.append(sent[0])
-            by_partner.setdefault(prod.partner, []).append(sent[1])  # type: ignore[arg-type]
+            by_partner.setdefault(prod.partner, []).append(sent[1])
             self._released[prod.partner].add(prod.number)
             out.extend(self._launch_event(prod, msg, picture, t_ns))
         if self.warner is not None:
@@ -357,12 +357,13 @@ class HubNode:
 
     def _release(
         self, msg: Envelope, sources: Iterable[str], partner: str, subject: str, t_ns: int
-    ):  # type: ignore[no-untyped-def]
+    ):
         srcs = tuple(sorted(set(sources)))
         out, decision = release(self.policy, msg, srcs, partner)
-        stamped = None
+        stamped: Envelope | None = None
         if out is not None:
-            stamped = self.link.stamper.stamp(out, self.clock.now_ns())  # type: ignore[type-var]
+            assert isinstance(out, Envelope)
+            stamped = self.link.stamper.stamp(out, self.clock.now_ns())
         self.audit.record(
             t_ns=int(t_ns),
             kind=type(msg).__struct_config__.tag,
@@ -376,8 +377,6 @@ class HubNode:
         )
         if stamped is None:
             return None
-        from trilink.link import encode
-
         return Outbound(subject, encode(stamped)), stamped
 
     def _audit_denied(self, partner: str, number: int, nations: tuple[str, ...], t_ns: int) -> None:
@@ -406,7 +405,7 @@ class HubNode:
         )
 
 
-def _point(p, k: int) -> TrackGroundPoint | None:  # type: ignore[no-untyped-def]
+def _point(p, k: int) -> TrackGroundPoint | None:
     if not bool(p.valid[k]):
         return None
     return TrackGroundPoint(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from trilink.link import Bus
@@ -150,7 +150,7 @@ async def run_coalition(
     nodes: dict[str, NationalNode],
     hub: HubNode | None,
     buses: dict[str, Bus],
-    schedules: dict[str, Iterable[Step]],
+    schedules: Mapping[str, Iterable[Step]],
     clocks: dict[str, Clock],
     *,
     t_end_ns: int,

@@ -92,7 +92,7 @@ class NationalNode:
         self.last_hub_ns: int | None = None
 
     # --- own sensors --------------------------------------------------------------------
-    def on_detections(self, detections) -> None:  # type: ignore[no-untyped-def]
+    def on_detections(self, detections) -> None:
         """Track one sensor's detections (one or more scans, in time order)."""
         self.tracker.process(detections)
 
@@ -194,13 +194,13 @@ class NationalNode:
         elif isinstance(msg, Warning):
             self.warnings[msg.warning_id] = msg
             track = self.system_tracks.get(msg.system_track_number)
-            x = np.array(track.state_ecef) if track is not None else None
+            xw = np.array(track.state_ecef) if track is not None else None
             # A threat warning (impact or overflight of this partner) is CAP urgency
             # "Immediate"; a launch notice is "Expected"; a Cancel closes the thread.
             threat = msg.msg_type != "Cancel" and msg.urgency == "Immediate"
             detail = "threat" if threat else msg.msg_type.lower()
             self.events.append(
-                NodeEvent(now, "warning", str(msg.system_track_number), msg.measured_ns, x, detail)
+                NodeEvent(now, "warning", str(msg.system_track_number), msg.measured_ns, xw, detail)
             )
         return []
 

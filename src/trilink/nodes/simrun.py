@@ -146,6 +146,7 @@ def run_simulation(
     for n in nations:
         for step in node_schedule(n, sim.detections, sim.t_start_ns, sim.t_end_ns, cfg.tick_s):
             if step.kind == SCAN:
+                assert step.scan is not None
                 schedule(step.t_ns, _SCAN, _bind_scan(nodes[n], step.scan))
             else:
                 schedule(step.t_ns, _TICK, _bind_tick(nodes[n], link, step.t_ns, publish=cfg.link))
