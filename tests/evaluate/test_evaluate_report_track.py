@@ -292,9 +292,10 @@ def test_tracker_position_rmse_over_the_pcrlb_is_at_least_one_and_sane() -> None
     print(f"\nposition RMSE / PCRLB = {pos:.3f} +- {pos_se:.3f}")
     print(f"velocity RMSE / PCRLB = {vel:.3f} +- {vel_se:.3f}")
     for lo in np.arange(WINDOW_S[0], WINDOW_S[1], 20.0):
-        m = (mc["t_s"] >= lo) & (mc["t_s"] < lo + 20.0)
+        hi = min(lo + 20.0, WINDOW_S[1])
+        m = (mc["t_s"] >= lo) & (mc["t_s"] < hi)
         print(
-            f"  {lo:5.0f}-{lo + 20:3.0f} s: RMSE {np.sqrt(mc['e2_r'][m].mean()):6.1f} m, "
+            f"  {lo:5.0f}-{hi:3.0f} s: RMSE {np.sqrt(mc['e2_r'][m].mean()):6.1f} m, "
             f"bound {np.sqrt(mc['b2_r'][m].mean()):6.1f} m, "
             f"ratio {np.sqrt(mc['e2_r'][m].mean() / mc['b2_r'][m].mean()):.3f}; "
             f"velocity {np.sqrt(mc['e2_v'][m].mean()):5.1f} / "
@@ -305,9 +306,9 @@ def test_tracker_position_rmse_over_the_pcrlb_is_at_least_one_and_sane() -> None
     assert pos >= 1.0 - 3.0 * pos_se, (pos, pos_se)
     assert vel >= 1.0 - 3.0 * vel_se, (vel, vel_se)
     # ... and this tracker, with the true model and little process noise, is near it
-    # (measured 1.00 +- 0.06 and 1.01 +- 0.07 on these 30 runs; 1.5 flags a tracker that
-    # throws information away).
-    assert pos < 1.5 and vel < 1.5, (pos, vel)
+    # (measured 1.00 +- 0.06 and 1.01 +- 0.07 on these 30 runs; 1.3 is 5 standard errors
+    # above: a filter that loses information, not Monte Carlo noise).
+    assert pos < 1.3 and vel < 1.3, (pos, vel)
 
 
 def test_pcrlb_window_is_ballistic_and_above_the_atmosphere() -> None:
