@@ -212,7 +212,10 @@ class HubNode:
             self.reports.extend(ready)
         self.cycles += 1
         out = self._release_all(picture, t_ns)
-        out.append(self.link.seal(self._heartbeat(t_ns), subjects.status(HUB_ID)))
+        # The hub's heartbeat goes to every partner (its status, and the audit chain's
+        # length as a witness: a truncated chain is then visible to partners).
+        hb = self._heartbeat(t_ns)
+        out.extend(self.link.seal(hb, subjects.hub_out(p, "status")) for p in self.partners)
         return out
 
     def _release_all(self, picture: SystemPicture, t_ns: int) -> list[Outbound]:
