@@ -129,6 +129,24 @@ class TrialResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def trial_to_json(value: Any) -> Any:
+    """A TrialResult (or any part of one) as JSON values: arrays become lists, NaN and
+    infinities become None, keys become strings. Equal trials give equal JSON."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: trial_to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): trial_to_json(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return trial_to_json(value.tolist())
+    if isinstance(value, list | tuple):
+        return [trial_to_json(v) for v in value]
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer | np.bool_):
+        return value.item()
+    return value
+
+
 def _warner_factory() -> Callable[[Scenario], Any] | None:
     try:
         from trilink.nodes.warnings import make_warner
