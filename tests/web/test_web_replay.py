@@ -40,7 +40,7 @@ def recording(tmp_path: Path) -> Path:
 
 
 def test_replay_rebuilds_each_partners_picture_with_recorded_receive_times(recording):
-    feed = ReplayFeed(recording / "messages.tlog", speed=400.0, keyring=KEYRING)
+    feed = ReplayFeed(recording / "messages.tlog", speed=100.0, keyring=KEYRING)
     assert feed.partners == ("JPN", "KOR")
     assert feed.t_start_ns == feed.records[0].t_ns - 5 * NS  # 5 s before the first release
 
@@ -60,9 +60,9 @@ def test_replay_rebuilds_each_partners_picture_with_recorded_receive_times(recor
     assert len(jpn["warnings"]) == 1 and kor["warnings"] == []
     assert jpn["rejected"] == {} and kor["rejected"] == {} and jpn["verified"]
     # the replay clock is the recorded time of the message being taken in: latency 0.3 s,
-    # to within the event loop's scheduling delay times the speed (400x here)
+    # plus the event loop's scheduling delay times the speed (100x: 10 ms -> 1 s)
     lat = [e["latency_s"] for s in snaps.values() for e in s["events"]]
-    assert lat and all(0.3 <= x < 0.3 + 0.5 for x in lat), lat
+    assert lat and all(0.3 <= x < 0.3 + 1.0 for x in lat), lat
 
 
 def test_replay_refuses_a_log_without_hub_releases(tmp_path):
