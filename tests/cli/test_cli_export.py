@@ -133,6 +133,13 @@ def test_default_partner_is_usa_else_the_first(rec, tmp_path):
     write_recording(no_usa, partners=("KOR", "JPN"), warnings=False)
     result = invoke("export", no_usa / LOG_NAME, "--format", "kml", "--out", tmp_path / "b.kml")
     assert result.exit_code == 0 and "released to JPN" in result.stderr
+    # a recording that names its hub nation (run.json) defaults to that nation's view
+    (no_usa / "run.json").write_text(json.dumps({"hub_nation": "KOR", "scenario": "demo"}))
+    result = invoke("export", no_usa, "--format", "kml", "--out", tmp_path / "c.kml")
+    assert result.exit_code == 0 and "released to KOR" in result.stderr
+    result = invoke("export", no_usa, "--format", "cap", "--out", tmp_path / "cap")
+    assert result.exit_code == 0
+    assert sorted(p.name for p in (tmp_path / "cap").iterdir())[0] == "trilink-demo-KOR-4-001.xml"
 
 
 def test_cap_one_valid_file_per_received_warning(rec, tmp_path):

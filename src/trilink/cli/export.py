@@ -11,8 +11,8 @@
   recording paced by its log times (``--speed``; 0 = as fast as possible), or live from
   the partner's release subject on NATS.
 
-The partner defaults to ``USA`` (the hub nation's own view) when the recording holds it,
-else the first partner found. Bad input (missing or corrupt recording, unknown partner,
+The partner defaults to the hub nation's own view (``hub_nation`` of the recording's
+``run.json``, else ``USA``) when the recording holds it, else the first partner found. Bad input (missing or corrupt recording, unknown partner,
 unwritable output, unreachable endpoint) is one line on stderr and exit code 2.
 """
 
@@ -78,17 +78,38 @@ def load_records(recording: Path, err: Console, what: str) -> list[LogRecord]:
         raise _fail(err, f"{what}: {path} is not a readable recording: {e.reason}") from None
 
 
+def run_meta(recording: Path) -> dict[str, Any]:
+    """The recording's ``run.json`` (hub nation, scenario name), or {} if absent/unreadable."""
+    import json
+
+    directory = recording if recording.is_dir() else recording.parent
+    try:
+        meta = json.loads((directory / "run.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
 def choose_partner(
-    records: Iterable[LogRecord], partner: str | None, err: Console, what: str
+    records: Iterable[LogRecord],
+    partner: str | None,
+    err: Console,
+    what: str,
+    hub_nation: str | None = None,
 ) -> str:
-    """The partner asked for (checked against the recording) or the default."""
+    """The partner asked for (checked against the recording) or the default: the hub
+    nation's own view (``run.json``; else ``USA``) when it received anything, else the
+    first partner found."""
     from trilink.alerts.recorded import partners_in
 
     found = partners_in(records)
     if not found:
         raise _fail(err, f"{what}: the recording holds no hub releases (trilink.hub.out.*)")
     if partner is None:
-        return DEFAULT_PARTNER if DEFAULT_PARTNER in found else found[0]
+        for preferred in (hub_nation, DEFAULT_PARTNER):
+            if preferred in found:
+                return preferred
+        return found[0]
     if partner not in found:
         raise _fail(
             err, f"{what}: partner {partner!r} received nothing here (have {', '.join(found)})"
@@ -101,7 +122,8 @@ def view_of(recording: Path, partner: str | None, err: Console, what: str) -> Pa
 
     with err.status(f"reading {recording}"):
         records = load_records(recording, err, what)
-        chosen = choose_partner(records, partner, err, what)
+        hub_nation = run_meta(recording).get("hub_nation")
+        chosen = choose_partner(records, partner, err, what, hub_nation)
         view = partner_view(records, chosen)
     if view.skipped:
         _say(err, f"{what}: {view.skipped} records on {chosen}'s subjects did not decode; skipped")
@@ -138,7 +160,7 @@ def export_command(
     err = Console(stderr=True)
     view = view_of(recording, partner, err, "export")
     if fmt is Format.cap:
-        files, note = _cap_files(view)
+        files, note = _cap_files(view, recording)
         if note:
             _say(err, note)
         _write_dir(out, files, err)
@@ -157,14 +179,16 @@ def export_command(
     )
 
 
-def _cap_files(view: PartnerView) -> tuple[list[tuple[str, bytes]], str]:
+def _cap_files(view: PartnerView, recording: Path) -> tuple[list[tuple[str, bytes]], str]:
     from trilink.alerts import load_territory, to_cap_document
     from trilink.alerts.recorded import cap_documents, cycles
-    from trilink.nodes.warnings import replay_warnings
+    from trilink.nodes.warnings import MAX_ID_PREFIX, replay_warnings
 
     if view.warnings:
         return cap_documents(view, partner_name=_partner_name(view.partner)), ""
-    events = replay_warnings(cycles(view), load_territory(view.partner))
+    name = run_meta(recording).get("scenario")
+    prefix = f"trilink-{name}"[:MAX_ID_PREFIX].rstrip("-") if name else "trilink"
+    events = replay_warnings(cycles(view), load_territory(view.partner), id_prefix=prefix)
     note = (
         f"export: the recording holds no warnings for {view.partner} (run without the "
         f"warning rules?): {len(events)} replayed from its released tracks"
