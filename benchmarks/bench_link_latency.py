@@ -1,0 +1,587 @@
+"""End-to-end latency over real NATS: a national report published on its own leaf, a
+partner receiving the corresponding hub track on its leaf (leaf -> hub -> leaf).
+
+The topology is the deployed one, on loopback: ``trilink.nodes.up.start_local_coalition``
+starts the hub server and one leaf per nation (KOR, JPN, USA) with mutual TLS, accounts,
+imports/exports and the JetStream store-and-forward streams (every national publish is
+also stored on its leaf and sourced by the hub; every release stored on the hub and
+sourced by the partner's leaf). Each node connects with its own client certificate.
+
+Two paths, each at offered loads of 1,000 and 10,000 reports per second (paced on a
+schedule; latency counts from the *scheduled* publish time, so a sender that falls
+behind is charged for it rather than hidden — no coordinated omission):
+
+(a) ``link``: KOR publishes signed TrackReports; a relay on the hub server receives
+    them through :class:`~trilink.link.Receiver` (decode, validate, verify, replay guard),
+    stamps and signs a SystemTrack with the same state and publishes it on
+    ``trilink.hub.out.JPN.tracks``; JPN receives and verifies. Layouts: ``procs`` (sender,
+    relay and receiver in three processes) and ``tasks`` (three asyncio tasks, one
+    process, each on its own connection).
+(b) ``hub``: the real :class:`~trilink.nodes.hub.HubNode` served by
+    :func:`trilink.nodes.live.run_hub`, fusing on a ``--cycle`` grid gated by the sources'
+    watermarks; KOR and JPN each publish half the load over ``--tracks`` objects on
+    ballistic arcs plus a heartbeat (watermark) every cycle; JPN receives. A report's
+    latency ends when JPN holds the release of the first cycle that includes it for the
+    report's own object.
+
+Latency is the partner's wall clock after verification minus the scheduled publish time
+(one host, one clock). Reports not delivered before the drain deadline count as lost
+(and as infinitely late in the percentiles). Printed per run: sender's achieved rate,
+delivered rate, p50/p99/max, losses, a breakdown per segment, and the CPU each process
+and each nats-server used per second of run.
+
+Run: ``.venv/bin/python benchmarks/bench_link_latency.py [--quick] [--duration 10]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import math
+import multiprocessing as mp
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+from bench_fusion import make_objects
+from bench_hub_throughput import (
+    NATIONS,
+    POLICY_TABLE,
+    coalition_keys,
+    heartbeat_body,
+    report_body,
+)
+
+from trilink.fusion.align import propagate_state
+from trilink.fusion.synthetic import JPN, KOR, arcs, radar_covariance
+from trilink.link import DeadLetterLog, Decoder, Receiver, ReplayGuard, Stamper, subjects
+from trilink.messages import SourceTrack, SystemTrack, TrackReport
+from trilink.nodes.clock import WallClock
+from trilink.nodes.hub import HUB_ID, HubNode
+from trilink.nodes.live import run_hub
+from trilink.nodes.up import LocalCoalition, start_local_coalition
+from trilink.policy import AuditLog, Policy
+
+MODELS = {"KOR": KOR, "JPN": JPN}
+
+
+@dataclass(frozen=True)
+class Run:
+    path: str  # "link" | "hub"
+    layout: str  # "procs" | "tasks"
+    rate: int  # offered reports per second, all sources together
+    duration_s: float
+    drain_s: float
+    tracks: int
+    cycle_s: float
+    seed: int
+    workdir: str
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return ("KOR",) if self.path == "link" else ("KOR", "JPN")
+
+
+# ---- what the senders publish ---------------------------------------------------------
+
+
+def send_plan(run: Run, nation: str) -> tuple[np.ndarray, list[str], list[Any], np.ndarray]:
+    """(offsets from t0 [ns], subjects, unsigned bodies, object of each report or -1).
+
+    Reports round-robin over ``run.tracks`` objects at ``rate / len(sources)`` per second
+    (JPN half a period after KOR); truth on ballistic arcs, noise drawn from each nation's
+    radar-shaped covariance. On the hub path a heartbeat (watermark) follows every grid time.
+    """
+    rate = run.rate / len(run.sources)
+    m = int(rate * run.duration_s)
+    n = min(run.tracks, m)
+    shift = 0.5 / rate if nation == "JPN" else 0.0
+    t_s = np.arange(m) / rate + shift
+    x0 = make_objects(n, np.random.default_rng(run.seed))
+    k = math.ceil(m / n)
+    truth = arcs(propagate_state(x0, t_s[:n]), np.arange(k) * n / rate).reshape(k * n, 6)[:m]
+    P = radar_covariance(truth[:, :3], MODELS[nation])
+    rng = np.random.default_rng(run.seed + (1 if nation == "KOR" else 2))
+    x = truth + np.einsum("nij,nj->ni", np.linalg.cholesky(P), rng.standard_normal((m, 6)))
+    ref = time.time_ns()
+    offsets = np.round(t_s * 1e9).astype(np.int64)
+    rows = [
+        (int(offsets[i]), 0, subjects.tracks(nation), i % n,
+         report_body(nation, f"{nation}-{i % n}", ref + int(offsets[i]), x[i], P[i]))
+        for i in range(m)
+    ]  # fmt: skip
+    if run.path == "hub":
+        cyc = round(run.cycle_s * 1e9)
+        for j in range(1, math.ceil(run.duration_s / run.cycle_s) + 1):
+            rows.append((j * cyc, 1, subjects.status(nation), -1, heartbeat_body(nation, ref)))
+    rows.sort(key=lambda r: (r[0], r[1]))
+    return (
+        np.array([r[0] for r in rows], dtype=np.int64),
+        [r[2] for r in rows],
+        [r[4] for r in rows],
+        np.array([r[3] for r in rows], dtype=np.int64),
+    )
+
+
+# ---- the roles --------------------------------------------------------------------------
+
+
+async def sender(bus: Any, run: Run, nation: str, plan: Any, t0: int) -> dict[str, Any]:
+    """Publish the plan on schedule: everything due is sent, then the loop yields."""
+    offsets, subs, bodies, obj = plan
+    stamper = Stamper(nation, coalition_keys()[0][nation])
+    stamped = np.zeros(len(bodies), dtype=np.int64)
+    i, n = 0, len(bodies)
+    while i < n:
+        now = time.time_ns()
+        due = t0 + int(offsets[i])
+        if due > now:
+            await asyncio.sleep((due - now) / 1e9 if due - now > 500_000 else 0)
+            continue
+        while i < n and t0 + int(offsets[i]) <= now:
+            body = msgspec.structs.replace(bodies[i], measured_ns=t0 + int(offsets[i]))
+            stamped[i] = time.time_ns()
+            await bus.publish(subs[i], stamper.seal(body, int(stamped[i])))
+            i += 1
+        await asyncio.sleep(0)
+    await bus.flush()
+    rep = obj >= 0
+    return {
+        "sched": t0 + offsets[rep],
+        "stamped": stamped[rep],
+        "obj": obj[rep],
+        "end": time.time_ns(),
+        "nation": nation,
+    }
+
+
+def _receiver() -> Receiver:
+    ring = coalition_keys()[1]
+    return Receiver(Decoder(ring.sources), ring, ReplayGuard(time.time_ns), DeadLetterLog())
+
+
+async def relay(bus: Any, run: Run, stop: Any) -> dict[str, Any]:
+    """Path (a): verify each KOR report, re-stamp its state as a SystemTrack for JPN."""
+    sub = bus.subscribe(subjects.tracks("KOR"))
+    await sub.wait_ready()
+    receiver, stamper = _receiver(), Stamper(HUB_ID, coalition_keys()[0][HUB_ID])
+    out_subject = subjects.hub_out("JPN", "tracks")
+    cpu = {"receive": 0.0, "build + sign": 0.0, "publish": 0.0}
+    watcher = asyncio.create_task(_end_when(stop, sub))
+    count = 0
+    async for m in sub:
+        c0 = time.thread_time()
+        msg = receiver(m.payload, m.subject)
+        c1 = time.thread_time()
+        if not isinstance(msg, TrackReport):
+            continue
+        body = SystemTrack(
+            source=HUB_ID, measured_ns=msg.measured_ns, releasability=("JPN",),
+            system_track_number=int(msg.track_id.rsplit("-", 1)[1]) + 1,
+            state_ecef=msg.state_ecef, covariance_ecef=msg.covariance_ecef, phase=msg.phase,
+            status="confirmed", quality=msg.quality, launch=msg.launch, impact=msg.impact,
+            apogee_height_m=msg.apogee_height_m, sources=(SourceTrack(nation="KOR"),),
+        )  # fmt: skip
+        payload = stamper.seal(body, time.time_ns())
+        c2 = time.thread_time()
+        await bus.publish(out_subject, payload)
+        c3 = time.thread_time()
+        cpu["receive"] += c1 - c0
+        cpu["build + sign"] += c2 - c1
+        cpu["publish"] += c3 - c2
+        count += 1
+    await watcher
+    return {"relayed": count, "rejected": receiver.rejected, "cpu": cpu}
+
+
+async def full_hub(bus: Any, run: Run, stop: Any, t0: int) -> dict[str, Any]:
+    """Path (b): the real HubNode under run_hub; each fusion cycle timed."""
+    keys, ring = coalition_keys()
+    hub = HubNode(
+        keys[HUB_ID], ring, WallClock(), partners=NATIONS, sources=run.sources,
+        policy=Policy.from_table(POLICY_TABLE), start_ns=t0, cycle_s=run.cycle_s,
+        audit=AuditLog(Path(run.workdir) / f"audit-{run.rate}.jsonl"),
+    )  # fmt: skip
+    cycles: list[tuple[int, int, int, int, int]] = []
+    inner = hub.cycle
+
+    def timed_cycle(t_ns: int) -> Any:
+        w0, c0 = time.time_ns(), time.thread_time_ns()
+        out = inner(t_ns)
+        cycles.append((t_ns, w0, time.time_ns(), time.thread_time_ns() - c0, len(out)))
+        return out
+
+    hub.cycle = timed_cycle  # type: ignore[method-assign]
+    done = asyncio.Event()
+    watcher = asyncio.create_task(_set_when(stop, done))
+    stats = await run_hub(hub, bus, stop=done, tick_s=0.1)
+    await watcher
+    hub.audit.close()
+    return {
+        "cycles": np.array(cycles, dtype=np.int64).reshape(-1, 5),
+        "received": stats.received,
+        "published": stats.published,
+        "rejected": hub.link.deadletters.total,
+        "live": int(hub.last_picture.live().sum()) if hub.last_picture is not None else 0,
+    }
+
+
+async def partner(bus: Any, run: Run, t0: int, expect: int) -> dict[str, Any]:
+    """JPN: receive and verify every release; stop when all are in, or idle/deadline."""
+    sub = bus.subscribe(subjects.node_inbox_pattern("JPN"))
+    await sub.wait_ready()
+    receiver = _receiver()
+    rows: list[tuple[int, int, int, int, int, float, float, float]] = []
+    last = [time.time_ns()]
+    end_ns = t0 + int(run.duration_s * 1e9)
+    deadline = end_ns + int(run.drain_s * 1e9)
+
+    last_k_ns = t0 + math.ceil(run.duration_s / run.cycle_s) * round(run.cycle_s * 1e9)
+    final = [False]  # hub path: the release of the last cycle has arrived
+
+    async def watch() -> None:
+        while True:
+            await asyncio.sleep(0.05)
+            now = time.time_ns()
+            quiet = now - last[0] > (500_000_000 if final[0] else 3_000_000_000)
+            if now > deadline or (now > end_ns and quiet):
+                await sub.unsubscribe()
+                return
+
+    watcher = asyncio.create_task(watch())
+    async for m in sub:
+        t_arr = time.time_ns()
+        msg = receiver(m.payload, m.subject)
+        t_ok = time.time_ns()
+        last[0] = t_ok
+        if isinstance(msg, SystemTrack) and msg.status != "lost":
+            x = msg.state_ecef
+            rows.append((msg.measured_ns, msg.sent_ns, t_arr, t_ok, msg.system_track_number, x[0], x[1], x[2]))  # fmt: skip
+            final[0] = final[0] or msg.measured_ns >= last_k_ns
+            if run.path == "link" and len(rows) >= expect:
+                break
+    watcher.cancel()
+    a = np.array(rows, dtype=object).reshape(-1, 8)
+    return {
+        "ints": np.array(a[:, :5], dtype=np.int64),
+        "pos": np.array(a[:, 5:], dtype=float),
+        "rejected": receiver.rejected,
+    }
+
+
+async def _end_when(stop: Any, sub: Any) -> None:
+    while not stop.is_set():
+        await asyncio.sleep(0.05)
+    await sub.unsubscribe()
+
+
+async def _set_when(stop: Any, event: asyncio.Event) -> None:
+    while not stop.is_set():
+        await asyncio.sleep(0.05)
+    event.set()
+
+
+# ---- processes ------------------------------------------------------------------------
+
+
+def child(roles: list[str], run: Run, coal: LocalCoalition, q: Any, go: Any, t0v: Any, stop: Any) -> None:  # fmt: skip
+    # asyncio warns on every TLS connection closed by the peer at the end; not ours to fix
+    logging.getLogger("asyncio").setLevel(logging.ERROR)
+    asyncio.run(_child(roles, run, coal, q, go, t0v, stop))
+
+
+async def _child(roles: list[str], run: Run, coal: LocalCoalition, q: Any, go: Any, t0v: Any, stop: Any) -> None:  # fmt: skip
+    node_of = {"relay": HUB_ID, "hub": HUB_ID, "recv": "JPN"}
+    buses = {r: await coal.bus_for(node_of.get(r, r.removeprefix("send:"))) for r in roles}
+    plans = {r: send_plan(run, r[5:]) for r in roles if r.startswith("send:")}
+    expect = sum(int(run.rate / len(run.sources) * run.duration_s) for _ in run.sources)
+    q.put(("ready", roles))
+    while not go.is_set():
+        await asyncio.sleep(0.01)
+    t0 = int(t0v.value)
+    cpu0 = time.process_time()
+
+    async def one(role: str) -> None:
+        bus = buses[role]
+        if role.startswith("send:"):
+            res = await sender(bus, run, role[5:], plans[role], t0)
+        elif role == "relay":
+            res = await relay(bus, run, stop)
+        elif role == "hub":
+            res = await full_hub(bus, run, stop, t0)
+        else:
+            res = await partner(bus, run, t0, expect)
+        res["bus_errors"] = len(getattr(bus, "errors", ()))
+        q.put((role, res))  # at once: the parent stops the hub when the partner is done
+
+    await asyncio.gather(*(one(r) for r in roles))
+    q.put(("cpu", {"roles": "+".join(roles), "cpu_s": time.process_time() - cpu0}))
+    for bus in buses.values():
+        await bus.close()
+
+
+def server_cpu(coal: LocalCoalition) -> dict[str, float]:
+    """CPU seconds (user + system) each nats-server has used so far, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for name, srv in coal.servers.items():
+        try:
+            fields = Path(f"/proc/{srv.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            out[name] = (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError, ValueError):
+            out[name] = float("nan")
+    return out
+
+
+def run_once(run: Run, coal: LocalCoalition) -> dict[str, Any]:
+    if run.path == "link":
+        layout = [["send:KOR"], ["relay"], ["recv"]]
+        if run.layout == "tasks":
+            layout = [["send:KOR", "relay", "recv"]]
+    else:
+        layout = [["send:KOR"], ["hub"], ["send:JPN", "recv"]]
+    ctx = mp.get_context("spawn")
+    q, go, stop = ctx.Queue(), ctx.Event(), ctx.Event()
+    t0v = ctx.Value("q", 0)
+    bare = LocalCoalition(coal.topo, coal.pki, {})  # picklable: no server handles
+    procs = [ctx.Process(target=child, args=(r, run, bare, q, go, t0v, stop)) for r in layout]
+    for p in procs:
+        p.start()
+    try:
+        for _ in procs:
+            tag, _roles = q.get(timeout=120)
+            assert tag == "ready"
+        cpu0, w0 = server_cpu(coal), time.time()
+        t0v.value = time.time_ns() + 500_000_000  # everyone subscribed; start in 0.5 s
+        go.set()
+        results: dict[str, Any] = {"cpu": {}}
+        expected = sum(len(r) for r in layout) + len(layout)
+        timeout = run.duration_s + run.drain_s + 60
+        for _ in range(expected):
+            role, res = q.get(timeout=timeout)
+            if role == "cpu":
+                results["cpu"][res["roles"]] = res["cpu_s"]
+            else:
+                results[role] = res
+            if role == "recv":
+                stop.set()
+        wall = time.time() - w0
+        cpu1 = server_cpu(coal)
+    finally:
+        stop.set()
+        for p in procs:
+            p.join(timeout=30)
+            if p.is_alive():
+                p.terminate()
+    results["servers"] = {k: (cpu1[k] - cpu0[k]) / wall for k in cpu0}
+    results["wall_s"] = wall
+    results["t0"] = int(t0v.value)
+    return results
+
+
+# ---- analysis ---------------------------------------------------------------------------
+
+MS = 1e6  # ns per ms
+
+
+def _q(v: np.ndarray, q: float) -> float:
+    """A quantile that is an observed value (infinite for undelivered reports)."""
+    return float(np.quantile(v, q, method="inverted_cdf")) if v.size else float("nan")
+
+
+def link_latency(res: dict[str, Any]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Path (a): latency per scheduled report [ns] (inf if lost) and its segments."""
+    s, r = res["send:KOR"], res["recv"]["ints"]
+    lat = np.full(s["sched"].size, np.inf)
+    idx = np.searchsorted(s["sched"], r[:, 0])
+    ok = (idx < s["sched"].size) & (s["sched"][np.minimum(idx, s["sched"].size - 1)] == r[:, 0])
+    idx, r = idx[ok], r[ok]
+    lat[idx] = r[:, 3] - r[:, 0]
+    seg = {
+        "sender (schedule -> signed)": s["stamped"][idx] - r[:, 0],
+        "KOR leaf -> hub, verify (-> hub signs)": r[:, 1] - s["stamped"][idx],
+        "hub signs -> JPN leaf -> JPN process": r[:, 2] - r[:, 1],
+        "JPN verify": r[:, 3] - r[:, 2],
+    }
+    return lat, seg
+
+
+def hub_latency(res: dict[str, Any], run: Run) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Path (b): latency of every report to JPN's receipt of the first release of its
+    object that includes it, and the segments (grid wait, cycle start, cycle, delivery)."""
+    t0, cyc = res["t0"], round(run.cycle_s * 1e9)
+    sends = [res[f"send:{n}"] for n in run.sources]
+    sched = np.concatenate([s["sched"] for s in sends])
+    obj = np.concatenate([s["obj"] for s in sends])
+    r, pos = res["recv"]["ints"], res["recv"]["pos"]
+    n_obj = int(obj.max()) + 1
+    # Which object each system number is: nearest truth at its first receipt.
+    x0 = make_objects(n_obj, np.random.default_rng(run.seed))
+    obj_of: dict[int, int] = {}
+    order = np.argsort(r[:, 3], kind="stable")
+    numbers, first = np.unique(r[order, 4], return_index=True)
+    for number, i in zip(numbers, order[first], strict=True):
+        truth = propagate_state(x0, np.full(n_obj, (r[i, 0] - t0) / 1e9))
+        d = np.linalg.norm(truth[:, :3] - pos[i], axis=1)
+        if d.min() < 20e3:
+            obj_of[int(number)] = int(d.argmin())
+    k_max = math.ceil(run.duration_s / run.cycle_s) + 2
+    best = np.full((n_obj, k_max + 1), np.inf)
+    rk = (r[:, 0] - t0) // cyc
+    mapped = np.array([obj_of.get(int(v), -1) for v in r[:, 4]], dtype=np.int64)
+    use = (mapped >= 0) & (rk >= 0) & (rk <= k_max)
+    np.minimum.at(best, (mapped[use], rk[use]), r[use, 3].astype(float))
+    k = np.maximum(1, -((t0 - sched) // cyc))  # first grid time at or after the report
+    got = best[obj, k]
+    lat = got - sched
+    cycles = res["hub"]["cycles"]
+    by_k = {int((c[0] - t0) // cyc): c for c in cycles}
+    ok = np.isfinite(lat)
+    ck = np.array([by_k.get(int(v), np.full(5, -1)) for v in k[ok]]).reshape(-1, 5)
+    seg = {
+        "wait for the grid time t_k": (t0 + k[ok] * cyc - sched[ok]).astype(float),
+        "t_k -> cycle starts (watermarks)": (ck[:, 1] - (t0 + k[ok] * cyc)).astype(float),
+        "fusion cycle (fuse, predict, sign all)": (ck[:, 2] - ck[:, 1]).astype(float),
+        "publish -> JPN verified": got[ok] - ck[:, 2],
+    }
+    return lat, seg
+
+
+def summarise(run: Run, res: dict[str, Any]) -> dict[str, Any]:
+    lat, seg = link_latency(res) if run.path == "link" else hub_latency(res, run)
+    t0 = res["t0"]
+    sends = [res[f"send:{n}"] for n in run.sources]
+    sent = sum(s["sched"].size for s in sends)
+    last_sent = max(int(s["stamped"].max()) for s in sends)
+    ok = np.isfinite(lat)
+    t_ok = res["recv"]["ints"][:, 3]
+    span = max(run.duration_s, (int(t_ok.max()) - t0) / 1e9) if t_ok.size else run.duration_s
+    return {
+        "run": run,
+        "sent_rate": sent / max(run.duration_s, (last_sent - t0) / 1e9),
+        "delivered_rate": int(ok.sum()) / span,
+        "p50": _q(lat, 0.5) / MS,
+        "p99": _q(lat, 0.99) / MS,
+        "max": float(lat.max()) / MS if lat.size else float("nan"),
+        "sent": sent,
+        "lost": int((~ok).sum()),
+        "seg": {k: (_q(v, 0.5) / MS, _q(v, 0.99) / MS) for k, v in seg.items()},
+        "cpu": {k: v / res["wall_s"] for k, v in res["cpu"].items()},
+        "cpu_per_report_us": {k: v / sent * 1e6 for k, v in res["cpu"].items()},
+        "servers": res["servers"],
+        "relay_cpu": res.get("relay", {}).get("cpu"),
+        "relayed": res.get("relay", {}).get("relayed"),
+        "hub": res.get("hub"),
+        "rejected": sum(v.get("rejected", 0) for v in res.values() if isinstance(v, dict)),
+        "bus_errors": sum(v.get("bus_errors", 0) for v in res.values() if isinstance(v, dict)),
+    }
+
+
+def print_summary(rows: list[dict[str, Any]]) -> None:
+    print(
+        f"\n{'path':<6}{'layout':<7}{'offered/s':>10}{'sent/s':>9}{'delivered/s':>12}"
+        f"{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'late':>8}"
+    )
+    for s in rows:
+        run = s["run"]
+        print(
+            f"{run.path:<6}{run.layout:<7}{run.rate:>10,}{s['sent_rate']:>9,.0f}"
+            f"{s['delivered_rate']:>12,.0f}{_fmt(s['p50']):>9}{_fmt(s['p99']):>9}"
+            f"{_fmt(s['max']):>9}{s['lost']:>8,}"
+        )
+
+
+def print_details(s: dict[str, Any]) -> None:
+    run = s["run"]
+    print(
+        f"\n{run.path} / {run.layout} / {run.rate:,} reports/s: {s['sent']:,} sent, "
+        f"{s['lost']:,} not delivered by the cut-off, {s['rejected']} rejected, "
+        f"{s['bus_errors']} client errors"
+    )
+    print(f"  {'segment (delivered reports)':<42}{'p50 ms':>9}{'p99 ms':>9}")
+    for name, (p50, p99) in s["seg"].items():
+        print(f"  {name:<42}{_fmt(p50):>9}{_fmt(p99):>9}")
+    cpu = ", ".join(f"{k} {v:.2f}" for k, v in s["cpu"].items())
+    srv = ", ".join(f"{k} {v:.2f}" for k, v in s["servers"].items())
+    print(f"  CPU cores used (mean over the run), processes: {cpu}; nats-servers: {srv}")
+    per = ", ".join(f"{k} {v:.0f}" for k, v in s["cpu_per_report_us"].items())
+    print(f"  process CPU per report sent (us): {per}")
+    if s["relay_cpu"] and s["relayed"]:
+        per = ", ".join(f"{k} {v / s['relayed'] * 1e6:.0f}" for k, v in s["relay_cpu"].items())
+        total = sum(s["relay_cpu"].values()) / s["relayed"]
+        print(f"  relay CPU per report (us): {per} -> one core relays at most {1 / total:,.0f}/s")
+    if s["hub"] is not None and len(s["hub"]["cycles"]):
+        c = s["hub"]["cycles"]
+        print(
+            f"  hub: {len(c)} cycles, {np.median(c[:, 3]) / MS:.1f} CPU-ms p50 "
+            f"({np.quantile(c[:, 3], 0.99) / MS:.1f} p99) and {np.median(c[:, 4]):.0f} "
+            f"releases per cycle; {s['hub']['live']} live system tracks at the end"
+        )
+
+
+def _fmt(v: float) -> str:
+    if not math.isfinite(v):
+        return "late"
+    return f"{v:.2f}" if v < 100 else f"{v:,.0f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="3 s per run, processes only")
+    ap.add_argument("--duration", type=float, default=10.0, help="seconds of offered load per run")
+    ap.add_argument("--drain", type=float, default=20.0, help="seconds allowed after the load")
+    ap.add_argument("--rates", default="1000,10000", help="offered reports/s, comma-separated")
+    ap.add_argument("--paths", default="link,hub", help="link (a) and/or hub (b)")
+    ap.add_argument("--layouts", default="procs,tasks", help="for the link path: procs, tasks")
+    ap.add_argument("--link-tracks", type=int, default=100, help="track ids on the link path")
+    ap.add_argument("--tracks", type=int, default=20, help="objects on the hub path")
+    ap.add_argument("--cycle", type=float, default=0.05, help="hub fusion cycle, s")
+    ap.add_argument("--seed", type=int, default=3)
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.duration, args.drain, args.layouts = 3.0, 5.0, "procs"
+    rates = [int(r) for r in args.rates.split(",")]
+    print(
+        f"link latency over real NATS (hub + KOR/JPN/USA leaves, mutual TLS, JetStream "
+        f"streams), loopback; {args.duration:g} s per run; load average "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-link-") as tmp:
+        coal = asyncio.run(start_local_coalition(Path(tmp) / "nats", NATIONS, "USA"))
+        try:
+            for path in args.paths.split(","):
+                layouts = args.layouts.split(",") if path == "link" else ["procs"]
+                for layout in layouts:
+                    for rate in rates:
+                        run = Run(
+                            path, layout, rate, args.duration, args.drain,
+                            args.link_tracks if path == "link" else args.tracks,
+                            args.cycle, args.seed, tmp,
+                        )  # fmt: skip
+                        s = summarise(run, run_once(run, coal))
+                        s["servers"] = _named(s["servers"])
+                        rows.append(s)
+                        print_details(s)
+        finally:
+            coal.stop()
+    print_summary(rows)
+    print(
+        f"(hub path: {args.tracks} objects, cycle {args.cycle * 1e3:g} ms, partners "
+        f"{', '.join(NATIONS)}; link path: one relay, no fusion)"
+    )
+    return 0
+
+
+def _named(cpu: dict[str, float]) -> dict[str, float]:
+    return {k: v for k, v in cpu.items() if math.isfinite(v)}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
