@@ -21,6 +21,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.stats import chi2
 
 from trilink.tracking.filters import Measurement
+from trilink.tracking.jit import arg, use_kernels
 
 Array = NDArray[np.float64]
 
@@ -34,7 +35,22 @@ def gate_threshold(probability: float, dim: int) -> float:
 
 
 def distances(x: Array, P: Array, z: Array, R: Array, meas: Measurement) -> tuple[Array, Array]:
-    """Squared Mahalanobis distances (N, D) and costs ``d2 + ln det S`` (N, D)."""
+    """Squared Mahalanobis distances (N, D) and costs ``d2 + ln det S`` (N, D); the
+    compiled kernel when :mod:`.jit` allows, else :func:`distances_reference`."""
+    if not use_kernels():
+        return distances_reference(x, P, z, R, meas)
+    from trilink.tracking.kernels_filters import distances_kernel
+
+    return distances_kernel(
+        arg(x), arg(P), arg(z), arg(R),
+        *meas.frame(), meas.kind == "radar",
+    )  # fmt: skip
+
+
+def distances_reference(
+    x: Array, P: Array, z: Array, R: Array, meas: Measurement
+) -> tuple[Array, Array]:
+    """:func:`distances` in NumPy (the reference)."""
     n, d = x.shape[0], z.shape[0]
     if n == 0 or d == 0:
         return np.zeros((n, d)), np.zeros((n, d))

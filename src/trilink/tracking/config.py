@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+MOTIONS = ("imm", "cv")
+
 
 @dataclass(frozen=True)
 class TrackerConfig:
@@ -26,6 +28,12 @@ class TrackerConfig:
     q_kappa: float = 1e-12  # m^4 kg^-2 s^-1 (slow drift as the vehicle ablates and trims)
     drag_error: float = 0.2  # 1-sigma relative error of the modelled drag acceleration
     h_max_s: float = 2.0  # longest RK4 step of the filter's time update
+    # "imm": the ballistic/boost IMM above (missiles). "cv": one nearly-constant-velocity
+    # model in ECEF without gravity (CWNA, PSD q_accel_cv per axis, as Stone Soup's
+    # ConstantVelocity), for objects in straight flight and for comparisons with other
+    # trackers; the 8-D state then carries zero thrust and a frozen kappa.
+    motion: str = "imm"
+    q_accel_cv: float = 1.0  # m^2 s^-3
 
     # --- interacting multiple model (ballistic = 0, boost = 1) -------------------------
     # Mean sojourn times: a boost lasts ~1 min per stage; a coast ends in boost only at a
@@ -62,3 +70,7 @@ class TrackerConfig:
     predict_max_time_s: float = 7_200.0  # give up propagating after this long
     launch_model_error_frac: float = 0.15  # 1-sigma of the straight-line back-extrapolation
     burnout_altitude_default_m: float = 40_000.0  # when the track never saw the boost
+
+    def __post_init__(self) -> None:
+        if self.motion not in MOTIONS:
+            raise ValueError(f"TrackerConfig.motion must be one of {MOTIONS}, not {self.motion!r}")

@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 
 from trilink.geo.measure import az_el, az_el_jacobian, range_az_el, range_az_el_jacobian, wrap_angle
 from trilink.tracking.dynamics import IA, NX, process_noise, rk4_step_stm
+from trilink.tracking.jit import arg, use_kernels
 
 Array = NDArray[np.float64]
 
@@ -56,6 +57,13 @@ class Measurement:
         jac[..., 0:3] = jr
         return zhat, jac
 
+    def frame(self) -> tuple[Array, Array]:
+        """``(sensor_ecef, rot)`` as contiguous float arrays (for the compiled kernels)."""
+        return (
+            arg(self.sensor_ecef),
+            arg(self.rot),
+        )
+
     def residual(self, z: Array, zhat: Array) -> Array:
         """Innovation ``z - zhat`` with the azimuth wrapped to (-pi, pi]."""
         nu = np.array(z, dtype=float) - zhat
@@ -85,8 +93,32 @@ class ModelRows:
 def predict(
     x: Array, P: Array, dt_s: Array | float, model: ModelRows, h_max_s: float = 2.0
 ) -> tuple[Array, Array]:
+    """EKF time update of (M, 8) states and (M, 8, 8) covariances over ``dt_s`` seconds
+    (a scalar, or (M,) for rows that start at different times): the compiled kernel
+    (:func:`.kernels_dynamics.predict_rows`) when :mod:`.jit` allows, else
+    :func:`predict_reference` (same equations, same numbers)."""
+    if not use_kernels():
+        return predict_reference(x, P, dt_s, model, h_max_s)
+    from trilink.tracking.kernels_dynamics import predict_rows
+
+    m = np.shape(x)[0]
+
+    def rows(a: Array | float) -> Array:
+        return arg(np.broadcast_to(np.asarray(a, dtype=float), (m,)))
+
+    return predict_rows(
+        arg(x), arg(P),
+        rows(dt_s), rows(model.thrust_on), rows(model.drag_on), rows(model.q_accel),
+        rows(model.q_thrust), rows(model.q_kappa), float(model.drag_error),
+        float(model.thrust_var_floor), float(h_max_s),
+    )  # fmt: skip
+
+
+def predict_reference(
+    x: Array, P: Array, dt_s: Array | float, model: ModelRows, h_max_s: float = 2.0
+) -> tuple[Array, Array]:
     """EKF time update of (M, n) states and (M, n, n) covariances over ``dt_s`` seconds
-    (a scalar, or (M,) for rows that start at different times).
+    (a scalar, or (M,) for rows that start at different times), in NumPy.
 
     Each RK4 step ``h <= h_max_s`` carries the mean and the STM ``Phi`` together, and the
     covariance as ``P <- Phi P Phi^T + Q(h)`` (the noise is added per step so that long
@@ -148,10 +180,57 @@ def update_from_innovation(
 
 
 def update(x: Array, P: Array, z: Array, R: Array, meas: Measurement) -> tuple[Array, Array, Array]:
-    """EKF measurement update: (x (M, n), P (M, n, n), NIS (M,))."""
+    """EKF measurement update: (x (M, n), P (M, n, n), NIS (M,)); the compiled kernel
+    when :mod:`.jit` allows, else :func:`update_reference`."""
+    if not use_kernels():
+        return update_reference(x, P, z, R, meas)
+    from trilink.tracking.kernels_filters import update_kernel
+
+    sensor, rot = meas.frame()
+    return update_kernel(arg(x), arg(P), arg(z), arg(R), sensor, rot, meas.kind == "radar")
+
+
+def update_reference(
+    x: Array, P: Array, z: Array, R: Array, meas: Measurement
+) -> tuple[Array, Array, Array]:
+    """:func:`update` in NumPy (the reference the kernel is tested against)."""
     nu, S, H = innovation(x, P, z, R, meas)
     x_new, P_new, nis, _ = update_from_innovation(x, P, nu, S, H, R)
     return x_new, P_new, nis
+
+
+def cv_predict(x: Array, P: Array, dt_s: Array | float, q_accel: float) -> tuple[Array, Array]:
+    """Nearly-constant-velocity time update of (M, n) states, n >= 6 ([r, v, ...] ECEF,
+    no gravity), over ``dt_s`` (scalar or (M,)): ``x <- F x``, ``P <- F P F^T + Q`` with
+    the continuous white-noise acceleration of PSD ``q_accel`` [m^2 s^-3] per axis,
+    ``Q = q [[dt^3/3, dt^2/2], [dt^2/2, dt]]`` (Bar-Shalom et al. 2001, sec. 6.2.2; the
+    form of Stone Soup's ``ConstantVelocity``). States past the sixth are left as they
+    are. The compiled kernel when :mod:`.jit` allows, else NumPy."""
+    m = np.shape(x)[0]
+    dt = arg(np.broadcast_to(np.asarray(dt_s, dtype=float), (m,)))
+    if use_kernels():
+        from trilink.tracking.kernels_filters import cv_predict_kernel
+
+        return cv_predict_kernel(arg(x), arg(P), dt, float(q_accel))
+    return cv_predict_reference(x, P, dt, q_accel)
+
+
+def cv_predict_reference(
+    x: Array, P: Array, dt_s: Array | float, q_accel: float
+) -> tuple[Array, Array]:
+    """:func:`cv_predict` in NumPy."""
+    x = np.array(x, dtype=float)
+    m, n = x.shape
+    dt = np.broadcast_to(np.asarray(dt_s, dtype=float), (m,))
+    F = np.broadcast_to(np.eye(n), (m, n, n)).copy()
+    F[:, 0:3, 3:6] = dt[:, None, None] * np.eye(3)
+    h = np.abs(dt)[:, None, None]
+    Q = np.zeros((m, n, n))
+    Q[:, 0:3, 0:3] = q_accel * h**3 / 3.0 * np.eye(3)
+    Q[:, 0:3, 3:6] = Q[:, 3:6, 0:3] = q_accel * h**2 / 2.0 * np.eye(3)
+    Q[:, 3:6, 3:6] = q_accel * h * np.eye(3)
+    x_new = np.einsum("mij,mj->mi", F, x)
+    return x_new, F @ P @ np.swapaxes(F, -1, -2) + Q
 
 
 def sigma_points(x: Array, P: Array) -> tuple[Array, Array]:
@@ -184,10 +263,14 @@ __all__ = [
     "NX",
     "Measurement",
     "ModelRows",
+    "cv_predict",
+    "cv_predict_reference",
     "innovation",
     "is_positive_definite",
     "predict",
+    "predict_reference",
     "sigma_points",
     "update",
     "update_from_innovation",
+    "update_reference",
 ]

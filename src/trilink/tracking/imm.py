@@ -23,15 +23,18 @@ from trilink.tracking.dynamics import NX
 from trilink.tracking.filters import (
     Measurement,
     ModelRows,
+    cv_predict,
     innovation,
-    predict,
+    predict_reference,
     update_from_innovation,
 )
+from trilink.tracking.jit import arg, use_kernels
 
 Array = NDArray[np.float64]
 
 BALLISTIC, BOOST = 0, 1
 N_MODELS = 2
+MU_FLOOR = 1e-5  # model probabilities never fall below this (see imm_update_reference)
 
 
 def transition_matrix(dt_s: Array | float, cfg: TrackerConfig) -> Array:
@@ -76,13 +79,43 @@ def imm_predict(
     x: Array, P: Array, mu: Array, dt_s: Array | float, cfg: TrackerConfig
 ) -> tuple[Array, Array, Array]:
     """Mixing then the model-conditioned EKF predictions over ``dt_s`` (scalar or (N,)):
-    (x, P, mu_pred)."""
+    (x, P, mu_pred). With ``cfg.motion == "cv"`` the table holds one model (N, 1, n),
+    the nearly-constant-velocity one (:func:`.filters.cv_predict`), and mu stays 1.
+    The compiled kernels run when :mod:`.jit` allows, else :func:`imm_predict_reference`.
+    """
+    n = x.shape[0]
+    if n == 0:
+        return x.copy(), P.copy(), mu.copy()
+    dt = arg(np.broadcast_to(np.asarray(dt_s, dtype=float), (n,)))
+    if cfg.motion == "cv":
+        nm = x.shape[1]
+        xf, Pf = cv_predict(
+            x.reshape(n * nm, -1), P.reshape(n * nm, *P.shape[-2:]), np.repeat(dt, nm),
+            cfg.q_accel_cv,
+        )  # fmt: skip
+        return xf.reshape(x.shape), Pf.reshape(P.shape), mu.copy()
+    if not use_kernels():
+        return imm_predict_reference(x, P, mu, dt, cfg)
+    from trilink.tracking.kernels_filters import imm_predict_kernel
+
+    return imm_predict_kernel(
+        arg(x), arg(P),
+        arg(mu), dt, cfg.ballistic_mean_s, cfg.boost_mean_s,
+        cfg.q_accel_ballistic, cfg.q_accel_boost, cfg.q_thrust_boost, cfg.q_kappa,
+        cfg.drag_error, ModelRows.thrust_var_floor, cfg.h_max_s,
+    )  # fmt: skip
+
+
+def imm_predict_reference(
+    x: Array, P: Array, mu: Array, dt_s: Array | float, cfg: TrackerConfig
+) -> tuple[Array, Array, Array]:
+    """:func:`imm_predict` of the two-model IMM in NumPy (the reference)."""
     n = x.shape[0]
     if n == 0:
         return x.copy(), P.copy(), mu.copy()
     x0, P0, c = mix(x, P, mu, transition_matrix(dt_s, cfg))
     dt_rows = np.repeat(np.broadcast_to(np.asarray(dt_s, dtype=float), (n,)), N_MODELS)
-    xf, Pf = predict(
+    xf, Pf = predict_reference(
         x0.reshape(n * N_MODELS, NX), P0.reshape(n * N_MODELS, NX, NX), dt_rows,
         model_rows(n, cfg), cfg.h_max_s,
     )  # fmt: skip
@@ -93,30 +126,59 @@ def imm_update(
     x: Array, P: Array, mu: Array, z: Array, R: Array, meas: Measurement
 ) -> tuple[Array, Array, Array, Array]:
     """Model-conditioned EKF updates with one measurement per track (z (N, m), R (N, m, m)),
-    then the model probabilities from the likelihoods: (x, P, mu, log-likelihood (N,))."""
-    n = x.shape[0]
-    xr = x.reshape(n * N_MODELS, NX)
-    Pr = P.reshape(n * N_MODELS, NX, NX)
-    zr = np.repeat(z, N_MODELS, axis=0)
-    Rr = np.repeat(R, N_MODELS, axis=0)
+    then the model probabilities from the likelihoods: (x, P, mu, log-likelihood (N,)).
+    Any number of models (x (N, M, n)); the compiled kernel when :mod:`.jit` allows."""
+    if not use_kernels():
+        return imm_update_reference(x, P, mu, z, R, meas)
+    from trilink.tracking.kernels_filters import imm_update_kernel
+
+    return imm_update_kernel(
+        arg(x), arg(P), arg(mu), arg(z),
+        arg(R), *meas.frame(), meas.kind == "radar", MU_FLOOR,
+    )  # fmt: skip
+
+
+def imm_update_reference(
+    x: Array, P: Array, mu: Array, z: Array, R: Array, meas: Measurement
+) -> tuple[Array, Array, Array, Array]:
+    """:func:`imm_update` in NumPy (the reference)."""
+    n, nm = x.shape[0], x.shape[1]
+    xr = x.reshape(n * nm, x.shape[-1])
+    Pr = P.reshape(n * nm, *P.shape[-2:])
+    zr = np.repeat(z, nm, axis=0)
+    Rr = np.repeat(R, nm, axis=0)
     nu, S, H = innovation(xr, Pr, zr, Rr, meas)
     xu, Pu, _, loglik = update_from_innovation(xr, Pr, nu, S, H, Rr)
-    ll = loglik.reshape(n, N_MODELS)
+    ll = loglik.reshape(n, nm)
     ll_max = ll.max(axis=1, keepdims=True)
     post = mu * np.exp(ll - ll_max)
     total = post.sum(axis=1, keepdims=True)
     mu_new = post / total
     # Floor the probabilities so that a model the data have ruled out can come back
     # (a second stage igniting after a coast) within a few scans.
-    mu_new = np.clip(mu_new, 1e-5, None)
+    mu_new = np.clip(mu_new, MU_FLOOR, None)
     mu_new /= mu_new.sum(axis=1, keepdims=True)
     mix_loglik = (ll_max + np.log(total))[:, 0]
-    return xu.reshape(n, N_MODELS, NX), Pu.reshape(n, N_MODELS, NX, NX), mu_new, mix_loglik
+    return xu.reshape(x.shape), Pu.reshape(P.shape), mu_new, mix_loglik
 
 
 def combine(x: Array, P: Array, mu: Array) -> tuple[Array, Array]:
     """Moment-matched output estimate (N, n), (N, n, n) of the model mixture."""
+    if not use_kernels():
+        return combine_reference(x, P, mu)
+    from trilink.tracking.kernels_filters import combine_kernel
+
+    return combine_kernel(arg(x), arg(P), arg(mu))
+
+
+def combine_reference(x: Array, P: Array, mu: Array) -> tuple[Array, Array]:
+    """:func:`combine` in NumPy."""
     xc = np.einsum("nj,njk->nk", mu, x)
     d = x - xc[:, None, :]
     Pc = np.einsum("nj,njkl->nkl", mu, P) + np.einsum("nj,njk,njl->nkl", mu, d, d)
     return xc, Pc
+
+
+def p_boost(mu: Array) -> Array:
+    """Probability of the boost model (N,); zero for a one-model (CV) table."""
+    return mu[:, BOOST] if mu.shape[1] > BOOST else np.zeros(mu.shape[0])

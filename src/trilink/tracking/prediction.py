@@ -39,6 +39,7 @@ from trilink.geo.wgs84 import GM, R_MEAN
 from trilink.tracking.config import TrackerConfig
 from trilink.tracking.dynamics import H_SCALE, IK, NX, rk4_step
 from trilink.tracking.filters import sigma_points
+from trilink.tracking.jit import arg, use_kernels
 
 Array = NDArray[np.float64]
 
@@ -215,7 +216,6 @@ def _to8(x7: Array) -> Array:
     return x8
 
 
-@np.errstate(invalid="ignore", over="ignore")
 def predict_points(
     x: Array,
     P: Array,
@@ -229,7 +229,52 @@ def predict_points(
     ``boosting`` (K,) says which estimates are in boost (their launch point extrapolates
     from the current state); ``burnout_height_m`` (K,) is the height at which each track
     left the boost (NaN if it never saw one: then ``clip(0.25 * apogee, 30 km, 300 km)``).
+    Runs the compiled kernel (:mod:`.kernels_prediction`) when :mod:`.jit` allows, else
+    :func:`predict_points_reference`; both give the same numbers.
     """
+    if not use_kernels():
+        return predict_points_reference(x, P, t_ns, boosting, burnout_height_m, cfg)
+    from trilink.tracking import kernels_prediction as kp
+
+    k = np.shape(x)[0]
+    t_ns = np.asarray(t_ns, dtype=np.int64)
+    x7, P7 = _state7(np.asarray(x, float), np.asarray(P, float), cfg)
+    with np.errstate(invalid="ignore", over="ignore"):
+        out, bad = kp.predict_kernel(
+            x7, P7, np.require(np.broadcast_to(boosting, (k,)), np.bool_, ('C', 'W')),
+            arg(np.broadcast_to(burnout_height_m, (k,))),
+            cfg.predict_coarse_step_frac, cfg.predict_air_height_m,
+            cfg.predict_air_step_frac, cfg.predict_max_time_s, cfg.launch_model_error_frac,
+        )  # fmt: skip
+    if bad.any():  # as np.linalg.cholesky in the reference
+        raise np.linalg.LinAlgError("predict_points: covariance is not positive definite")
+
+    def point(c0: int, ce: int) -> PointPrediction:
+        # columns c0..c0+7: lat, lon, ee, en, nn, t, t_sigma, ok; ce..ce+2: a, b, bearing
+        cov = out[:, [c0 + 2, c0 + 3, c0 + 3, c0 + 4]].reshape(k, 2, 2)
+        return PointPrediction(
+            out[:, c0].copy(), out[:, c0 + 1].copy(), out[:, ce].copy(), out[:, ce + 1].copy(),
+            out[:, ce + 2].copy(), cov, _add_s(t_ns, out[:, c0 + 5]), out[:, c0 + 6].copy(),
+            out[:, c0 + 7].astype(np.bool_),  # 0.0 or 1.0
+        )  # fmt: skip
+
+    return Predictions(
+        point(kp.C_I_LAT, kp.C_I_A), point(kp.C_L_LAT, kp.C_L_A),
+        out[:, kp.C_APO].copy(), out[:, kp.C_APO_S].copy(),
+    )  # fmt: skip
+
+
+@np.errstate(invalid="ignore", over="ignore")
+def predict_points_reference(
+    x: Array,
+    P: Array,
+    t_ns: NDArray[np.int64],
+    boosting: NDArray[np.bool_],
+    burnout_height_m: Array,
+    cfg: TrackerConfig,
+) -> Predictions:
+    """:func:`predict_points` in NumPy: all sigma points of all tracks flown together
+    (the reference the compiled kernel is tested against)."""
     k = x.shape[0]
     t_ns = np.asarray(t_ns, dtype=np.int64)
     x7, P7 = _state7(np.asarray(x, float), np.asarray(P, float), cfg)
@@ -244,7 +289,7 @@ def predict_points(
     xf, tf, top_f, ok_f = fly_to_height(flat, +1.0, np.zeros(k * n_pts), cfg)
     lla_f = ecef_to_geodetic(xf[:, 0:3])
     lat_i, lon_i, cov_i = _enu_spread(lla_f[:, 0], lla_f[:, 1], w, k, n_pts)
-    ok_i = ok_f.reshape(k, n_pts).all(axis=1)
+    ok_i = np.all(ok_f.reshape(k, n_pts), axis=1)
     tf2 = tf.reshape(k, n_pts)
     t_mean = tf2 @ w
     t_sig = np.sqrt(((tf2 - t_mean[:, None]) ** 2) @ w)
@@ -290,7 +335,7 @@ def predict_points(
     t_line_mean = line_t.reshape(k, n_pts) @ w
     cov_l = cov_l + (frac * len_mean)[:, None, None] ** 2 * np.eye(2)
     a_l, b_l, o_l = ellipse(cov_l)
-    ok_l = ok_b.reshape(k, n_pts).all(axis=1)
+    ok_l = np.all(ok_b.reshape(k, n_pts), axis=1)
     launch = PointPrediction(
         lat_l, lon_l, a_l, b_l, o_l, cov_l,
         _add_s(t_ns, tl_mean),

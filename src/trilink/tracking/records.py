@@ -65,6 +65,10 @@ class TrackEstimate:
     launch: GroundPoint | None
     apogee_m: float
     apogee_sigma_m: float
+    # Detections the track has used (the one that started it included), and the ids of
+    # the sensors they came from, in the order the tracker first met each sensor.
+    n_updates: int = 0
+    sensors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

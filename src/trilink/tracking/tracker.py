@@ -30,7 +30,7 @@ from trilink.tracking.association import assign, distances, gate_threshold
 from trilink.tracking.config import TrackerConfig
 from trilink.tracking.dynamics import IA, IK, NX, approx_altitude
 from trilink.tracking.filters import Measurement
-from trilink.tracking.imm import BOOST, N_MODELS, combine, imm_predict, imm_update
+from trilink.tracking.imm import N_MODELS, combine, imm_predict, imm_update, p_boost
 from trilink.tracking.initiation import initiate, radar_to_ecef
 from trilink.tracking.prediction import Predictions, predict_points
 from trilink.tracking.records import (
@@ -49,6 +49,7 @@ def phase_of(x: Array, p_boost: Array) -> NDArray[np.str_]:
     """``"boost"`` where the boost model is more likely, else ``"reentry"`` when falling
     below 100 km, else ``"midcourse"``; x (K, >=6)."""
     h, up = approx_altitude(x[:, 0:3])
+    assert up is not None
     falling = np.einsum("ij,ij->i", up, x[:, 3:6]) < 0.0
     out = np.where(falling & (h < 100_000.0), "reentry", "midcourse")
     return np.where(p_boost > 0.5, "boost", out)
@@ -60,6 +61,8 @@ class NationalTracker:
     def __init__(self, nation: str, config: TrackerConfig | None = None) -> None:
         self.nation = nation
         self.cfg = config or TrackerConfig()
+        # the ballistic/boost IMM keeps two models per track, the CV option one
+        self.n_models = 1 if self.cfg.motion == "cv" else N_MODELS
         self.t_ns: int | None = None
         self.late_scans = 0  # scans older than the table (out of sequence), not used
         self._next_id = 1
@@ -70,9 +73,9 @@ class NationalTracker:
 
     # --- the track table ---------------------------------------------------------------
     def _alloc(self, n: int) -> None:
-        self.x = np.zeros((n, N_MODELS, NX))
-        self.P = np.zeros((n, N_MODELS, NX, NX))
-        self.mu = np.zeros((n, N_MODELS))
+        self.x = np.zeros((n, self.n_models, NX))
+        self.P = np.zeros((n, self.n_models, NX, NX))
+        self.mu = np.zeros((n, self.n_models))
         self.ids = np.zeros(n, dtype=np.int64)
         self.confirmed = np.zeros(n, dtype=bool)
         self.hits = np.zeros(n, dtype=np.int64)
@@ -140,20 +143,19 @@ class NationalTracker:
         # the others keep their own time (a scan of another region costs nothing).
         cand = self._candidates(t, z, R, meas)
         if cand.size:
-            dt = (t - self.t_trk[cand]) * 1e-9
+            dt = np.asarray((t - self.t_trk[cand]) * 1e-9, dtype=np.float64)
             xp, Pp, mup = imm_predict(self.x[cand], self.P[cand], self.mu[cand], dt, cfg)
             self.x[cand], self.P[cand], self.mu[cand] = xp, Pp, mup
             self.t_trk[cand] = t
         # Gate on each model's prediction and keep the better: a re-ignition after a
         # staging coast falls in the boost model's gate even while the IMM still trusts
         # the ballistic one.
-        c = cand.size
+        c, nm = cand.size, self.n_models
         d2m, costm = distances(
-            self.x[cand].reshape(c * N_MODELS, NX), self.P[cand].reshape(c * N_MODELS, NX, NX),
-            z, R, meas,
-        )  # fmt: skip
-        d2 = d2m.reshape(c, N_MODELS, z.shape[0]).min(axis=1)
-        cost = costm.reshape(c, N_MODELS, z.shape[0]).min(axis=1)
+            self.x[cand].reshape(c * nm, NX), self.P[cand].reshape(c * nm, NX, NX), z, R, meas
+        )
+        d2 = d2m.reshape(c, nm, z.shape[0]).min(axis=1)
+        cost = costm.reshape(c, nm, z.shape[0]).min(axis=1)
         gate = gate_threshold(cfg.gate_probability, meas.dim)
         ci, di = assign(d2, cost, gate)
         ti = cand[ci]
@@ -165,7 +167,7 @@ class NationalTracker:
             self.t_hit[ti] = t
             self.hits[ti] += 1
             # Burnout height: the height at the last confident boost update.
-            boosting = (mu_u[:, BOOST] > 0.8) & (self.hits[ti] >= cfg.confirm_m)
+            boosting = (p_boost(mu_u) > 0.8) & (self.hits[ti] >= cfg.confirm_m)
             h_now, _ = approx_altitude(xu.mean(axis=1)[:, 0:3], gradient=False)
             self.burnout_h[ti[boosting]] = h_now[boosting]
         watchers = self.watch[:, col].copy()
@@ -215,6 +217,8 @@ class NationalTracker:
 
     def _start(self, z: Array, R: Array, meas: Measurement, t: int, col: int) -> None:
         x, P, mu = initiate(z, R, meas, self.cfg)
+        if self.n_models == 1:  # CV: the ballistic model's start (zero thrust), mu = 1
+            x, P, mu = x[:, :1], P[:, :1], np.ones((z.shape[0], 1))
         d = z.shape[0]
         ids = np.arange(self._next_id, self._next_id + d, dtype=np.int64)
         self._next_id += d
@@ -275,7 +279,7 @@ class NationalTracker:
                 "track_id": self.ids[rows].copy(),
                 "sensor_id": np.full(rows.size, sensor_id),
                 "confirmed": self.confirmed[rows].copy(),
-                "p_boost": self.mu[rows, BOOST].copy(),
+                "p_boost": p_boost(self.mu[rows]),
                 "x8": xc,
                 "P8": Pc,
                 "nis": self.nis[rows].copy(),
@@ -323,23 +327,34 @@ class NationalTracker:
             predictions=pred,
         )
 
-    def tracks(self, predictions: bool = True) -> list[TrackEstimate]:
+    def tracks(self, predictions: bool | Iterable[int] = True) -> list[TrackEstimate]:
         """Snapshot of every track predicted to the table's time (the last scan; the table
-        itself is not changed), with impact/launch predictions for confirmed tracks."""
+        itself is not changed), with impact/launch predictions for confirmed tracks.
+
+        ``predictions``: True for every confirmed track, False for none, or an iterable
+        of track ids: only those confirmed tracks get predictions (the others report
+        None/NaN), e.g. the tracks a node is about to report because they were updated.
+        """
         if not len(self) or self.t_ns is None:
             return []
-        dt = (self.t_ns - self.t_trk) * 1e-9
+        dt = np.asarray((self.t_ns - self.t_trk) * 1e-9, dtype=np.float64)
         xc, Pc = combine(*imm_predict(self.x, self.P, self.mu, dt, self.cfg))
-        p_boost = self.mu[:, BOOST]
-        phase = phase_of(xc, p_boost)
+        pb = p_boost(self.mu)
+        phase = phase_of(xc, pb)
         pred = None
         conf = np.flatnonzero(self.confirmed)
-        if predictions and conf.size:
+        if predictions is False:
+            conf = conf[:0]
+        elif predictions is not True:
+            wanted = np.fromiter((int(i) for i in predictions), dtype=np.int64)
+            conf = conf[np.isin(self.ids[conf], wanted)]
+        if conf.size:
             pred = predict_points(
                 xc[conf], Pc[conf], np.full(conf.size, self.t_ns, dtype=np.int64),
-                p_boost[conf] > 0.5, self.burnout_h[conf], self.cfg,
+                pb[conf] > 0.5, self.burnout_h[conf], self.cfg,
             )  # fmt: skip
         where = {int(i): k for k, i in enumerate(conf)}
+        names = np.array(sorted(self._sensors, key=self._sensors.__getitem__) or [""])
         out = []
         for i in range(len(self)):
             k = where.get(i)
@@ -355,7 +370,7 @@ class NationalTracker:
                     int(self.t_ns or 0),
                     CONFIRMED if self.confirmed[i] else TENTATIVE,
                     str(phase[i]),
-                    float(p_boost[i]),
+                    float(pb[i]),
                     xc[i, 0:6].copy(),
                     Pc[i, 0:6, 0:6].copy(),
                     float(xc[i, IA]),
@@ -364,6 +379,8 @@ class NationalTracker:
                     launch,
                     apo,
                     apo_s,
+                    n_updates=int(self.hits[i]),
+                    sensors=tuple(str(n) for n in names[self.watch[i, : names.size]]),
                 )
             )
         return out
