@@ -181,5 +181,49 @@ def test_page_ellipse_matches_the_geodesic_ellipse_of_the_exports(cop):
     page.close()
 
 
+def test_page_ballistic_path_matches_trilink_physics(cop):
+    """The page's predicted path (RK4, J2, 5-s steps) against trilink.physics.propagate."""
+    import numpy as np
+    from web_scene import state
+
+    from trilink.geo.frames import ecef_to_geodetic
+    from trilink.physics.propagate import (
+        ballistic_accel,
+        ecef_to_inertial,
+        ellipsoid_height,
+        inertial_to_ecef,
+        propagate_fixed,
+    )
+
+    srv, browser, *_ = cop
+    page = browser.new_page()
+    page.goto(f"{srv.url}/static/geo.js")
+    page.add_script_tag(url="/static/geo.js")
+    x = np.array(state(200.0))
+    path = np.array(page.evaluate(f"TrilinkGeo.ballisticPath({x.tolist()}, 5, 3600)"))
+    page.close()
+    r0, v0 = ecef_to_inertial(0.0, x[None, :3], x[None, 3:])
+    acc = ballistic_accel(None)
+    for k in (1, len(path) // 2, len(path) - 2):  # 0.1-s steps as the reference
+        t, r, v = propagate_fixed(acc, 0.0, r0, v0, 0.1, 50 * k)
+        ref = ecef_to_geodetic(inertial_to_ecef(t, r, v)[0][0])
+        d_m = np.hypot((np.radians(path[k, 0]) - ref[0]) * 6.37e6,
+                       (np.radians(path[k, 1]) - ref[1]) * 6.37e6 * np.cos(ref[0]))  # fmt: skip
+        assert d_m < 1.0 and abs(path[k, 2] - ref[2]) < 1.0, (k, d_m)
+    # it ends on the ground, where the reference crosses zero height
+    assert path[-1, 2] == 0.0
+    t, r, v = propagate_fixed(acc, 0.0, r0, v0, 0.1, 50 * (len(path) - 2))
+    while True:  # 0.05-s steps to the surface, then linear within the last one
+        t1, r1, v1 = propagate_fixed(acc, t, r, v, 0.05, 1)
+        h0, h1 = ellipsoid_height(r)[0], ellipsoid_height(r1)[0]
+        if h1 <= 0:
+            f = h0 / (h0 - h1)
+            t, r, v = t + f * (t1 - t), r + f * (r1 - r), v + f * (v1 - v)
+            break
+        t, r, v = t1, r1, v1
+    end = np.degrees(ecef_to_geodetic(inertial_to_ecef(t, r, v)[0][0])[:2])
+    assert np.hypot(*(path[-1, :2] - end) * [1, np.cos(np.radians(end[0]))]) * 111e3 < 50  # metres
+
+
 async def _kick(srv: ServerThread) -> int:
     return srv.app.state.connections.kick()

@@ -107,6 +107,7 @@ def track_view(msg: SystemTrack, received_ns: int, trail: list[list[float]]) -> 
         "sources": sorted({s.nation for s in msg.sources}),
         "rel": list(msg.releasability),
         "trail": trail,
+        "state_ecef": list(msg.state_ecef),  # the page propagates the ballistic path from it
     }
     view.update(kinematics(msg.state_ecef, msg.covariance_ecef))
     return view

@@ -95,9 +95,15 @@
     if (t.impact) {
       g.addLayer(ellipse(t.impact, G.K95, { ...opts, pane: "threat", color: "#ff3355", weight: 1.5, fillColor: "#ff3355", fillOpacity: 0.22 }));
       g.addLayer(L.circleMarker([t.impact.lat, t.impact.lon], { ...opts, pane: "threat", radius: 3, color: "#ff3355", weight: 2, fill: true, fillOpacity: 1 }));
-      if (t.status !== "lost") {
-        g.addLayer(L.polyline(G.greatCircle(t.lat, t.lon, t.impact.lat, t.impact.lon, 48), { ...opts, color: colour, weight: 1.5, dashArray: "5 6", opacity: 0.9 }));
-      }
+    }
+    // Predicted path: coasting (ballistic, re-entry), the vacuum J2 arc from the track's
+    // state to the ground; under thrust, where no coast prediction holds, the great
+    // circle to the hub's predicted impact point.
+    if (t.status !== "lost" && t.phase !== "boost" && t.phase !== "unknown") {
+      const path = G.ballisticPath(t.state_ecef, 5, 3600).map((p) => [p[0], p[1]]);
+      g.addLayer(L.polyline(path, { ...opts, color: colour, weight: 1.5, dashArray: "5 6", opacity: 0.9 }));
+    } else if (t.status !== "lost" && t.impact) {
+      g.addLayer(L.polyline(G.greatCircle(t.lat, t.lon, t.impact.lat, t.impact.lon, 48), { ...opts, color: colour, weight: 1.2, dashArray: "2 7", opacity: 0.7 }));
     }
     if (t.trail.length > 1) {
       g.addLayer(L.polyline(t.trail.map((p) => [p[0], p[1]]), { ...opts, color: colour, weight: 2.5, opacity: 0.95 }));

@@ -83,6 +83,69 @@
     return out;
   }
 
+  // ---- ballistic path (vacuum, J2) ------------------------------------------------
+  // The same model as trilink.physics.propagate's vacuum coast: point mass + J2 gravity
+  // (Vallado eq. 8-30) in the inertial frame aligned with ECEF at the state's epoch,
+  // classical RK4; positions are rotated back into ECEF at each step. No drag: the path
+  // drawn for a re-entering warhead ends a little beyond where the air would stop it.
+  const GM = 3.986004418e14, J2 = 1.08263e-3, OMEGA = 7.292115e-5, B = A * (1 - F); // as trilink.geo.wgs84
+
+  function gravity(x, y, z) {
+    const r2 = x * x + y * y + z * z, rn = Math.sqrt(r2), zr2 = (z * z) / r2;
+    const k = (1.5 * J2 * GM * A * A) / (r2 * r2 * rn), mu = GM / (r2 * rn);
+    return [-mu * x - k * x * (1 - 5 * zr2), -mu * y - k * y * (1 - 5 * zr2), -mu * z - k * z * (3 - 5 * zr2)];
+  }
+
+  // Height above the ellipsoid along the geocentric radius (exactly 0 on it).
+  function radialHeight(x, y, z) {
+    const r2 = x * x + y * y + z * z, s2 = (z * z) / r2;
+    return Math.sqrt(r2) - (A * B) / Math.sqrt(B * B * (1 - s2) + A * A * s2);
+  }
+
+  // ECEF (m) -> [lat deg, lon deg, h m] (Bowring's start, two fixed-point refinements).
+  function geodetic(x, y, z) {
+    const p = Math.hypot(x, y), lon = Math.atan2(y, x);
+    let lat = Math.atan2(z, p * (1 - E2)), h = 0;
+    for (let i = 0; i < 3; i++) {
+      const s = Math.sin(lat), N = A / Math.sqrt(1 - E2 * s * s);
+      h = Math.abs(Math.cos(lat)) > 1e-9 ? p / Math.cos(lat) - N : Math.abs(z) - N * (1 - E2);
+      lat = Math.atan2(z, p * (1 - (E2 * N) / (N + h)));
+    }
+    return [lat / DEG, lon / DEG, h];
+  }
+
+  // Points [lat, lon, h] every stepS from an ECEF state [x, y, z, vx, vy, vz] (m, m/s)
+  // to the ground (the last point interpolated onto it) or for at most maxS seconds.
+  function ballisticPath(state, stepS, maxS) {
+    stepS = stepS || 2; maxS = maxS || 3600;
+    let r = state.slice(0, 3);
+    let v = [state[3] - OMEGA * state[1], state[4] + OMEGA * state[0], state[5]]; // + w x r
+    const out = [geodetic(r[0], r[1], r[2])];
+    let hPrev = radialHeight(r[0], r[1], r[2]);
+    const acc = (p) => gravity(p[0], p[1], p[2]);
+    const add = (a, b, k) => [a[0] + k * b[0], a[1] + k * b[1], a[2] + k * b[2]];
+    for (let t = stepS; t <= maxS + 1e-9; t += stepS) {
+      const h = stepS;
+      const a1 = acc(r), r2 = add(r, v, h / 2), v2 = add(v, a1, h / 2);
+      const a2 = acc(r2), r3 = add(r, v2, h / 2), v3 = add(v, a2, h / 2);
+      const a3 = acc(r3), r4 = add(r, v3, h), v4 = add(v, a3, h);
+      const a4 = acc(r4);
+      const rn = [0, 1, 2].map((i) => r[i] + (h / 6) * (v[i] + 2 * v2[i] + 2 * v3[i] + v4[i]));
+      const vn = [0, 1, 2].map((i) => v[i] + (h / 6) * (a1[i] + 2 * a2[i] + 2 * a3[i] + a4[i]));
+      const hNew = radialHeight(rn[0], rn[1], rn[2]);
+      // a step that reaches the ground ends the path there (linear within the step)
+      const f = hNew <= 0 ? hPrev / (hPrev - hNew) : 1;
+      const ri = add(r, [rn[0] - r[0], rn[1] - r[1], rn[2] - r[2]], f);
+      const th = OMEGA * (t - h + f * h), c = Math.cos(th), sn = Math.sin(th);
+      const g = geodetic(c * ri[0] + sn * ri[1], -sn * ri[0] + c * ri[1], ri[2]); // Rz(-wt)
+      g[1] += 360 * Math.round((out[out.length - 1][1] - g[1]) / 360); // continuous for Leaflet
+      if (hNew <= 0) { out.push([g[0], g[1], 0]); return out; }
+      out.push(g);
+      r = rn; v = vn; hPrev = hNew;
+    }
+    return out;
+  }
+
   function pad(v) { return String(v).padStart(2, "0"); }
 
   // "T-04:32" style countdown from seconds (negative: passed).
@@ -99,5 +162,5 @@
     return pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes()) + ":" + pad(d.getUTCSeconds());
   }
 
-  window.TrilinkGeo = { K95, radii, destination, ellipseRing, greatCircle, countdown, utc };
+  window.TrilinkGeo = { K95, radii, destination, ellipseRing, geodetic, ballisticPath, greatCircle, countdown, utc };
 })();
