@@ -171,6 +171,16 @@ def start_fault_topology(root: Path, *, backend: str = "auto") -> FaultTopology:
     return ft
 
 
+def fault_topology_or_fail(root: Path) -> FaultTopology:
+    """:func:`start_fault_topology`, or the test fails saying why (never a skip)."""
+    import pytest
+
+    try:
+        return start_fault_topology(root)
+    except DeployError as e:
+        pytest.fail(f"cannot build the namespace topology on this machine: {e}")
+
+
 def _provision(ft: FaultTopology) -> None:
     import asyncio
 

@@ -43,6 +43,7 @@ import fcntl
 import json
 import os
 import random
+import re
 import shutil
 import struct
 import subprocess
@@ -431,9 +432,23 @@ class StarNet:
         """Every packet on ``leaf``'s link is lost from now on (both directions)."""
         self.impair(leaf, CUT)
 
-    def link_stats(self) -> list[dict[str, int]] | None:
-        """Frames forwarded and dropped per link (the tap backend; None with netem)."""
-        return None if self._emulator is None else self._emulator.stats()
+    def link_stats(self) -> list[dict[str, int]]:
+        """Per leaf link (both directions together): packets ``forwarded`` and ``dropped``
+        by the impairment — from the forwarder, or from ``tc -s qdisc`` under netem."""
+        if self._emulator is not None:
+            return self._emulator.stats()
+        out = []
+        for k, leaf in enumerate(self.leaf_names, 1):
+            total = {"forwarded": 0, "dropped": 0}
+            ends = ((self.hub, f"tlf{self.slot}h{k}"), (self.leaves[leaf], f"tlf{self.slot}l{k}"))
+            for ns, dev in ends:
+                text = run(["tc", "-n", ns.name, "-s", "qdisc", "show", "dev", dev])
+                m = re.search(r"Sent \d+ bytes (\d+) pkt \(dropped (\d+)", text)
+                if m:
+                    total["forwarded"] += int(m[1])
+                    total["dropped"] += int(m[2])
+            out.append(total)
+        return out
 
     def close(self) -> None:
         if self._emulator is not None:
