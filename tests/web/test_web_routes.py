@@ -159,3 +159,51 @@ def test_create_app_refuses_partners_the_feed_does_not_serve():
     feed = BusFeed(InMemoryBus(), ["JPN"], None)
     with pytest.raises(ValueError, match="none of"):
         create_app(feed, ["KOR"], assets=find_assets())
+
+
+def test_serve_bus_serves_until_cancelled_and_frees_its_port():
+    import asyncio
+    import socket
+    import urllib.request
+
+    from trilink.web import serve_bus
+
+    async def get(url: str) -> dict:
+        def fetch() -> dict:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                return json.loads(r.read())
+
+        return await asyncio.to_thread(fetch)
+
+    async def go():
+        bus = InMemoryBus()
+        ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        task = asyncio.create_task(
+            serve_bus(
+                bus,
+                ["JPN", "KOR"],
+                "127.0.0.1",
+                0,
+                keyring=KEYRING,
+                clock=clock,
+                on_ready=ready.set_result,
+            )
+        )
+        url = await asyncio.wait_for(ready, 10)
+        hub = HubOut()
+        await bus.publish(*hub.seal("KOR", system_track(101, 30.0, ("KOR",))))
+        await asyncio.sleep(0.05)
+        snap = await get(f"{url}/api/snapshot/KOR")
+        health = await get(f"{url}/healthz")
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return url, snap, health
+
+    url, snap, health = asyncio.run(go())
+    assert [t["number"] for t in snap["tracks"]] == [101] and health["verified"]
+    port = int(url.rsplit(":", 1)[1])
+    with socket.socket() as s:  # no listener left: the port binds again (TIME_WAIT aside)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", port))
+        s.listen()
