@@ -149,8 +149,8 @@ def export_command(
         None,
         "--partner",
         "-p",
-        help="Whose view: the partner the hub released to "
-        "(default USA if present, else the first).",
+        help="Whose view: the partner the hub released to (default: the recording's hub "
+        "nation from run.json, else USA, else the first found).",
     ),
 ) -> None:
     """Export what one partner received in a recorded run, for operators' tools."""
@@ -309,7 +309,8 @@ def cot_command(
         None,
         "--partner",
         "-p",
-        help="Whose releases (default USA if present, else the first; with --live, required).",
+        help="Whose releases (default: the recording's hub nation, else USA, else the "
+        "first found; required with --live).",
     ),
     speed: float = typer.Option(
         0.0,
