@@ -222,7 +222,8 @@
       const d = text("div", "warning " + (severe ? "severe" : "notice"), "");
       d.dataset.id = w.id;
       d.append(text("span", "head", severe ? "\u26A0 MISSILE WARNING" : "LAUNCH NOTICE"),
-        text("span", "what", w.event + (w.area_desc ? " — " + w.area_desc : "") + " · T" + w.number + " · " + w.urgency + "/" + w.severity),
+        text("span", "what", w.event + (w.area_desc ? " — " + w.area_desc : "") + " · T" + w.number + " · " + w.urgency + "/" + w.severity +
+          (state.tracks.get(w.number)?.status === "lost" ? " · track lost, no all-clear received" : "")),
         text("span", "count", ""));
       d.lastChild.dataset.impact = impactOf(w);
       banner.append(d);
