@@ -12,6 +12,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from trilink.fusion import FusionConfig
 from trilink.link import Keyring
 from trilink.link.signing import private_key_from_seed
 from trilink.nodes.base import simulation_keys
@@ -82,6 +83,13 @@ def make_national(
     )  # fmt: skip
 
 
+HUB_FUSION = FusionConfig(stale_after_s=2.5, silent_after_s=2.0)
+"""The hub's fusion settings. National nodes report a track only when a measurement
+updated it (radar revisits of 1-2 s), so a report older than 2.5 s is a track the radars
+have lost; aligning it further with a drag-free model spoiled re-entry fusion (measured on
+the built-in SRBM salvo: re-entry RMSE 159 m with the 6 s default, 30 m with 2.5 s)."""
+
+
 def make_hub(
     scenario: Scenario,
     identity: Identity,
@@ -94,6 +102,7 @@ def make_hub(
     check_clock: bool = True,
     source_timeout_s: float | None = None,
     deadletter_path: Path | None = None,
+    fusion_config: FusionConfig | None = None,
 ) -> HubNode:
     nations = [n.id for n in scenario.nations]
     return HubNode(
@@ -102,7 +111,7 @@ def make_hub(
         start_ns=start_ns, cycle_s=cycle_s, audit=AuditLog(audit_path),
         warner=warner_factory(scenario) if warner_factory else None,
         check_clock=check_clock, source_timeout_s=source_timeout_s,
-        deadletter_path=deadletter_path,
+        deadletter_path=deadletter_path, fusion_config=fusion_config or HUB_FUSION,
     )  # fmt: skip
 
 

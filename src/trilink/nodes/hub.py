@@ -137,6 +137,9 @@ class HubNode:
         self._latest: dict[tuple[str, str], _Latest] = {}
         self._launch_sent: set[tuple[str, int]] = set()
         self._released: dict[str, set[int]] = {p: set() for p in self.partners}
+        # The nations whose data each partner's copy of a track carried, last released:
+        # a warning about that track, or its end, is released under the same consent.
+        self._track_sources: dict[tuple[str, int | None], tuple[str, ...]] = {}
         self._started_ns = clock.now_ns()
         self.cycles = 0
         self.reports_in = 0
@@ -239,13 +242,29 @@ class HubNode:
                     x, P = self._fuse_subset([c for c in contributors if c[0] in allowed], t_ns)
                     if x is not None and P is not None:
                         products.append(Release(partner, est.number, allowed, x, P))
-        out = self._publish_products(products, picture, t_ns)
+        out, by_partner = self._publish_products(products, picture, t_ns)
         for i in ended:  # tell each partner that held it that the track has ended
             number = int(picture.number[i])
             for partner in self.partners:
                 if number in self._released[partner]:
                     self._released[partner].discard(number)
-                    out.extend(self._lost(partner, number, picture, int(i), t_ns))
+                    sent = self._lost(partner, number, picture, int(i), t_ns)
+                    if sent is not None:
+                        out.append(sent[0])
+                        by_partner.setdefault(partner, []).append(sent[1])
+        if self.warner is not None:
+            # Every partner, every cycle: the warning rules also run their clocks (an
+            # all-clear after impact, a thread closed when its track was lost).
+            for partner in self.partners:
+                tracks = by_partner.get(partner, [])
+                for warning in self.warner(partner, tracks, t_ns):
+                    about = getattr(warning, "system_track_number", None)
+                    srcs = self._track_sources.get((partner, about), (partner,))
+                    sent_w = self._release(
+                        warning, srcs, partner, subjects.hub_out(partner, "warnings"), t_ns
+                    )
+                    if sent_w is not None:
+                        out.append(sent_w[0])
         return out
 
     def _fuse_subset(self, contributors: list[tuple[str, str]], t_ns: int):
@@ -268,9 +287,10 @@ class HubNode:
 
     def _publish_products(
         self, products: list[Release], picture: SystemPicture, t_ns: int
-    ) -> list[Outbound]:
+    ) -> tuple[list[Outbound], dict[str, list[SystemTrack]]]:
+        by_partner: dict[str, list[SystemTrack]] = {}
         if not products:
-            return []
+            return [], by_partner
         x = np.stack([p.x for p in products])
         P = np.stack([p.P for p in products])
         phase = {int(n): str(ph) for n, ph in zip(picture.number, picture.phase, strict=True)}
@@ -280,7 +300,6 @@ class HubNode:
             np.full(len(products), np.nan), self.tracker_config,
         )  # fmt: skip
         out: list[Outbound] = []
-        by_partner: dict[str, list[SystemTrack]] = {}
         for k, prod in enumerate(products):
             msg = SystemTrack(
                 source=HUB_ID,
@@ -305,17 +324,9 @@ class HubNode:
             out.append(sent[0])
             by_partner.setdefault(prod.partner, []).append(sent[1])
             self._released[prod.partner].add(prod.number)
+            self._track_sources[(prod.partner, prod.number)] = prod.sources
             out.extend(self._launch_event(prod, msg, picture, t_ns))
-        if self.warner is not None:
-            for partner, tracks in by_partner.items():
-                for warning in self.warner(partner, tracks, t_ns):
-                    sent_w = self._release(
-                        warning, _sources_of(tracks, warning), partner,
-                        subjects.hub_out(partner, "warnings"), t_ns,
-                    )  # fmt: skip
-                    if sent_w is not None:
-                        out.append(sent_w[0])
-        return out
+        return out, by_partner
 
     def _launch_event(
         self, prod: Release, msg: SystemTrack, picture: SystemPicture, t_ns: int
@@ -339,9 +350,7 @@ class HubNode:
         )
         return [] if sent is None else [sent[0]]
 
-    def _lost(
-        self, partner: str, number: int, picture: SystemPicture, i: int, t_ns: int
-    ) -> list[Outbound]:
+    def _lost(self, partner: str, number: int, picture: SystemPicture, i: int, t_ns: int):
         P = picture.P[i]
         msg = SystemTrack(
             source=HUB_ID,
@@ -354,9 +363,8 @@ class HubNode:
             status="lost",
             quality=quality_of(P),
         )
-        nations = tuple(sorted({s for s, _ in picture.contributors[i]})) or (partner,)
-        sent = self._release(msg, nations, partner, subjects.hub_out(partner, "tracks"), t_ns)
-        return [] if sent is None else [sent[0]]
+        nations = self._track_sources.get((partner, number), (partner,))
+        return self._release(msg, nations, partner, subjects.hub_out(partner, "tracks"), t_ns)
 
     def _release(
         self, msg: Envelope, sources: Iterable[str], partner: str, subject: str, t_ns: int
@@ -420,11 +428,3 @@ def _point(p, k: int) -> TrackGroundPoint | None:
 def _finite(v: float) -> float | None:
     v = float(v)
     return v if math.isfinite(v) else None
-
-
-def _sources_of(tracks: list[SystemTrack], warning: Envelope) -> tuple[str, ...]:
-    number = getattr(warning, "system_track_number", None)
-    for t in tracks:
-        if t.system_track_number == number:
-            return tuple(s.nation for s in t.sources) or ("USA",)
-    return ()

@@ -97,32 +97,43 @@ class NationalNode:
         self.tracker.process(detections)
 
     def tick(self, watermark_ns: int) -> list[Outbound]:
-        """Report every confirmed track updated since its last report, the tracks that
-        ended, then a heartbeat whose ``measured_ns`` is the watermark: every detection
-        measured at or before it has been processed and reported."""
+        """Report every confirmed track that a measurement updated since its last report,
+        the tracks that ended, then a heartbeat whose ``measured_ns`` is the watermark:
+        every detection measured at or before it has been processed and reported.
+
+        A track the radars no longer see is not reported while the tracker coasts it:
+        a coasted re-entry prediction is the least trustworthy thing a node has, and the
+        hub coasts the fused track itself. Its end is reported once ("lost")."""
         now = self.clock.now_ns()
         out: list[Outbound] = []
-        estimates = {e.track_id: e for e in self.tracker.tracks(predictions=True)}
+        trk = self.tracker
+        ids = trk.ids.tolist()
+        confirmed = dict(zip(ids, trk.confirmed.tolist(), strict=True))
+        last_hit = dict(zip(ids, trk.t_hit.tolist(), strict=True))
+        live = {tid for tid, c in confirmed.items() if c}
+        fresh = {tid for tid in live if self._reported.get(tid) != last_hit[tid]}
+        new = live - self._confirmed
+        ended = self._confirmed - live
         rel = (self.nation, self.hub_nation)
-        for tid, est in estimates.items():
-            if est.status != "confirmed":
-                continue
-            if tid not in self._confirmed:
-                self._confirmed.add(tid)
+        if fresh or new:
+            estimates = {e.track_id: e for e in trk.tracks(predictions=fresh)}
+            for tid in sorted(new):
+                est = estimates[tid]
                 self.events.append(
                     NodeEvent(now, "own_confirmed", str(tid), est.t_ns, est.x.copy())
                 )
-            if self._reported.get(tid) == est.t_ns:
-                continue  # nothing new since the last report
-            self._reported[tid] = est.t_ns
-            out.append(self._report(est, "confirmed", rel))
-        for tid in [t for t in self._confirmed if t not in estimates]:
-            last = self._last.get(tid)
+            for tid in sorted(fresh):
+                est = estimates[tid]
+                self._reported[tid] = last_hit[tid]
+                self._last[tid] = est
+                out.append(self._report(est, "confirmed", rel))
+        self._confirmed |= new
+        for tid in sorted(ended):
+            last = self._last.pop(tid, None)
             if last is not None:
                 out.append(self._report(last, "lost", rel))
             self._confirmed.discard(tid)
             self._reported.pop(tid, None)
-        self._last = {t: e for t, e in estimates.items() if e.status == "confirmed"}
         self.reports_sent += len(out)
         out.append(self.link.seal(self._heartbeat(watermark_ns), subjects.status(self.nation)))
         return out

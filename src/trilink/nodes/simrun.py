@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from trilink.fusion import FusionConfig
 from trilink.link.recordlog import LogWriter
 from trilink.link.subjects import matches, node_inbox_pattern
 from trilink.nodes.base import Outbound
@@ -46,6 +47,7 @@ class RunConfig:
     local_latency_s: float = 0.002  # the hub nation's own node <-> the hub
     record_dir: Path | None = None
     keep_pictures: bool = False  # keep the hub's picture of every cycle (evaluation)
+    fusion: FusionConfig | None = None  # the hub's fusion settings (default: FusionConfig())
 
 
 @dataclass
@@ -132,7 +134,7 @@ def run_simulation(
         hub = make_hub(
             scenario, identity, clock, sim.t_start_ns, cycle_s=cfg.cycle_s,
             audit_path=cfg.record_dir / "audit.jsonl" if cfg.record_dir else None,
-            warner_factory=warner_factory,
+            warner_factory=warner_factory, fusion_config=cfg.fusion,
         )  # fmt: skip
         hub.keep_pictures = cfg.keep_pictures
         for n in nations:
