@@ -5,12 +5,14 @@ each configuration is the same scenario with a different policy, or with no link
 
 * ``alone`` — every nation has only its own sensors and tracker: no hub, nothing sent
   (``RunConfig(link=False)``); the scenario is unchanged.
-* ``bilateral`` — each partner linked to the U.S. only, the arrangement before the
-  August 2023 Camp David commitment to share warning data in real time (FACTS.md): the
-  scenario's own policy with every release from one partner to another removed. Korea's
-  and Japan's data reach the U.S. (and return to their owner); the U.S. releases its own
-  data to both. A system track Japan receives is then fused from U.S. (and Japanese)
-  reports only (the hub's subset fusion), so Japan gets nothing only Korea saw.
+* ``bilateral`` — each partner linked to the U.S. only, as before the trilateral link
+  went live in December 2023 (FACTS.md: under the 2014 arrangement Korea's and Japan's
+  data passed only through the U.S., after the provider approved each release, too late
+  to warn): the scenario's own policy with every release from one partner to another
+  removed. Korea's and Japan's data reach the U.S. (and return to their owner); the U.S.
+  releases its own data to both. A system track Japan receives is then fused from U.S.
+  (and Japanese) reports only (the hub's subset fusion), so Japan gets nothing only
+  Korea saw.
 * ``trilateral`` — the scenario's policy as written (in the built-in scenario every
   nation releases tracks, launch events and warnings to the other two).
 
