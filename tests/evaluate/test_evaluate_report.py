@@ -186,3 +186,18 @@ def test_cli_evaluate_bad_input_exits_2(args: list[str], message: str, tmp_path:
 def test_cli_evaluate_unknown_scenario_exits_2(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["evaluate", "no-such-scenario", "--out", str(tmp_path)])
     assert res.exit_code == 2 and "Traceback" not in res.output
+
+
+def test_report_without_any_prediction(tmp_path: Path) -> None:
+    """Runs cut before any track (every error NaN) still give a summary and a page."""
+    bare = []
+    for seed in (1, 2):
+        t = _trial("alone", seed)
+        for per in t.partners.values():
+            for mid in per:
+                per[mid] = _sample(NAN, FLIGHT_S + 1, 1.0)
+        bare.append(t)
+    files = write_report(bare, tmp_path)
+    cell = json.loads(files.summary.read_text())["partners"]["JPN"]["alone"]["SRBM"]
+    assert cell["first_warning_s"]["never"] == 4 and cell["impact_error_km"]["60"]["held"] == 0
+    assert files.html.read_text().count("data:image/png;base64,") == 4

@@ -120,7 +120,8 @@ def warning_ecdf(trials: Sequence[TrialResult], summary: Mapping[str, Any]) -> b
         ax.set_xlabel("first warning, s after launch")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("share of samples warned")
-    axes[0].legend(fontsize=7, loc="lower right")
+    if axes[0].get_legend_handles_labels()[0]:
+        axes[0].legend(fontsize=7, loc="lower right")
     return png(fig)
 
 
@@ -148,20 +149,28 @@ def impact_error_curves(
     fig = Figure(figsize=(4.0 * len(partners), 3.4))
     axes = fig.subplots(1, len(partners), sharey=True, squeeze=False)[0]
     for ax, partner in zip(axes, partners, strict=True):
+        plotted = False
         for config in summary["meta"]["configs"]:
             samples = groups.get((partner, config, cls), [])
             if not samples:
                 continue
             t, med, lo, hi = _curve(samples, "impact_err_m_picture")
+            if not (np.isfinite(med) & (med > 0)).any():
+                continue
             c = COLORS.get(config, "k")
             ax.fill_between(t, lo / 1e3, hi / 1e3, color=c, alpha=0.15, lw=0)
             ax.plot(t, med / 1e3, color=c, label=config)
-        ax.set_yscale("log")
+            plotted = True
+        if plotted:  # a log axis with nothing on it cannot be drawn
+            ax.set_yscale("log")
+        else:
+            ax.text(0.5, 0.5, "no impact prediction held", ha="center", transform=ax.transAxes)
         ax.set_title(f"{partner} · {cls}", fontsize=10)
         ax.set_xlabel("time since launch, s")
         ax.grid(alpha=0.3, which="both")
     axes[0].set_ylabel("impact-point error, km (median, 90 % band)")
-    axes[0].legend(fontsize=8)
+    if axes[0].get_legend_handles_labels()[0]:
+        axes[0].legend(fontsize=8)
     return png(fig)
 
 
