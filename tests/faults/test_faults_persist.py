@@ -9,7 +9,6 @@ must continue. (The same over real NATS with a SIGKILL: test_faults_restart.py.)
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from pathlib import Path
@@ -27,21 +26,13 @@ from trilink.nodes.coalition import Identity, make_hub
 from trilink.nodes.hub import HubNode
 from trilink.nodes.live import ManualClock
 from trilink.nodes.persist import HubCheckpoint, load_snapshot, save_snapshot
-from trilink.nodes.simrun import RunConfig, run_simulation
 from trilink.policy.audit import iter_records, verify_audit
-from trilink.scenario import load_scenario
-from trilink.scenario.simulate import simulate
-
-DURATION_S = 100.0
 
 
 @pytest.fixture(scope="module")
-def recorded(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    sc = load_scenario("korea-japan")
-    sc = dataclasses.replace(sc, launches=sc.launches[:1], duration_s=DURATION_S)
-    sim = simulate(sc)
-    rec = tmp_path_factory.mktemp("rec")
-    run_simulation(sc, sim, RunConfig(record_dir=rec))
+def recorded(recorded_run):  # type: ignore[no-untyped-def]
+    """(scenario, simulation, hub inputs in order, first input after which it releases)."""
+    sc, sim, rec = recorded_run
     nations = [n.id for n in sc.nations]
     inputs = [
         (r.subject, r.payload)
