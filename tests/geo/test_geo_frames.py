@@ -169,3 +169,21 @@ def test_geodesic_matches_proj_geod() -> None:
         lat2, lon2 = geodesic_direct(math.radians(a1), math.radians(o1), az1, s)
         assert math.degrees(float(lat2)) == pytest.approx(a2, abs=1e-9)
         assert math.degrees(float(lon2)) == pytest.approx(o2, abs=1e-9)
+
+
+def test_vectorised_direct_geodesic_matches_karney() -> None:
+    from trilink.geo.geodesic import geodesic_direct_karney
+
+    rng = np.random.default_rng(7)
+    n = 400
+    lat = np.radians(rng.uniform(-85, 85, n))
+    lon = np.radians(rng.uniform(-180, 180, n))
+    az = np.radians(rng.uniform(0, 360, n))
+    dist = np.concatenate([rng.uniform(0, 2_000e3, n // 2), rng.uniform(2_000e3, 15_000e3, n // 2)])
+    lat2, lon2 = geodesic_direct(lat, lon, az, dist)
+    ref_lat, ref_lon = geodesic_direct_karney(lat, lon, az, dist)
+    s, _, _ = geodesic_inverse(lat2, lon2, ref_lat, ref_lon)
+    assert np.max(s) < 1 * MM
+    assert geodesic_direct(lat[:3], lon[:3], az[:3], np.zeros(3))[0] == pytest.approx(
+        lat[:3], abs=1e-15
+    )

@@ -13,6 +13,8 @@ import numpy as np
 from geographiclib.geodesic import Geodesic
 from numpy.typing import ArrayLike, NDArray
 
+from trilink.geo.wgs84 import A, F
+
 _WGS84 = Geodesic.WGS84
 
 
@@ -37,7 +39,59 @@ def geodesic_inverse(
 def geodesic_direct(
     lat1_rad: ArrayLike, lon1_rad: ArrayLike, az1_rad: ArrayLike, distance_m: ArrayLike
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """End point (lat, lon) [rad] after ``distance_m`` along a geodesic from a point."""
+    """End point (lat, lon) [rad] after ``distance_m`` along a geodesic from a point.
+
+    Vectorised Vincenty (1975) direct solution on WGS84: the direct problem always
+    converges; we iterate a fixed 12 times (sub-millimetre for every distance short of
+    the antipode; checked against geographiclib's Karney solution in the tests).
+    Longitudes are wrapped to (-pi, pi].
+    """
+    lat1, lon1, az1, s = np.broadcast_arrays(
+        *(np.asarray(x, dtype=float) for x in (lat1_rad, lon1_rad, az1_rad, distance_m))
+    )
+    b = A * (1.0 - F)
+    tan_u1 = (1.0 - F) * np.tan(lat1)
+    cos_u1 = 1.0 / np.sqrt(1.0 + tan_u1 * tan_u1)
+    sin_u1 = tan_u1 * cos_u1
+    sin_a1, cos_a1 = np.sin(az1), np.cos(az1)
+    sigma1 = np.arctan2(tan_u1, cos_a1)
+    sin_alpha = cos_u1 * sin_a1
+    cos2_alpha = 1.0 - sin_alpha * sin_alpha
+    u2 = cos2_alpha * (A * A - b * b) / (b * b)
+    big_a = 1.0 + u2 / 16384.0 * (4096.0 + u2 * (-768.0 + u2 * (320.0 - 175.0 * u2)))
+    big_b = u2 / 1024.0 * (256.0 + u2 * (-128.0 + u2 * (74.0 - 47.0 * u2)))
+    sigma = s / (b * big_a)
+    for _ in range(12):
+        cos_2sm = np.cos(2.0 * sigma1 + sigma)
+        sin_s, cos_s = np.sin(sigma), np.cos(sigma)
+        d_sigma = big_b * sin_s * (
+            cos_2sm
+            + big_b / 4.0 * (
+                cos_s * (-1.0 + 2.0 * cos_2sm**2)
+                - big_b / 6.0 * cos_2sm * (-3.0 + 4.0 * sin_s**2) * (-3.0 + 4.0 * cos_2sm**2)
+            )
+        )  # fmt: skip
+        sigma = s / (b * big_a) + d_sigma
+    cos_2sm = np.cos(2.0 * sigma1 + sigma)
+    sin_s, cos_s = np.sin(sigma), np.cos(sigma)
+    tmp = sin_u1 * sin_s - cos_u1 * cos_s * cos_a1
+    lat2 = np.arctan2(
+        sin_u1 * cos_s + cos_u1 * sin_s * cos_a1,
+        (1.0 - F) * np.sqrt(sin_alpha * sin_alpha + tmp * tmp),
+    )
+    lam = np.arctan2(sin_s * sin_a1, cos_u1 * cos_s - sin_u1 * sin_s * cos_a1)
+    c = F / 16.0 * cos2_alpha * (4.0 + F * (4.0 - 3.0 * cos2_alpha))
+    big_l = lam - (1.0 - c) * F * sin_alpha * (
+        sigma + c * sin_s * (cos_2sm + c * cos_s * (-1.0 + 2.0 * cos_2sm**2))
+    )
+    lon2 = np.pi - np.mod(np.pi - (lon1 + big_l), 2.0 * np.pi)
+    return lat2, lon2
+
+
+def geodesic_direct_karney(
+    lat1_rad: ArrayLike, lon1_rad: ArrayLike, az1_rad: ArrayLike, distance_m: ArrayLike
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The same through geographiclib (Karney 2013), point by point: the reference."""
     b = np.broadcast_arrays(
         *(np.asarray(x, dtype=float) for x in (lat1_rad, lon1_rad, az1_rad, distance_m))
     )

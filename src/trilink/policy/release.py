@@ -8,6 +8,7 @@ first message flows).
 
 from __future__ import annotations
 
+import functools
 import types
 import typing
 from collections.abc import Iterable
@@ -39,7 +40,7 @@ def _redact_one(obj: Any, parts: list[str], full: str) -> Any:
     if not isinstance(obj, msgspec.Struct):
         return obj
     name = parts[0]
-    fields = {f.name: f for f in msgspec.structs.fields(obj)}
+    fields = _fields(type(obj))
     if name not in fields:
         return obj  # a path for another message kind: nothing to remove here
     if len(parts) == 1:
@@ -52,6 +53,12 @@ def _redact_one(obj: Any, parts: list[str], full: str) -> Any:
             full, f"{type(obj).__name__}.{name} has no default and cannot be redacted"
         )
     return msgspec.structs.replace(obj, **{name: _redact_one(getattr(obj, name), parts[1:], full)})
+
+
+@functools.cache
+def _fields(tp: type[msgspec.Struct]) -> dict[str, msgspec.structs.FieldInfo]:
+    # msgspec resolves a Struct's annotations on every call; a release does it per field.
+    return {f.name: f for f in msgspec.structs.fields(tp)}
 
 
 def release(
