@@ -185,45 +185,42 @@ def _fmt(v: object) -> str:
 
 def _print_tables(console: Console, summary: dict) -> None:
     mode = "linked (trilateral)" if summary["link"] else "each nation alone (--no-link)"
-    console.print(f"[bold]{summary['scenario']}[/bold] — {mode}; seed {summary['seed']}")
-    table = Table(title="Per missile: seconds after its launch")
-    for col in (
-        "missile",
-        "partner",
-        "own detection",
-        "own track",
-        "link track",
-        "first warning",
-        "threat alert",
-    ):
-        table.add_column(col, justify="right" if col not in ("missile", "partner") else "left")
+    console.print(f"[bold]{summary['scenario']}[/bold]: {mode}; seed {summary['seed']}")
+    flights = Table(title="Flights (truth)")
+    for col in ("missile", "class", "flight s", "apogee km", "range km"):
+        flights.add_column(col, justify="left" if col in ("missile", "class") else "right")
     for m in summary["missiles"]:
-        label = (
-            f"{m['id']} ({m['class']}, {m['flight_time_s']:.0f} s, apogee {m['apogee_km']:.0f} km)"
-        )
+        flights.add_row(
+            m["id"], m["class"], f"{m['flight_time_s']:.0f}",
+            _fmt(m["apogee_km"]), _fmt(m["range_km"]),
+        )  # fmt: skip
+    console.print(flights)
+    table = Table(title="What each partner knew: seconds after that missile's launch")
+    for col in ("missile", "partner", "own det", "own trk", "link trk", "warned", "threat"):
+        table.add_column(col, justify="left" if col in ("missile", "partner") else "right")
+    for m in summary["missiles"]:
         for i, (p, t) in enumerate(sorted(m["partners"].items())):
             table.add_row(
-                label if i == 0 else "", p, _fmt(t["first_own_detection_s"]), _fmt(t["first_own_track_s"]),
-                _fmt(t["first_link_track_s"]), _fmt(t["first_warning_s"]), _fmt(t["first_threat_alert_s"]),
+                m["id"] if i == 0 else "", p, _fmt(t["first_own_detection_s"]),
+                _fmt(t["first_own_track_s"]), _fmt(t["first_link_track_s"]),
+                _fmt(t["first_warning_s"]), _fmt(t["first_threat_alert_s"]),
             )  # fmt: skip
         table.add_section()
     console.print(table)
+    console.print(
+        "own det: first detection by its own sensors; own trk: first confirmed track of its "
+        "own; link trk: first track received over the link; warned: first launch warning "
+        "held (own or link); threat: first warning that the missile threatens it."
+    )
     pt = Table(
         title="Per partner: seconds after the launch of the first missile it was warned about"
     )
-    for col in (
-        "partner",
-        "missile",
-        "own detection",
-        "link track",
-        "first warning",
-        "threat alert",
-    ):
-        pt.add_column(col)
+    for col in ("partner", "missile", "own det", "link trk", "warned", "threat"):
+        pt.add_column(col, justify="left" if col in ("partner", "missile") else "right")
     for p, t in sorted(summary["partners"].items()):
         pt.add_row(
-            p, str(t["reference_missile"]), _fmt(t["first_own_detection_s"]), _fmt(t["first_link_track_s"]),
-            _fmt(t["first_warning_s"]), _fmt(t["first_threat_alert_s"]),
+            p, str(t["reference_missile"]), _fmt(t["first_own_detection_s"]),
+            _fmt(t["first_link_track_s"]), _fmt(t["first_warning_s"]), _fmt(t["first_threat_alert_s"]),
         )  # fmt: skip
     console.print(pt)
     console.print(
