@@ -16,21 +16,31 @@ behind is charged for it rather than hidden — no coordinated omission):
     stamps and signs a SystemTrack with the same state and publishes it on
     ``trilink.hub.out.JPN.tracks``; JPN receives and verifies. Layouts: ``procs`` (sender,
     relay and receiver in three processes) and ``tasks`` (three asyncio tasks, one
-    process, each on its own connection).
-(b) ``hub``: the real :class:`~trilink.nodes.hub.HubNode` served by
-    :func:`trilink.nodes.live.run_hub`, fusing on a ``--cycle`` grid gated by the sources'
-    watermarks; KOR and JPN each publish half the load over ``--tracks`` objects on
-    ballistic arcs plus a heartbeat (watermark) every cycle; JPN receives. A report's
-    latency ends when JPN holds the release of the first cycle that includes it for the
-    report's own object.
+    process, each on its own connection). ``raw``: the same processes and subjects with
+    no message handling at all (the payload, of a report's size, carries the scheduled
+    time; the relay forwards it): what NATS and nats-py cost on this path.
+(b) ``hub``: the real :class:`~trilink.nodes.hub.HubNode` as ``trilink hub`` builds it
+    (scenario policy, warner, audit file), served by :func:`trilink.nodes.live.run_hub`,
+    fusing on a ``--cycle`` grid gated by the sources' watermarks; KOR and JPN each publish
+    half the load over ``--tracks`` objects on ballistic arcs plus a heartbeat (watermark)
+    every cycle; JPN receives. A report's latency ends when JPN holds the release of the
+    first cycle that includes it for the report's own object. ``hub-nowarn``: the same
+    hub without its warner (the warning rules run inside the cycle, before any release
+    is published).
 
 Latency is the partner's wall clock after verification minus the scheduled publish time
-(one host, one clock). Reports not delivered before the drain deadline count as lost
-(and as infinitely late in the percentiles). Printed per run: sender's achieved rate,
-delivered rate, p50/p99/max, losses, a breakdown per segment, and the CPU each process
-and each nats-server used per second of run.
+(one host, one clock). Reports not delivered before the drain cut-off count as late (and
+as infinitely late in the percentiles). Printed per run: the sender's achieved rate,
+the delivered rate, p50/p99/max, late reports, a breakdown per segment, the CPU per
+message of each role, and the CPU each process and each nats-server used.
 
-Run: ``.venv/bin/python benchmarks/bench_link_latency.py [--quick] [--duration 10]``.
+Scheduling on a shared machine: with autogroups (Linux's default for sessions) the CPU is
+split equally between sessions, whatever the processes' nice values. Every nats-server
+runs in its own session; so does every benchmark process here, as a separate service
+would. ``--nice N`` sets those sessions' weight (negative: ahead of other users' jobs).
+
+Run: ``.venv/bin/python benchmarks/bench_link_latency.py [--quick] [--duration 10]
+[--paths link,hub,hub-nowarn] [--nice -5]``.
 """
 
 from __future__ import annotations
@@ -42,6 +52,7 @@ import logging
 import math
 import multiprocessing as mp
 import os
+import struct
 import tempfile
 import time
 from dataclasses import dataclass
@@ -70,11 +81,13 @@ from trilink.nodes.live import run_hub
 from trilink.nodes.up import LocalCoalition, start_local_coalition
 
 MODELS = {"KOR": KOR, "JPN": JPN}
+RAW = struct.Struct("<qq")  # raw path: scheduled time, relay time (ns)
+RAW_TIME = struct.Struct("<q")
 
 
 @dataclass(frozen=True)
 class Run:
-    path: str  # "link" | "hub"
+    path: str  # "raw" | "link" | "hub" | "hub-nowarn" (module docstring)
     layout: str  # "procs" | "tasks"
     rate: int  # offered reports per second, all sources together
     duration_s: float
@@ -87,7 +100,7 @@ class Run:
 
     @property
     def sources(self) -> tuple[str, ...]:
-        return ("KOR",) if self.path == "link" else ("KOR", "JPN")
+        return ("KOR", "JPN") if self.path.startswith("hub") else ("KOR",)
 
 
 # ---- what the senders publish ---------------------------------------------------------
@@ -118,7 +131,7 @@ def send_plan(run: Run, nation: str) -> tuple[np.ndarray, list[str], list[Any], 
          report_body(nation, f"{nation}-{i % n}", ref + int(offsets[i]), x[i], P[i]))
         for i in range(m)
     ]  # fmt: skip
-    if run.path == "hub":
+    if run.path.startswith("hub"):
         cyc = round(run.cycle_s * 1e9)
         for j in range(1, math.ceil(run.duration_s / run.cycle_s) + 1):
             rows.append((j * cyc, 1, subjects.status(nation), -1, heartbeat_body(nation, ref)))
@@ -139,6 +152,8 @@ async def sender(bus: Any, run: Run, nation: str, plan: Any, t0: int) -> dict[st
     offsets, subs, bodies, obj = plan
     stamper = Stamper(nation, coalition_keys()[0][nation])
     stamped = np.zeros(len(bodies), dtype=np.int64)
+    raw = run.path == "raw"
+    filler = bytes(len(stamper.seal(bodies[0], 0)) - 16) if raw else b""
     i, n, cpu = 0, len(bodies), 0.0
     while i < n:
         now = time.time_ns()
@@ -148,9 +163,14 @@ async def sender(bus: Any, run: Run, nation: str, plan: Any, t0: int) -> dict[st
             continue
         while i < n and t0 + int(offsets[i]) <= now:
             c0 = time.thread_time()
-            body = msgspec.structs.replace(bodies[i], measured_ns=t0 + int(offsets[i]))
-            stamped[i] = time.time_ns()
-            await bus.publish(subs[i], stamper.seal(body, int(stamped[i])))
+            if raw:  # the scheduled time, 8 bytes for the relay's time, padding to size
+                stamped[i] = time.time_ns()
+                payload = RAW.pack(t0 + int(offsets[i]), 0) + filler
+            else:
+                body = msgspec.structs.replace(bodies[i], measured_ns=t0 + int(offsets[i]))
+                stamped[i] = time.time_ns()
+                payload = stamper.seal(body, int(stamped[i]))
+            await bus.publish(subs[i], payload)
             cpu += time.thread_time() - c0
             i += 1
         await asyncio.sleep(0)
@@ -162,7 +182,7 @@ async def sender(bus: Any, run: Run, nation: str, plan: Any, t0: int) -> dict[st
         "obj": obj[rep],
         "end": time.time_ns(),
         "nation": nation,
-        "cpu_us": {f"{nation} sign + publish": cpu / n * 1e6},
+        "cpu_us": {f"{nation} {'' if raw else 'sign + '}publish": cpu / n * 1e6},
     }
 
 
@@ -181,6 +201,13 @@ async def relay(bus: Any, run: Run, stop: Any) -> dict[str, Any]:
     watcher = asyncio.create_task(_end_when(stop, sub))
     count = 0
     async for m in sub:
+        if run.path == "raw":  # transport only: stamp the relay's time, forward the bytes
+            c0 = time.thread_time()
+            payload = m.payload[:8] + RAW_TIME.pack(time.time_ns()) + m.payload[16:]
+            await bus.publish(out_subject, payload)
+            cpu["publish"] += time.thread_time() - c0
+            count += 1
+            continue
         c0 = time.thread_time()
         msg = receiver(m.payload, m.subject)
         c1 = time.thread_time()
@@ -208,7 +235,8 @@ async def relay(bus: Any, run: Run, stop: Any) -> dict[str, Any]:
 
 async def full_hub(bus: Any, run: Run, stop: Any, t0: int) -> dict[str, Any]:
     """Path (b): the real HubNode under run_hub; each fusion cycle timed."""
-    hub = build_hub(WallClock(), t0, run.cycle_s, Path(run.workdir) / f"audit-{run.rate}.jsonl")
+    audit = Path(run.workdir) / f"audit-{run.path}-{run.rate}.jsonl"
+    hub = build_hub(WallClock(), t0, run.cycle_s, audit, warner=run.path == "hub")
     cycles: list[tuple[int, int, int, int, int]] = []
     inner = hub.cycle
 
@@ -276,6 +304,14 @@ async def partner(bus: Any, run: Run, t0: int, expect: int) -> dict[str, Any]:
     watcher = asyncio.create_task(watch())
     cpu = 0.0
     async for m in sub:
+        if run.path == "raw":
+            t_arr = time.time_ns()
+            sched, hub_ns = RAW.unpack_from(m.payload)
+            rows.append((sched, hub_ns, t_arr, t_arr, 1, 0.0, 0.0, 0.0))
+            last[0] = t_arr
+            if len(rows) >= expect:
+                break
+            continue
         t_arr, c0 = time.time_ns(), time.thread_time()
         msg = receiver(m.payload, m.subject)
         t_ok = time.time_ns()
@@ -285,7 +321,7 @@ async def partner(bus: Any, run: Run, t0: int, expect: int) -> dict[str, Any]:
             x = msg.state_ecef
             rows.append((msg.measured_ns, msg.sent_ns, t_arr, t_ok, msg.system_track_number, x[0], x[1], x[2]))  # fmt: skip
             final[0] = final[0] or msg.measured_ns >= last_k_ns
-            if run.path == "link" and len(rows) >= expect:
+            if not run.path.startswith("hub") and len(rows) >= expect:
                 break
     watcher.cancel()
     a = np.array(rows, dtype=object).reshape(-1, 8)
@@ -379,7 +415,7 @@ def server_cpu(coal: LocalCoalition) -> dict[str, float]:
 
 
 def run_once(run: Run, coal: LocalCoalition) -> dict[str, Any]:
-    if run.path == "link":
+    if not run.path.startswith("hub"):
         layout = [["send:KOR"], ["relay"], ["recv"]]
         if run.layout == "tasks":
             layout = [["send:KOR", "relay", "recv"]]
@@ -494,7 +530,8 @@ def hub_latency(res: dict[str, Any], run: Run) -> tuple[np.ndarray, dict[str, np
 
 
 def summarise(run: Run, res: dict[str, Any]) -> dict[str, Any]:
-    lat, seg = link_latency(res) if run.path == "link" else hub_latency(res, run)
+    hub = run.path.startswith("hub")
+    lat, seg = hub_latency(res, run) if hub else link_latency(res)
     t0 = res["t0"]
     sends = [res[f"send:{n}"] for n in run.sources]
     sent = sum(s["sched"].size for s in sends)
@@ -533,13 +570,13 @@ def summarise(run: Run, res: dict[str, Any]) -> dict[str, Any]:
 
 def print_summary(rows: list[dict[str, Any]]) -> None:
     print(
-        f"\n{'path':<6}{'layout':<7}{'offered/s':>10}{'sent/s':>9}{'delivered/s':>12}"
+        f"\n{'path':<11}{'layout':<7}{'offered/s':>10}{'sent/s':>9}{'delivered/s':>12}"
         f"{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'late':>8}"
     )
     for s in rows:
         run = s["run"]
         print(
-            f"{run.path:<6}{run.layout:<7}{run.rate:>10,}{s['sent_rate']:>9,.0f}"
+            f"{run.path:<11}{run.layout:<7}{run.rate:>10,}{s['sent_rate']:>9,.0f}"
             f"{s['delivered_rate']:>12,.0f}{_fmt(s['p50']):>9}{_fmt(s['p99']):>9}"
             f"{_fmt(s['max']):>9}{s['lost']:>8,}"
         )
@@ -560,7 +597,9 @@ def print_details(s: dict[str, Any]) -> None:
     srv = ", ".join(f"{k} {v:.2f}" for k, v in s["servers"].items())
     print(f"  CPU cores used (mean over the run), processes: {cpu}; nats-servers: {srv}")
     per = ", ".join(f"{k} {v:.0f}" for k, v in s["cpu_us"].items())
-    print(f"  CPU per message (us): {per}")
+    print(f"  CPU per message, timed in the loop (us): {per}")
+    per = ", ".join(f"{k} {v:.0f}" for k, v in s["process_us"].items())
+    print(f"  process CPU per report sent, client library included (us): {per}")
     if s["relay_cpu"] and s["relayed"]:
         total = sum(s["relay_cpu"].values()) / s["relayed"]
         print(f"  one core relays at most {1 / total:,.0f} reports/s (relay CPU alone)")
@@ -581,11 +620,17 @@ def _fmt(v: float) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="3 s per run, processes only")
+    ap.add_argument(
+        "--quick", action="store_true", help="2 s per run, processes only, paths link and hub"
+    )
     ap.add_argument("--duration", type=float, default=10.0, help="seconds of offered load per run")
     ap.add_argument("--drain", type=float, default=20.0, help="seconds allowed after the load")
     ap.add_argument("--rates", default="1000,10000", help="offered reports/s, comma-separated")
-    ap.add_argument("--paths", default="link,hub", help="link (a) and/or hub (b)")
+    ap.add_argument(
+        "--paths", default="raw,link,hub,hub-nowarn",
+        help="raw (a) without signatures; link (a); hub (b), as deployed; hub-nowarn (b) "
+        "without the warner",
+    )  # fmt: skip
     ap.add_argument("--layouts", default="procs,tasks", help="for the link path: procs, tasks")
     ap.add_argument("--link-tracks", type=int, default=100, help="track ids on the link path")
     ap.add_argument("--tracks", type=int, default=20, help="objects on the hub path")
@@ -598,7 +643,7 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     args = ap.parse_args(argv)
     if args.quick:
-        args.duration, args.drain, args.layouts = 3.0, 5.0, "procs"
+        args.duration, args.drain, args.layouts, args.paths = 2.0, 4.0, "procs", "link,hub"
     rates = [int(r) for r in args.rates.split(",")]
     print(
         f"link latency over real NATS (hub + KOR/JPN/USA leaves, mutual TLS, JetStream "
@@ -614,12 +659,12 @@ def main(argv: list[str] | None = None) -> int:
                 own_session(args.nice, srv.pid)
         try:
             for path in args.paths.split(","):
-                layouts = args.layouts.split(",") if path == "link" else ["procs"]
+                layouts = ["procs"] if path.startswith("hub") else args.layouts.split(",")
                 for layout in layouts:
                     for rate in rates:
                         run = Run(
                             path, layout, rate, args.duration, args.drain,
-                            args.link_tracks if path == "link" else args.tracks,
+                            args.tracks if path.startswith("hub") else args.link_tracks,
                             args.cycle, args.seed, tmp, args.nice,
                         )  # fmt: skip
                         s = summarise(run, run_once(run, coal))
