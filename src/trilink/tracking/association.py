@@ -76,3 +76,55 @@ def assign(d2: Array, cost: Array, gate: float) -> tuple[NDArray[np.intp], NDArr
     ri, ci = linear_sum_assignment(sub)
     keep = sub[ri, ci] < _INFEASIBLE
     return rows[ri[keep]], cols[ci[keep]]
+
+
+def candidates(
+    x: Array, P: Array, mu: Array, dt_s: Array, det_pos: Array, z: Array, R: Array
+) -> NDArray[np.bool_]:
+    """Which of N IMM tracks (x (N, M, n), P, mu, at their own times, dt_s (N,) before
+    the scan) may be inside the gate of one of D radar detections (z (D, 3), R, converted
+    positions det_pos (D, 3)): the tracks extrapolated in a straight line must come within
+    6 sigma of both plus what gravity and thrust (<= 120 m/s^2) bend in dt, plus 1 km.
+    A generous test that spares the full prediction of tracks in other regions."""
+    # Detection position sigma from the diagonal of R: range and range x angles.
+    sig_det = np.sqrt(R[:, 0, 0] + z[:, 0] ** 2 * (R[:, 1, 1] + R[:, 2, 2]))
+    if not use_kernels():
+        return candidates_reference(x, P, mu, dt_s, det_pos, sig_det)
+    from trilink.tracking.kernels_tracks import candidates_kernel
+
+    return candidates_kernel(arg(x), arg(P), arg(mu), arg(dt_s), arg(det_pos), arg(sig_det))
+
+
+def candidates_reference(
+    x: Array, P: Array, mu: Array, dt: Array, det_pos: Array, sig_det: Array
+) -> NDArray[np.bool_]:
+    """:func:`candidates` in NumPy."""
+    from trilink.tracking.imm import combine_reference
+
+    xc, Pc = combine_reference(x, P, mu)
+    pos = xc[:, 0:3] + xc[:, 3:6] * dt[:, None]
+    sig_trk = np.sqrt(np.trace(Pc[:, 0:3, 0:3], axis1=1, axis2=2))
+    sig_trk += np.sqrt(np.trace(Pc[:, 3:6, 3:6], axis1=1, axis2=2)) * dt
+    reach = 6.0 * (sig_trk[:, None] + sig_det[None, :]) + 60.0 * dt[:, None] ** 2 + 1_000.0
+    dist = np.linalg.norm(pos[:, None, :] - det_pos[None, :, :], axis=-1)
+    return np.any(dist <= reach, axis=1)
+
+
+def duplicate_pairs(xc: Array, Pc: Array, gate: float) -> NDArray[np.bool_]:
+    """(C, C) flags of pairs of track estimates (xc (C, n), Pc (C, n, n)) whose 6-D
+    states differ by a squared Mahalanobis distance under ``Pc_i + Pc_j`` below ``gate``
+    (the diagonal is False)."""
+    if not use_kernels():
+        return duplicate_pairs_reference(xc, Pc, gate)
+    from trilink.tracking.kernels_tracks import duplicate_pairs_kernel
+
+    return duplicate_pairs_kernel(arg(xc), arg(Pc), float(gate))
+
+
+def duplicate_pairs_reference(xc: Array, Pc: Array, gate: float) -> NDArray[np.bool_]:
+    """:func:`duplicate_pairs` in NumPy."""
+    d = xc[:, None, 0:6] - xc[None, :, 0:6]
+    S = Pc[:, None, 0:6, 0:6] + Pc[None, :, 0:6, 0:6]
+    d2 = np.einsum("abi,abi->ab", d, np.linalg.solve(S, d[..., None])[..., 0])
+    np.fill_diagonal(d2, np.inf)
+    return np.asarray(d2 < gate)

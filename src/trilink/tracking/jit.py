@@ -42,6 +42,17 @@ def njit(fn: F) -> F:
     return compiled
 
 
+def njit_inner(fn: F) -> F:
+    """:func:`njit` for helpers called only from other kernels: no CPython or C-callable
+    wrapper is generated for them (less to compile; they cannot be called from Python)."""
+    if _numba is None:  # pragma: no cover
+        return fn
+    compiled: F = _numba.njit(
+        cache=True, error_model="numpy", nogil=True, no_cpython_wrapper=True, no_cfunc_wrapper=True
+    )(fn)
+    return compiled
+
+
 def arg(a: Any) -> Any:
     """``a`` as a C-contiguous, writeable float64 array, so every call of a kernel has one
     signature (a read-only or strided input would compile, and cache, another)."""

@@ -19,12 +19,12 @@ import numpy as np
 
 from trilink.geo.wgs84 import GM, J2, OMEGA, A, F
 from trilink.tracking.dynamics import H_SCALE, IA, IK, NX, RHO0, V_REG
-from trilink.tracking.jit import njit
+from trilink.tracking.jit import njit, njit_inner
 
 _J2K = 1.5 * J2 * GM * A * A
 
 
-@njit
+@njit_inner
 def height(rx: float, ry: float, rz: float) -> float:
     """:func:`.dynamics.approx_altitude` without the gradient."""
     rn = math.sqrt(rx * rx + ry * ry + rz * rz)
@@ -32,12 +32,12 @@ def height(rx: float, ry: float, rz: float) -> float:
     return rn - A * (1.0 - F * s)
 
 
-@njit
+@njit_inner
 def density(h: float) -> float:
     return RHO0 * math.exp(max(h, -1_000.0) * (-1.0 / H_SCALE))
 
 
-@njit
+@njit_inner
 def acceleration(
     rx: float, ry: float, rz: float, vx: float, vy: float, vz: float,
     at: float, kap: float, thrust_on: float, drag_on: float,
@@ -71,7 +71,7 @@ def acceleration(
     return ax, ay, az
 
 
-@njit
+@njit_inner
 def rk4_row(x: np.ndarray, h: float, thrust_on: float, drag_on: float, out: np.ndarray) -> None:
     """One RK4 step of the mean of one row ``x`` (8,) into ``out`` (8,) (may be ``x``)."""
     rx, ry, rz, vx, vy, vz, at, kap = x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]
@@ -97,7 +97,7 @@ def rk4_row(x: np.ndarray, h: float, thrust_on: float, drag_on: float, out: np.n
     out[7] = kap
 
 
-@njit
+@njit_inner
 def jacobian_row(x: np.ndarray, thrust_on: float, drag_on: float, jac: np.ndarray) -> None:
     """d(dx/dt)/dx (8, 8) of one row into ``jac`` (:func:`.dynamics.jacobian`)."""
     rx, ry, rz, vx, vy, vz = x[0], x[1], x[2], x[3], x[4], x[5]
@@ -142,7 +142,7 @@ def jacobian_row(x: np.ndarray, thrust_on: float, drag_on: float, jac: np.ndarra
     jac[4, 3] -= 2.0 * OMEGA
 
 
-@njit
+@njit_inner
 def _cwpa(q: float, b: tuple[float, float, float], idx: int, h: float, out: np.ndarray) -> None:
     """:func:`.dynamics._cwpa_block` for one row."""
     h2, h3 = h * h, h * h * h
@@ -164,7 +164,7 @@ def _cwpa(q: float, b: tuple[float, float, float], idx: int, h: float, out: np.n
     out[idx, idx] += q * h
 
 
-@njit
+@njit_inner
 def process_noise_row(
     x: np.ndarray, h: float, thrust_on: float, drag_on: float, q_accel: float,
     q_thrust: float, q_kappa: float, drag_error: float, out: np.ndarray,
@@ -183,12 +183,15 @@ def process_noise_row(
         out[3 + i, i] = out[i, 3 + i]
         out[3 + i, 3 + i] = q_a * hv
     v_eff = math.sqrt(vn * vn + V_REG * V_REG)
-    _cwpa(q_thrust * thrust_on, (vx / v_eff, vy / v_eff, vz / v_eff), IA, hv, out)
     c = -(drag_on * 0.5 * rho * vn)
-    _cwpa(q_kappa, (c * vx, c * vy, c * vz), IK, hv, out)
+    for idx in (IA, IK):  # one call site: a literal index per call would compile twice
+        if idx == IA:
+            _cwpa(q_thrust * thrust_on, (vx / v_eff, vy / v_eff, vz / v_eff), idx, hv, out)
+        else:
+            _cwpa(q_kappa, (c * vx, c * vy, c * vz), idx, hv, out)
 
 
-@njit
+@njit_inner
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
     """``out = a @ b`` for small square matrices (no BLAS call, no allocation)."""
     n = a.shape[0]
@@ -200,7 +203,7 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
             out[i, j] = s
 
 
-@njit
+@njit_inner
 def matmul_bt(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
     """``out = a @ b.T`` for small square matrices."""
     n = a.shape[0]
@@ -220,7 +223,8 @@ def predict_rows(
 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """:func:`.filters.predict` (EKF time update, RK4 + midpoint-Magnus STM + per-step
     noise) of M rows; all per-row arguments (M,). Returns new (x, P)."""
-    m = x.shape[0]
+    m, nx = x.shape[0], x.shape[1]  # (nx, not the constant NX, in loop bounds: fully
+    # unrolled 8 x 8 loops made this kernel take seconds to compile)
     x = x.copy()
     P = P.copy()
     dt_max = 0.0
@@ -247,7 +251,8 @@ def predict_rows(
             a1x, a1y, a1z = acceleration(
                 xi[0], xi[1], xi[2], xi[3], xi[4], xi[5], xi[6], xi[7], thrust_on[i], drag_on[i]
             )
-            xm[:] = xi
+            for a in range(nx):  # (a loop: an array-to-array slice copy drags in numba's
+                xm[a] = xi[a]  # shape-mismatch error path, seconds of compile time)
             xm[0] += 0.5 * h * xi[3]
             xm[1] += 0.5 * h * xi[4]
             xm[2] += 0.5 * h * xi[5]
@@ -255,28 +260,28 @@ def predict_rows(
             xm[4] += 0.5 * h * a1y
             xm[5] += 0.5 * h * a1z
             jacobian_row(xm, thrust_on[i], drag_on[i], jac)
-            for a in range(NX):
-                for b in range(NX):
+            for a in range(nx):
+                for b in range(nx):
                     jac[a, b] *= h
             matmul(jac, jac, ah2)
             matmul(ah2, jac, ah3)
-            for a in range(NX):
-                for b in range(NX):
+            for a in range(nx):
+                for b in range(nx):
                     phi[a, b] = (1.0 if a == b else 0.0) + jac[a, b] + 0.5 * ah2[a, b]
                     phi[a, b] += ah3[a, b] / 6.0
             rk4_row(xi, h, thrust_on[i], drag_on[i], xi)
             matmul(phi, Pi, tmp)
             matmul_bt(tmp, phi, ah2)
-            for a in range(NX):
-                for b in range(NX):
+            for a in range(nx):
+                for b in range(nx):
                     Pi[a, b] = ah2[a, b] + q[a, b]
         if thrust_on[i] == 0.0:
             xi[IA] = 0.0
-            for a in range(NX):
+            for a in range(nx):
                 Pi[IA, a] = 0.0
                 Pi[a, IA] = 0.0
             Pi[IA, IA] = thrust_var_floor
-        for a in range(NX):
+        for a in range(nx):
             for b in range(a + 1, NX):
                 s = 0.5 * (Pi[a, b] + Pi[b, a])
                 Pi[a, b] = s

@@ -17,21 +17,19 @@ import math
 
 import numpy as np
 
-from trilink.tracking.dynamics import NX
-from trilink.tracking.jit import njit
-from trilink.tracking.kernels_dynamics import predict_rows
+from trilink.tracking.jit import njit, njit_inner
 
 _LOG_2PI = math.log(2.0 * math.pi)
 _TWO_PI = 2.0 * math.pi
 
 
-@njit
+@njit_inner
 def wrap(a: float) -> float:
     """:func:`trilink.geo.measure.wrap_angle`: to (-pi, pi]."""
     return math.pi - ((math.pi - a) % _TWO_PI)
 
 
-@njit
+@njit_inner
 def measure_row(
     r: np.ndarray, sensor: np.ndarray, rot: np.ndarray, radar: bool,
     zhat: np.ndarray, H: np.ndarray,
@@ -62,7 +60,7 @@ def measure_row(
         )  # fmt: skip
 
 
-@njit
+@njit_inner
 def _chol_solve_logdet(S: np.ndarray, b: np.ndarray, L: np.ndarray, y: np.ndarray) -> float:
     """Cholesky ``S = L L^T`` (m <= 3) into ``L``, ``y = S^-1 b``; returns ln det S
     (NaN, and y NaN, if S is not positive definite)."""
@@ -101,7 +99,8 @@ def distances_kernel(
     sensor: np.ndarray, rot: np.ndarray, radar: bool,
 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """:func:`.association.distances`: squared Mahalanobis distances (M, D) and costs
-    ``d2 + ln det S`` of M state rows (x (M, n), P (M, n, n)) against D detections."""
+    ``d2 + ln det S`` of M state rows (x (M, n), P (M, n, n)) against D detections.
+    Each ``S`` is factored as ``L D L^T`` (no square roots, one logarithm per pair)."""
     nrow, nd = x.shape[0], z.shape[0]
     m = 3 if radar else 2
     az = 1 if radar else 0
@@ -113,38 +112,51 @@ def distances_kernel(
     HPH = np.empty((m, m))
     S = np.empty((m, m))
     L = np.zeros((m, m))
+    D = np.empty(m)
     nu = np.empty(m)
-    y = np.empty(m)
-    for i in range(nrow):
-        measure_row(x[i], sensor, rot, radar, zhat, H)
+    w = np.empty(m)
+    for row in range(nrow):
+        measure_row(x[row], sensor, rot, radar, zhat, H)
         for a in range(m):
             for c in range(3):
-                t = 0.0
-                for k in range(3):
-                    t += H[a, k] * P[i, k, c]
-                HP[a, c] = t
+                HP[a, c] = H[a, 0] * P[row, 0, c] + H[a, 1] * P[row, 1, c] + H[a, 2] * P[row, 2, c]
         for a in range(m):
             for b in range(m):
-                t = 0.0
-                for k in range(3):
-                    t += HP[a, k] * H[b, k]
-                HPH[a, b] = t
+                HPH[a, b] = HP[a, 0] * H[b, 0] + HP[a, 1] * H[b, 1] + HP[a, 2] * H[b, 2]
         for j in range(nd):
             for a in range(m):
                 nu[a] = z[j, a] - zhat[a]
                 for b in range(m):
                     S[a, b] = HPH[a, b] + R[j, a, b]
             nu[az] = wrap(nu[az])
-            logdet = _chol_solve_logdet(S, nu, L, y)
+            det = 1.0
+            for i in range(m):  # S = L D L^T with unit lower L
+                dii = S[i, i]
+                for k in range(i):
+                    dii -= L[i, k] * L[i, k] * D[k]
+                D[i] = dii
+                det *= dii
+                for r in range(i + 1, m):
+                    v = S[r, i]
+                    for k in range(i):
+                        v -= L[r, k] * L[i, k] * D[k]
+                    L[r, i] = v / dii
             t = 0.0
-            for a in range(m):
-                t += nu[a] * y[a]
-            d2[i, j] = t
-            cost[i, j] = t + logdet
+            for i in range(m):  # L w = nu; d2 = sum w_i^2 / D_i
+                v = nu[i]
+                for k in range(i):
+                    v -= L[i, k] * w[k]
+                w[i] = v
+                t += v * v / D[i]
+            ok = det > 0.0
+            for i in range(m):
+                ok &= D[i] > 0.0
+            d2[row, j] = t if ok else np.nan
+            cost[row, j] = t + math.log(det) if ok else np.nan
     return d2, cost
 
 
-@njit
+@njit_inner
 def update_row(
     x: np.ndarray, P: np.ndarray, z: np.ndarray, R: np.ndarray, sensor: np.ndarray,
     rot: np.ndarray, radar: bool, x_out: np.ndarray, P_out: np.ndarray,
@@ -290,33 +302,6 @@ def mix_kernel(
                     for q in range(n):
                         P0[t, j, k, q] += w[i, j] * P[t, i, k, q] + w[i, j] * d[k] * d[q]
     return x0, P0, c
-
-
-@njit
-def imm_predict_kernel(
-    x: np.ndarray, P: np.ndarray, mu: np.ndarray, dt: np.ndarray,
-    ballistic_mean_s: float, boost_mean_s: float, q_ballistic: float, q_boost: float,
-    q_thrust: float, q_kappa: float, drag_error: float, thrust_var_floor: float,
-    h_max_s: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-    """:func:`.imm.imm_predict` for the two models (ballistic = 0, boost = 1): mixing,
-    then the EKF time update of every (track, model) row."""
-    nt = x.shape[0]
-    x0, P0, c = mix_kernel(x, P, mu, dt, ballistic_mean_s, boost_mean_s)
-    rows = 2 * nt
-    thrust = np.empty(rows)
-    qa = np.empty(rows)
-    qt = np.empty(rows)
-    for i in range(nt):
-        thrust[2 * i], thrust[2 * i + 1] = 0.0, 1.0
-        qa[2 * i], qa[2 * i + 1] = q_ballistic, q_boost
-        qt[2 * i], qt[2 * i + 1] = 0.0, q_thrust
-    dt_rows = np.repeat(dt, 2)
-    xf, Pf = predict_rows(
-        x0.reshape(rows, NX), P0.reshape(rows, NX, NX), dt_rows, thrust, 1.0 - thrust,
-        qa, qt, np.full(rows, q_kappa), drag_error, thrust_var_floor, h_max_s,
-    )  # fmt: skip
-    return xf.reshape(nt, 2, NX), Pf.reshape(nt, 2, NX, NX), c
 
 
 @njit

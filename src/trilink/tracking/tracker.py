@@ -26,7 +26,13 @@ from collections.abc import Iterable
 import numpy as np
 from numpy.typing import NDArray
 
-from trilink.tracking.association import assign, distances, gate_threshold
+from trilink.tracking.association import (
+    assign,
+    candidates,
+    distances,
+    duplicate_pairs,
+    gate_threshold,
+)
 from trilink.tracking.config import TrackerConfig
 from trilink.tracking.dynamics import IA, IK, NX, approx_altitude
 from trilink.tracking.filters import Measurement
@@ -203,17 +209,8 @@ class NationalTracker:
         if meas.kind != "radar":
             return np.arange(n)
         det_pos = radar_to_ecef(z, R, meas, with_covariance=False)[0]
-        dt = (t - self.t_trk) * 1e-9
-        xc, Pc = combine(self.x, self.P, self.mu)
-        pos = xc[:, 0:3] + xc[:, 3:6] * dt[:, None]
-        sig_trk = np.sqrt(np.trace(Pc[:, 0:3, 0:3], axis1=1, axis2=2))
-        sig_trk += np.sqrt(np.trace(Pc[:, 3:6, 3:6], axis1=1, axis2=2)) * dt
-        # Detection position sigma from the diagonal of R: range and range x angles.
-        sig_det = np.sqrt(R[:, 0, 0] + z[:, 0] ** 2 * (R[:, 1, 1] + R[:, 2, 2]))
-        # 6 sigma of both, plus what gravity and thrust (<= 100 m/s^2) can bend in dt.
-        reach = 6.0 * (sig_trk[:, None] + sig_det[None, :]) + 60.0 * dt[:, None] ** 2 + 1_000.0
-        dist = np.linalg.norm(pos[:, None, :] - det_pos[None, :, :], axis=-1)
-        return np.flatnonzero((dist <= reach).any(axis=1))
+        dt = np.asarray((t - self.t_trk) * 1e-9, dtype=np.float64)
+        return np.flatnonzero(candidates(self.x, self.P, self.mu, dt, det_pos, z, R))
 
     def _start(self, z: Array, R: Array, meas: Measurement, t: int, col: int) -> None:
         x, P, mu = initiate(z, R, meas, self.cfg)
@@ -255,11 +252,7 @@ class NationalTracker:
         if conf.size < 2:
             return
         xc, Pc = combine(self.x[conf], self.P[conf], self.mu[conf])
-        d = xc[:, None, 0:6] - xc[None, :, 0:6]
-        S = Pc[:, None, 0:6, 0:6] + Pc[None, :, 0:6, 0:6]
-        d2 = np.einsum("abi,abi->ab", d, np.linalg.solve(S, d[..., None])[..., 0])
-        np.fill_diagonal(d2, np.inf)
-        same = d2 < self.cfg.duplicate_gate
+        same = duplicate_pairs(xc, Pc, self.cfg.duplicate_gate)
         if not same.any():
             return
         ids = self.ids[conf]
