@@ -26,32 +26,37 @@ Run: ``.venv/bin/python benchmarks/bench_hub_throughput.py [--tracks 1000] [--sc
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import math
 import os
-import tempfile
-import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
 
-import numpy as np
-from bench_fusion import NS, T0_NS, make_scans
+# One core (benchmarks/README.md): BLAS/OpenMP/numba pools are sized when numpy loads.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-import trilink.link
-import trilink.nodes.hub as hub_module
-from trilink.link import Keyring, Stamper, subjects
-from trilink.messages import Ellipse, GroundPoint, Heartbeat, TrackReport
-from trilink.nodes.base import simulation_keys
-from trilink.nodes.clock import Clock
-from trilink.nodes.coalition import scenario_policy
-from trilink.nodes.convert import covariance_to_wire, quality_of, state_to_wire
-from trilink.nodes.hub import HUB_ID, HubNode
-from trilink.nodes.live import ManualClock
-from trilink.nodes.warnings import make_warner
-from trilink.policy import AuditLog
-from trilink.scenario import load_scenario
+import argparse  # noqa: E402
+import contextlib  # noqa: E402
+import math  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+from bench_fusion import NS, T0_NS, make_scans  # noqa: E402
+
+import trilink.link  # noqa: E402
+import trilink.nodes.hub as hub_module  # noqa: E402
+from trilink.link import Keyring, Stamper, subjects  # noqa: E402
+from trilink.messages import Ellipse, GroundPoint, Heartbeat, TrackReport  # noqa: E402
+from trilink.nodes.base import simulation_keys  # noqa: E402
+from trilink.nodes.clock import Clock  # noqa: E402
+from trilink.nodes.coalition import scenario_policy  # noqa: E402
+from trilink.nodes.convert import covariance_to_wire, quality_of, state_to_wire  # noqa: E402
+from trilink.nodes.hub import HUB_ID, HubNode  # noqa: E402
+from trilink.nodes.live import ManualClock  # noqa: E402
+from trilink.nodes.warnings import make_warner  # noqa: E402
+from trilink.policy import AuditLog  # noqa: E402
+from trilink.scenario import load_scenario  # noqa: E402
 
 NATIONS = ("JPN", "KOR", "USA")
 SOURCES = ("KOR", "JPN")
@@ -310,6 +315,15 @@ def print_stages(res: dict[str, Any], reports: int, steady: int) -> None:
     row("  other (building, policy loop)", rest, rel)
 
 
+def pin_to_one_cpu() -> str:
+    """Pin this process to the first CPU it may use; say which (or why not)."""
+    if not hasattr(os, "sched_setaffinity"):
+        return "not pinned (no sched_setaffinity on this OS)"
+    cpu = min(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {cpu})
+    return f"pinned to CPU {cpu}"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tracks", type=int, default=1000, help="objects, each seen by both nations")
@@ -320,7 +334,9 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--quick", action="store_true", help="3 steady scans, warner on 100 tracks")
+    ap.add_argument("--no-pin", action="store_true", help="do not pin to one CPU")
     args = ap.parse_args(argv)
+    pinned = "not pinned (--no-pin)" if args.no_pin else pin_to_one_cpu()
     steady = 3 if args.quick else args.scans
     warner_tracks = args.warner_tracks or (100 if args.quick else args.tracks)
 
@@ -330,8 +346,9 @@ def main(argv: list[str] | None = None) -> int:
         f"hub throughput: objects x 2 nations (KOR, JPN), each object reported once per "
         f"second by each nation, one fusion cycle per second; partners {', '.join(NATIONS)}; "
         f"{steady} steady scans after a cold start (load average {os.getloadavg()[0]:.1f} on "
-        f"{os.cpu_count()} cores; warm-up {time.perf_counter() - t0:.1f} s)"
+        f"{os.cpu_count()} cores, {pinned}; warm-up {time.perf_counter() - t0:.1f} s)"
     )
+    summaries: list[str] = []
     with tempfile.TemporaryDirectory(prefix="bench-hub-") as tmp:
         for n, warner in ((args.tracks, False), (warner_tracks, True)):
             t0 = time.perf_counter()
@@ -350,9 +367,17 @@ def main(argv: list[str] | None = None) -> int:
                 f"rejected; {plain['cycles']} cycles"
             )
             print_stages(timed, 2 * n, steady)
+            cpu = float(np.median(plain["cpu_s"][1:].sum(axis=1)))
+            summaries.append(
+                f"summary: {n:,} objects x 2 nations, {'with' if warner else 'no'} warner: "
+                f"{2 * n / cpu:,.0f} reports per CPU-second ingested, fused and released "
+                f"({cpu * 1e3:,.0f} CPU-ms per 1-s scan)"
+            )
             if plain is not timed:
                 overhead = timed["cpu_s"][1:].sum() / plain["cpu_s"][1:].sum()
                 print(f"(stage-timing run: {overhead:.2f}x the plain run's CPU time)")
+    print()
+    print("\n".join(summaries))
     return 0
 
 

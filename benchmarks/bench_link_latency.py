@@ -555,7 +555,9 @@ def summarise(run: Run, res: dict[str, Any]) -> dict[str, Any]:
             for r in res.values()
             if isinstance(r, dict)
             for k, v in r.get("cpu_us", {}).items()
+            if v > 0
         },
+        "process_us": {k: v / sent * 1e6 for k, v in res["cpu"].items()},
         "servers": res["servers"],
         "relay_cpu": res.get("relay", {}).get("cpu"),
         "relayed": res.get("relay", {}).get("relayed"),
@@ -627,9 +629,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--drain", type=float, default=20.0, help="seconds allowed after the load")
     ap.add_argument("--rates", default="1000,10000", help="offered reports/s, comma-separated")
     ap.add_argument(
-        "--paths", default="raw,link,hub,hub-nowarn",
+        "--paths", default=None,
         help="raw (a) without signatures; link (a); hub (b), as deployed; hub-nowarn (b) "
-        "without the warner",
+        "without the warner (default: all; link,hub with --quick)",
     )  # fmt: skip
     ap.add_argument("--layouts", default="procs,tasks", help="for the link path: procs, tasks")
     ap.add_argument("--link-tracks", type=int, default=100, help="track ids on the link path")
@@ -643,7 +645,8 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     args = ap.parse_args(argv)
     if args.quick:
-        args.duration, args.drain, args.layouts, args.paths = 2.0, 4.0, "procs", "link,hub"
+        args.duration, args.drain, args.layouts = 2.0, 4.0, "procs"
+    args.paths = args.paths or ("link,hub" if args.quick else "raw,link,hub,hub-nowarn")
     rates = [int(r) for r in args.rates.split(",")]
     print(
         f"link latency over real NATS (hub + KOR/JPN/USA leaves, mutual TLS, JetStream "
@@ -678,6 +681,14 @@ def main(argv: list[str] | None = None) -> int:
         f"(hub path: {args.tracks} objects, cycle {args.cycle * 1e3:g} ms, partners "
         f"{', '.join(NATIONS)}; link path: one relay, no fusion)"
     )
+    for s in rows:
+        run = s["run"]
+        print(
+            f"summary: {run.path}/{run.layout} {run.rate:,}/s offered: p50 {_fmt(s['p50'])} ms, "
+            f"p99 {_fmt(s['p99'])} ms, {s['delivered_rate']:,.0f}/s delivered, "
+            f"{s['lost']:,} of {s['sent']:,} late (load {s['load']:.1f}; goal p99 <= 5 ms "
+            f"at 10,000/s)"
+        )
     return 0
 
 
