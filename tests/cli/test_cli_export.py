@@ -373,12 +373,6 @@ def test_real_run_every_partner_is_warned_of_the_launch(real_run, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="hub.py calls the warner only with confirmed releases: the 'lost' SystemTrack "
-    "never reaches it, cycles without releases skip it (no tick), and a Cancel for a "
-    "track absent from the cycle has no sources, so the policy denies it",
-)
 def test_real_run_every_thread_ends_with_a_cancel(real_run):
     base, _ = real_run
     records = read_records(base)

@@ -82,8 +82,9 @@ def test_andoyer_distance_against_karney():
         lat2, lon2 = geodesic_direct(lat1, lon1, az, d)
         fast = surface_distance_m(lat1, lon1, lat2, lon2)
         exact = surface_distance_m(lat1, lon1, lat2, lon2, method="karney")
-        np.testing.assert_allclose(exact, d, rtol=1e-12, atol=1e-6)
-        np.testing.assert_allclose(fast, d, rtol=2e-6, atol=1e-6)
+        # geodesic_direct is Vincenty's vectorised solution: within 0.1 mm of Karney's.
+        np.testing.assert_allclose(exact, d, rtol=1e-12, atol=1e-4)
+        np.testing.assert_allclose(fast, d, rtol=2e-6, atol=1e-4)
     assert surface_distance_m(0.5, 1.0, 0.5, 1.0) == 0.0
     with pytest.raises(ValueError):
         surface_distance_m(0, 0, 0, 0, method="vincenty")
