@@ -62,3 +62,47 @@ def arg(a: Any) -> Any:
 def use_kernels() -> bool:
     """True when the compiled kernels are to be used (see ``ENABLED``)."""
     return ENABLED
+
+
+_warm = False
+
+
+def warm_up() -> float:
+    """Compile (first run on a machine) or load from the disk cache (afterwards) every
+    kernel the tracker uses, so that the first scan does not pay for it; idempotent.
+    Returns the seconds it took (0 when already done or when the kernels are off).
+    :class:`trilink.tracking.NationalTracker` calls it when constructed."""
+    global _warm
+    if _warm or not ENABLED:
+        return 0.0
+    import time
+
+    from trilink.tracking import kernels_dynamics as kd
+    from trilink.tracking import kernels_filters as kf
+    from trilink.tracking import kernels_prediction as kp
+    from trilink.tracking import kernels_tracks as kt
+
+    t0 = time.perf_counter()
+    x = np.zeros((1, 2, 8))
+    x[:, :, 0] = 6.4e6
+    x[:, :, 3] = 100.0
+    P = np.broadcast_to(np.eye(8), (1, 2, 8, 8)).copy()
+    mu = np.full((1, 2), 0.5)
+    one = np.ones(1)
+    s, rot = np.zeros(3), np.eye(3)
+    z, R = np.array([[1e5, 0.1, 0.1]]), np.eye(3)[None]
+    x0, P0, _ = kf.mix_kernel(x, P, mu, one, 1e5, 60.0)
+    kd.predict_rows(x0[0], P0[0], np.ones(2), one.repeat(2), one.repeat(2), one.repeat(2),
+                    one.repeat(2), one.repeat(2), 0.2, 1e-4, 2.0)  # fmt: skip
+    kf.imm_update_kernel(x, P, mu, z, R, s, rot, True, 1e-5)
+    kf.distances_kernel(x[0], P[0], z, R, s, rot, True)
+    kf.combine_kernel(x, P, mu)
+    kf.cv_predict_kernel(x[0], P[0], np.ones(2), 1.0)
+    kt.candidates_kernel(x, P, mu, one, x[0, :1, 0:3].copy(), one)
+    kt.duplicate_pairs_kernel(x[0], P[0], 16.0)
+    x7 = np.zeros((1, 7))
+    x7[0, 0], x7[0, 3] = 6.5e6, 1_000.0
+    kp.predict_kernel(x7, np.eye(7)[None], np.zeros(1, np.bool_), np.full(1, np.nan),
+                      0.06, 8e4, 1.0, 7_200.0, 0.15)  # fmt: skip
+    _warm = True
+    return time.perf_counter() - t0

@@ -38,6 +38,7 @@ from trilink.tracking.dynamics import IA, IK, NX, approx_altitude
 from trilink.tracking.filters import Measurement
 from trilink.tracking.imm import N_MODELS, combine, imm_predict, imm_update, p_boost
 from trilink.tracking.initiation import initiate, radar_to_ecef
+from trilink.tracking.jit import warm_up
 from trilink.tracking.prediction import Predictions, predict_points
 from trilink.tracking.records import (
     CONFIRMED,
@@ -69,6 +70,7 @@ class NationalTracker:
         self.cfg = config or TrackerConfig()
         # the ballistic/boost IMM keeps two models per track, the CV option one
         self.n_models = 1 if self.cfg.motion == "cv" else N_MODELS
+        warm_up()  # compile or load the kernels now, not at the first scan
         self.t_ns: int | None = None
         self.late_scans = 0  # scans older than the table (out of sequence), not used
         self._next_id = 1
