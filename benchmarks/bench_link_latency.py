@@ -559,6 +559,7 @@ def summarise(run: Run, res: dict[str, Any]) -> dict[str, Any]:
         },
         "process_us": {k: v / sent * 1e6 for k, v in res["cpu"].items()},
         "servers": res["servers"],
+        "servers_us": {k: v * res["wall_s"] / sent * 1e6 for k, v in res["servers"].items()},
         "relay_cpu": res.get("relay", {}).get("cpu"),
         "relayed": res.get("relay", {}).get("relayed"),
         "hub": res.get("hub"),
@@ -598,6 +599,10 @@ def print_details(s: dict[str, Any]) -> None:
     cpu = ", ".join(f"{k} {v:.2f}" for k, v in s["cpu"].items())
     srv = ", ".join(f"{k} {v:.2f}" for k, v in s["servers"].items())
     print(f"  CPU cores used (mean over the run), processes: {cpu}; nats-servers: {srv}")
+    srv = ", ".join(
+        f"{k} {v:.0f}" for k, v in s["servers_us"].items() if math.isfinite(v) and v > 0
+    )
+    print(f"  nats-server CPU per report sent (us): {srv}")
     per = ", ".join(f"{k} {v:.0f}" for k, v in s["cpu_us"].items())
     print(f"  CPU per message, timed in the loop (us): {per}")
     per = ", ".join(f"{k} {v:.0f}" for k, v in s["process_us"].items())
