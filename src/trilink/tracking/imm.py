@@ -15,6 +15,8 @@ Markovian switching coefficients", IEEE TAC 33(8), 1988; Bar-Shalom, Li & Kiruba
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -48,8 +50,10 @@ def transition_matrix(dt_s: Array | float, cfg: TrackerConfig) -> Array:
     return np.stack([row0, row1], -2)
 
 
+@lru_cache(maxsize=256)
 def model_rows(n_tracks: int, cfg: TrackerConfig) -> ModelRows:
-    """The per-row parameters of N tracks x 2 models, flattened in (track, model) order."""
+    """The per-row parameters of N tracks x 2 models, flattened in (track, model) order
+    (cached: the arrays are shared, and nothing writes to them)."""
     thrust = np.tile([0.0, 1.0], n_tracks)
     return ModelRows(
         thrust_on=thrust,
