@@ -5,9 +5,14 @@ stateful object is :class:`NationalTracker`, which holds the track table.
 Public API::
 
     track_all(detections, nation, config=None, predictions=True) -> TrackHistory
-    NationalTracker(nation, config=None).process(detections); .tracks() -> [TrackEstimate]
+    NationalTracker(nation, config=None).process(detections)
+        .tracks(predictions=True | False | track_ids) -> [TrackEstimate]
     predict_points(x, P, t_ns, boosting, burnout_height_m, config) -> Predictions
-    filters.predict / filters.update, imm.imm_predict / imm.imm_update (batched, pure)
+    filters.predict / filters.update / filters.cv_predict, imm.imm_predict /
+        imm.imm_update (batched, pure; each with a NumPy ``*_reference`` twin)
+    TrackerConfig(motion="imm" | "cv", q_accel_cv=...)
+
+The hot paths run as numba kernels (``kernels_*.py``, switched by :mod:`.jit`).
 """
 
 from trilink.tracking.config import TrackerConfig
