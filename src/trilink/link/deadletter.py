@@ -15,6 +15,8 @@ from typing import IO
 
 import msgspec
 
+from trilink.errors import DecodeError
+from trilink.link.codec import error_field
 from trilink.messages import Reject, RejectReason
 
 
@@ -98,15 +100,25 @@ def encode_deadletter(letter: DeadLetter) -> bytes:
 
 
 def decode_deadletter(data: bytes | str) -> DeadLetter:
-    return _decoder.decode(data)
+    """One dead-letter record; DecodeError (naming the field) if it is not one."""
+    try:
+        return _decoder.decode(data)
+    except msgspec.ValidationError as e:
+        field, reason = error_field(e)
+        raise DecodeError(field, reason) from None
+    except msgspec.DecodeError as e:
+        raise DecodeError("$", f"not a dead-letter record: {e}") from None
 
 
 def read_deadletters(path: Path | str) -> Iterator[DeadLetter]:
-    """Every record in a dead-letter file, in order."""
+    """Every record in a dead-letter file, in order; DecodeError names the bad line."""
     with Path(path).open("rb") as f:
-        for line in f:
+        for lineno, line in enumerate(f, start=1):
             if line.strip():
-                yield _decoder.decode(line)
+                try:
+                    yield decode_deadletter(line)
+                except DecodeError as e:
+                    raise DecodeError(f"line {lineno}: {e.field}", e.reason) from None
 
 
 def reject_for(letter: DeadLetter, *, source: str, releasability: tuple[str, ...]) -> Reject:
