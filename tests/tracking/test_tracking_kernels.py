@@ -191,3 +191,22 @@ def test_cv_predict_kernel_equals_reference_and_closed_form():
     Q[3:6, 3:6] = q * h * np.eye(3)
     np.testing.assert_allclose(a[0][0], F @ x[0], rtol=1e-12)
     np.testing.assert_allclose(a[1][0], F @ P[0] @ F.T + Q, rtol=1e-9, atol=1e-9)
+
+
+def test_tracker_end_to_end_equal_on_both_paths(monkeypatch):
+    """A whole run (a flight in clutter, predictions of every confirmed update) gives the
+    same rows, track numbers and statuses with the kernels as with the NumPy path."""
+    rng = np.random.default_rng(22)
+    det, _ = observe(fly(), KOR, rng, t_to_s=200.0, clutter_per_scan=2.0)
+    a = track_all([det], "KOR")
+    monkeypatch.setattr(jit, "ENABLED", False)
+    b = track_all([det], "KOR")
+    assert np.array_equal(a.track_id, b.track_id) and np.array_equal(a.status, b.status)
+    assert np.array_equal(a.phase, b.phase)
+    np.testing.assert_allclose(a.x, b.x, rtol=1e-9, atol=1e-6)
+    _close_cov(a.P, b.P)
+    for name in ("impact", "launch"):  # (values of invalid rows are not compared)
+        pa, pb = getattr(a.predictions, name), getattr(b.predictions, name)
+        assert np.array_equal(pa.valid, pb.valid) and pb.valid.sum() > 50
+        _close(pa.lat_rad[pb.valid], pb.lat_rad[pb.valid])
+        _close(pa.lon_rad[pb.valid], pb.lon_rad[pb.valid])
