@@ -47,6 +47,7 @@ from bench_fusion import NS, T0_NS, make_scans  # noqa: E402
 import trilink.link  # noqa: E402
 import trilink.nodes.hub as hub_module  # noqa: E402
 from trilink.link import Keyring, Stamper, subjects  # noqa: E402
+from trilink.link.signing import private_key_from_seed, signing_input  # noqa: E402
 from trilink.messages import Ellipse, GroundPoint, Heartbeat, TrackReport  # noqa: E402
 from trilink.nodes.base import simulation_keys  # noqa: E402
 from trilink.nodes.clock import Clock  # noqa: E402
@@ -315,6 +316,36 @@ def print_stages(res: dict[str, Any], reports: int, steady: int) -> None:
     row("  other (building, policy loop)", rest, rel)
 
 
+def crypto_peer(payload: bytes, n: int = 2000) -> str:
+    """Ed25519 per call, CPU us: cryptography (what trilink uses) against PyNaCl
+    (libsodium) when installed, on the bytes a report signature covers; and whether both
+    give the same signature (Ed25519 is deterministic: a drop-in swap must)."""
+    seed = bytes(range(32))
+    key = private_key_from_seed(seed)
+    pub, sig = key.public_key(), key.sign(payload)
+
+    def per_call(fn: Callable[[], Any]) -> float:
+        c0 = time.thread_time()
+        for _ in range(n):
+            fn()
+        return (time.thread_time() - c0) / n * 1e6
+
+    line = (
+        f"Ed25519 CPU per call: cryptography verify {per_call(lambda: pub.verify(sig, payload)):.0f} us, "
+        f"sign {per_call(lambda: key.sign(payload)):.0f} us"
+    )
+    try:
+        import nacl.signing  # type: ignore[import-not-found]
+    except ImportError:
+        return line + "; PyNaCl (libsodium) not installed, no peer"
+    sk = nacl.signing.SigningKey(seed)
+    vk, signed = sk.verify_key, sk.sign(payload)
+    return line + (
+        f"; PyNaCl/libsodium {nacl.__version__} verify {per_call(lambda: vk.verify(signed)):.0f} us, "
+        f"sign {per_call(lambda: sk.sign(payload)):.0f} us; same signature: {signed.signature == sig}"
+    )
+
+
 def pin_to_one_cpu() -> str:
     """Pin this process to the first CPU it may use; say which (or why not)."""
     if not hasattr(os, "sched_setaffinity"):
@@ -376,6 +407,11 @@ def main(argv: list[str] | None = None) -> int:
             if plain is not timed:
                 overhead = timed["cpu_s"][1:].sum() / plain["cpu_s"][1:].sum()
                 print(f"(stage-timing run: {overhead:.2f}x the plain run's CPU time)")
+    x = np.array([-3.1e6, 4.0e6, 3.8e6, 1e3, 2e3, 3e3])  # a state over the Sea of Japan
+    body = Stamper("KOR", coalition_keys()[0]["KOR"]).stamp(
+        report_body("KOR", "KOR-1", T0_NS, x, np.eye(6) * 100.0), T0_NS
+    )
+    print("\n" + crypto_peer(signing_input(body)))
     print()
     print("\n".join(summaries))
     return 0
