@@ -338,9 +338,9 @@ class NationalTracker:
         phase = phase_of(xc, pb)
         pred = None
         conf = np.flatnonzero(self.confirmed)
-        if predictions is False:
-            conf = conf[:0]
-        elif predictions is not True:
+        if isinstance(predictions, bool | np.bool_):
+            conf = conf if predictions else conf[:0]
+        else:
             wanted = np.fromiter((int(i) for i in predictions), dtype=np.int64)
             conf = conf[np.isin(self.ids[conf], wanted)]
         if conf.size:
