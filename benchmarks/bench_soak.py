@@ -167,7 +167,7 @@ async def receiver(cfg: dict[str, Any]) -> None:
             f"trilink.hub.out.{p}.>", cb=on, pending_msgs_limit=-1, pending_bytes_limit=-1
         )
         conns.append(nc)
-    await asyncio.sleep(cfg["listen_s"])
+    await asyncio.sleep(max(0.0, (cfg["until_ns"] - time.time_ns()) / S))
     for nc in conns:
         await nc.close()
     out = {
@@ -188,6 +188,9 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=10.0, help="length of the load (default 10)")
     ap.add_argument("--tracks", type=int, default=1000, help="simultaneous tracks per nation")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument(
+        "--warmup-s", type=float, default=30.0, help="seconds for the processes to start"
+    )
     ap.add_argument("--role", default="main", help=argparse.SUPPRESS)
     ap.add_argument("--config", default="", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -197,6 +200,21 @@ def main() -> None:
         asyncio.run(coro)
         return
     asyncio.run(orchestrate(args))
+
+
+async def hub_subscribed(http_port: int, wall0: int) -> float:
+    """Wait until the hub process's subscription is on its server; seconds to spare before
+    the scenario starts (negative: it subscribed late and missed the first scans)."""
+    import urllib.request
+
+    url = f"http://127.0.0.1:{http_port}/connz?subs=1&acc=HUB"
+    while time.time_ns() < wall0 + 60 * S:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            conns = json.loads(r.read()).get("connections") or []
+        if any("trilink.*.>" in (c.get("subscriptions_list") or []) for c in conns):
+            return (wall0 - time.time_ns()) / S
+        await asyncio.sleep(0.2)
+    raise SystemExit("the hub process never subscribed")
 
 
 def _cpu_rss(pid: int) -> tuple[float, int]:
@@ -225,7 +243,10 @@ async def orchestrate(args: argparse.Namespace) -> None:
         keys = root / "keys"
         write_identities(keys, [*NATIONS, "HUB"])
         topo, ca = coalition.topo, coalition.ca
-        wall0 = time.time_ns() + 8 * S  # the scenario starts when every process is up
+        # The scenario starts when every process is up: the hub loads its scenario, policy
+        # and territories and compiles or loads its kernels first (--warmup-s).
+        wall0 = time.time_ns() + int(args.warmup_s * S)
+        t_end = wall0 + (seconds + 45) * S
         base = {"ca": str(ca), "keys": str(keys), "start_t_ns": sc.start_t_ns, "wall0_ns": wall0,
                 "seconds": seconds, "tracks": args.tracks, "seed": args.seed}  # fmt: skip
         hub_pair = topo.hub_client_pair()
@@ -252,7 +273,7 @@ async def orchestrate(args: argparse.Namespace) -> None:
                 "key": str(topo.node_pair(p).key)}
             for p in NATIONS
         }  # fmt: skip
-        recv = spawn("receiver", {**base, "partners": partners, "listen_s": seconds + 45})
+        recv = spawn("receiver", {**base, "partners": partners, "until_ns": t_end})
         pubs = {
             n: spawn(n, {**base, "url": topo.leaf_client_url(n), "cert": partners[n]["cert"],
                          "key": partners[n]["key"]})
@@ -266,9 +287,9 @@ async def orchestrate(args: argparse.Namespace) -> None:
             "receivers": recv.pid,
         }
         samples: dict[str, list[tuple[float, float, int]]] = {k: [] for k in watched}
-        t_end = wall0 + (seconds + 45) * S
+        ready = await hub_subscribed(topo.hub_http_port, wall0)
         print(f"soak: {args.tracks} tracks x {len(NATIONS)} nations at 1 Hz for {args.minutes:g} min "
-              f"({args.tracks * len(NATIONS):,} reports/s); starting in 8 s; work dir {root}", flush=True)  # fmt: skip
+              f"({args.tracks * len(NATIONS):,} reports/s); hub subscribed {ready:.1f} s before the start; work dir {root}", flush=True)  # fmt: skip
         while time.time_ns() < t_end and recv.poll() is None:
             for k, pid in watched.items():
                 try:
