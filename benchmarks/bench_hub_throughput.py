@@ -192,13 +192,13 @@ def instrumented(hub: HubNode) -> Iterator[Stages]:
     globals the hub calls by name); restored on exit."""
     st = Stages()
     rx = hub.link.receiver
-    rx.decoder.decode = st.wrap("decode + validate", rx.decoder.decode)  # type: ignore[method-assign]
-    rx.keyring.verify = st.wrap("verify (Ed25519)", rx.keyring.verify)  # type: ignore[method-assign]
-    rx.guard.admit = st.wrap("replay guard", rx.guard.admit)  # type: ignore[method-assign]
-    hub.table.update = st.wrap("fusion (table.update)", hub.table.update)  # type: ignore[method-assign]
-    hub._fuse_subset = st.wrap("subset fusion", hub._fuse_subset)  # type: ignore[method-assign]
-    hub.audit.record = st.wrap("audit chain", hub.audit.record)  # type: ignore[method-assign]
-    hub.link.stamper.stamp = st.wrap("stamp + sign (Ed25519)", hub.link.stamper.stamp)  # type: ignore[method-assign]
+    rx.decoder.decode = st.wrap("decode + validate", rx.decoder.decode)
+    rx.keyring.verify = st.wrap("verify (Ed25519)", rx.keyring.verify)
+    rx.guard.admit = st.wrap("replay guard", rx.guard.admit)
+    hub.table.update = st.wrap("fusion (table.update)", hub.table.update)
+    hub._fuse_subset = st.wrap("subset fusion", hub._fuse_subset)
+    hub.audit.record = st.wrap("audit chain", hub.audit.record)
+    hub.link.stamper.stamp = st.wrap("stamp + sign (Ed25519)", hub.link.stamper.stamp)
     if hub.warner is not None:
         hub.warner = st.wrap("warnings (rules)", hub.warner)
     # The hub calls these by module-global name; ``encode`` may be bound in the hub's
@@ -335,7 +335,7 @@ def crypto_peer(payload: bytes, n: int = 2000) -> str:
         f"sign {per_call(lambda: key.sign(payload)):.0f} us"
     )
     try:
-        import nacl.signing  # type: ignore[import-not-found]
+        import nacl.signing  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         return line + "; PyNaCl (libsodium) not installed, no peer"
     sk = nacl.signing.SigningKey(seed)

@@ -246,7 +246,7 @@ async def full_hub(bus: Any, run: Run, stop: Any, t0: int) -> dict[str, Any]:
         cycles.append((t_ns, w0, time.time_ns(), time.thread_time_ns() - c0, len(out)))
         return out
 
-    hub.cycle = timed_cycle  # type: ignore[method-assign]
+    hub.cycle = timed_cycle
     ingest = [0.0, 0]
     on_message = hub.on_message
 
@@ -258,7 +258,7 @@ async def full_hub(bus: Any, run: Run, stop: Any, t0: int) -> dict[str, Any]:
             ingest[0] += time.thread_time() - c0
             ingest[1] += 1
 
-    hub.on_message = timed_on_message  # type: ignore[method-assign]
+    hub.on_message = timed_on_message
     done = asyncio.Event()
     watcher = asyncio.create_task(_set_when(stop, done))
     stats = await run_hub(hub, bus, stop=done, tick_s=0.1)
