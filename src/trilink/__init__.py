@@ -1,2 +1,3 @@
 """trilink — open coalition missile-warning data link."""
+
 __version__ = "0.1.0"

@@ -80,7 +80,9 @@ def test_in_memory_services_give_the_same_picture(scenario_and_sim, simulated: R
     assert picture(live) == picture(simulated)
 
 
-def test_nats_hub_and_leaves_give_the_same_picture(scenario_and_sim, simulated: RunResult, tmp_path) -> None:
+def test_nats_hub_and_leaves_give_the_same_picture(
+    scenario_and_sim, simulated: RunResult, tmp_path
+) -> None:
     sc, sim = scenario_and_sim
 
     async def go() -> RunResult:

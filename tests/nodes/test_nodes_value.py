@@ -24,7 +24,9 @@ from trilink.sensors.specs import RadarSpec
 @pytest.fixture(scope="module")
 def salvo():
     sc = load_scenario("korea-japan")
-    sc = dataclasses.replace(sc, launches=tuple(x for x in sc.launches if x.missile_class == "SRBM"))
+    sc = dataclasses.replace(
+        sc, launches=tuple(x for x in sc.launches if x.missile_class == "SRBM")
+    )
     sim = simulate(sc)
     linked = run_simulation(sc, sim, RunConfig(keep_pictures=True))
     alone = run_simulation(sc, sim, RunConfig(link=False))
@@ -33,7 +35,9 @@ def salvo():
 
 def summary(result: RunResult) -> dict:
     sim = result.simulation
-    tl = build_timeline(sim.trajectories, sim.detections, {n: nd.events for n, nd in result.nodes.items()})
+    tl = build_timeline(
+        sim.trajectories, sim.detections, {n: nd.events for n, nd in result.nodes.items()}
+    )
     return timeline_to_json(tl)
 
 
@@ -66,7 +70,9 @@ def test_japan_is_warned_earlier_by_what_the_horizon_predicts(salvo) -> None:
     first = sim.trajectories[0]
     predicted = horizon_time_s(sc, first, "JPN") - horizon_time_s(sc, first, "KOR")
     assert predicted > 20.0  # the premise: Japan's radars are behind the horizon at launch
-    print(f"JPN first warning: {without:.1f} s alone, {with_link:.1f} s linked: {gained:.1f} s gained; horizon predicts {predicted:.1f} s")
+    print(
+        f"JPN first warning: {without:.1f} s alone, {with_link:.1f} s linked: {gained:.1f} s gained; horizon predicts {predicted:.1f} s"
+    )
     assert gained == pytest.approx(predicted, rel=0.25), (gained, predicted)
     # And the link never makes anyone later.
     for p, t in summary(linked)["partners"].items():
@@ -74,7 +80,7 @@ def test_japan_is_warned_earlier_by_what_the_horizon_predicts(salvo) -> None:
 
 
 def test_fused_tracks_beat_each_nations_own_and_stay_consistent(salvo) -> None:
-    sc, sim, linked, _ = salvo
+    _, sim, linked, _ = salvo
     hub = linked.hub
     truths = list(sim.trajectories)
     reports = sorted(hub.reports, key=lambda m: m.measured_ns)

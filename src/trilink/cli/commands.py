@@ -1,12 +1,15 @@
 """Imports every command module so that each registers on ``app``."""
-from trilink.cli import audit  # noqa: F401
-from trilink.cli import scenario  # noqa: F401
-from trilink.cli import trajectory  # noqa: F401
-from trilink.cli import decode  # noqa: F401
-from trilink.cli import deploy  # noqa: F401
-from trilink.cli import run  # noqa: F401
-from trilink.cli import web  # noqa: F401
-from trilink.cli import live  # noqa: F401
-from trilink.cli import track  # noqa: F401
-from trilink.cli import export  # noqa: F401
-from trilink.cli import evaluate  # noqa: F401
+
+from trilink.cli import (
+    audit,  # noqa: F401
+    decode,  # noqa: F401
+    deploy,  # noqa: F401
+    evaluate,  # noqa: F401
+    export,  # noqa: F401
+    live,  # noqa: F401
+    run,  # noqa: F401
+    scenario,  # noqa: F401
+    track,  # noqa: F401
+    trajectory,  # noqa: F401
+    web,  # noqa: F401
+)
