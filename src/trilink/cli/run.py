@@ -186,13 +186,22 @@ def _fmt(v: object) -> str:
 def _print_tables(console: Console, summary: dict) -> None:
     mode = "linked (trilateral)" if summary["link"] else "each nation alone (--no-link)"
     console.print(f"[bold]{summary['scenario']}[/bold]: {mode}; seed {summary['seed']}")
-    flights = Table(title="Flights (truth)")
-    for col in ("missile", "class", "flight s", "apogee km", "range km"):
-        flights.add_column(col, justify="left" if col in ("missile", "class") else "right")
+    flights = Table(title="Flights (truth) and who saw them first")
+    for col in ("missile", "class", "flight s", "apogee km", "range km", "first seen by"):
+        flights.add_column(
+            col, justify="left" if col in ("missile", "class", "first seen by") else "right"
+        )
     for m in summary["missiles"]:
+        seen = [
+            (t["first_own_detection_s"], p, t.get("first_own_sensor"))
+            for p, t in m["partners"].items()
+            if t["first_own_detection_s"] is not None
+        ]
+        first = min(seen, key=lambda x: x[0]) if seen else None
+        who = "—" if first is None else f"{first[1]} {first[2]} at {first[0]:.1f} s"
         flights.add_row(
             m["id"], m["class"], f"{m['flight_time_s']:.0f}",
-            _fmt(m["apogee_km"]), _fmt(m["range_km"]),
+            _fmt(m["apogee_km"]), _fmt(m["range_km"]), who,
         )  # fmt: skip
     console.print(flights)
     table = Table(title="What each partner knew: seconds after that missile's launch")

@@ -44,6 +44,7 @@ class Sighting:
 @dataclass
 class MissileTimes:
     first_own_detection_ns: int | None = None
+    first_own_sensor: str | None = None
     first_own_track_ns: int | None = None
     first_link_track_ns: int | None = None
     first_threat_alert_ns: int | None = None
@@ -82,9 +83,10 @@ def which_missile(
     return best
 
 
-def first_detections(detections: Iterable[Detections]) -> dict[tuple[str, str], int]:
-    """(nation, missile id) -> first detection time (reads truth: evaluation only)."""
-    out: dict[tuple[str, str], int] = {}
+def first_detections(detections: Iterable[Detections]) -> dict[tuple[str, str], tuple[int, str]]:
+    """(nation, missile id) -> (first detection time, sensor id); reads truth: evaluation
+    only. Ties go to the sensor listed first."""
+    out: dict[tuple[str, str], tuple[int, str]] = {}
     for det in detections:
         ids = np.asarray(det.truth_id)
         for mid in np.unique(ids):
@@ -92,7 +94,8 @@ def first_detections(detections: Iterable[Detections]) -> dict[tuple[str, str], 
                 continue
             t = int(np.asarray(det.t_ns)[ids == mid].min())
             key = (det.nation, str(mid))
-            out[key] = min(out.get(key, t), t)
+            if key not in out or t < out[key][0]:
+                out[key] = (t, det.sensor_id)
     return out
 
 
@@ -107,7 +110,9 @@ def build_timeline(
     for partner, events in sightings.items():
         per = {t.missile_id: MissileTimes() for t in truths}
         for t in truths:
-            per[t.missile_id].first_own_detection_ns = firsts.get((partner, t.missile_id))
+            first = firsts.get((partner, t.missile_id))
+            if first is not None:
+                per[t.missile_id].first_own_detection_ns, per[t.missile_id].first_own_sensor = first
         for ev in sorted(events, key=lambda e: e.t_ns):
             mid = which_missile(ev.x, ev.measured_ns, truths)
             if mid is None:
@@ -166,6 +171,7 @@ def timeline_to_json(tl: Timeline) -> dict[str, object]:
                 "partners": {
                     p: {
                         "first_own_detection_s": _s(per[mid].first_own_detection_ns, t0),
+                        "first_own_sensor": per[mid].first_own_sensor,
                         "first_own_track_s": _s(per[mid].first_own_track_ns, t0),
                         "first_link_track_s": _s(per[mid].first_link_track_ns, t0),
                         "first_warning_s": _s(per[mid].first_warning_ns, t0),
