@@ -174,6 +174,7 @@ def _trials_log(trials: list[TrialResult], path: Path) -> None:
         for t in trials:
             row = {
                 "config": t.config, "seed": t.seed, "wall_s": round(t.wall_s, 2),
+                "cpu_s": round(t.extra.get("cpu_s", math.nan), 2),
                 "missiles": {m: {"class": i["class"], "flight_s": round(i["flight_s"], 2)} for m, i in t.missiles.items()},
                 "times": {
                     p: {m: {k: num(s[k]) for k in TIME_FIELDS} for m, s in per.items()}

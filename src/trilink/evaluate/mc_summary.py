@@ -162,7 +162,13 @@ def summarise(
             c: _num(float(np.median([t.wall_s for t in trials if t.config == c])), 2)
             for c in configs
         },
-        "cpu_s_total": _num(sum(t.wall_s for t in trials), 1),
+        "trial_cpu_s": {
+            c: _num(
+                float(np.median([t.extra.get("cpu_s", np.nan) for t in trials if t.config == c])), 2
+            )
+            for c in configs
+        },
+        "cpu_s_total": _num(sum(t.extra.get("cpu_s", np.nan) for t in trials), 1),
     }
     out["headline"] = headline(out)
     return out

@@ -154,6 +154,7 @@ def render_html(summary: Mapping[str, Any], images: Mapping[str, bytes]) -> str:
         f"{html.escape(m)} ({html.escape(v['class'])}, {v['flight_s']:.0f} s)"
         for m, v in meta["missiles"].items()
     )
+    cpu = ", ".join(f"{c} {_fmt(v)} s" for c, v in meta.get("trial_cpu_s", {}).items())
     fig_html = "".join(
         f"<h3>{html.escape(title)}</h3>{_img(images[name], title)}"
         for name, title in _figure_titles(images)
@@ -179,7 +180,8 @@ prediction then. Method: docs/evaluation-link.md.</p>
 <h2>Impact-point error, km</h2>{errors_table(summary, "impact_error_km")}
 <h2>Launch-point error, km</h2>{errors_table(summary, "launch_error_km")}
 <h2>Track continuity (SIAP) and latency</h2>{continuity_table(summary)}
-<p class="note">{meta["trials"]} trials, {_fmt(meta["cpu_s_total"])} CPU-seconds of trials.</p>
+<p class="note">{meta["trials"]} trials, {_fmt(meta["cpu_s_total"])} CPU-seconds of trials
+(median per trial: {html.escape(cpu)}).</p>
 </body></html>
 """
 
