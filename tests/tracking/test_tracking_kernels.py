@@ -210,3 +210,17 @@ def test_tracker_end_to_end_equal_on_both_paths(monkeypatch):
         assert np.array_equal(pa.valid, pb.valid) and pb.valid.sum() > 50
         _close(pa.lat_rad[pb.valid], pb.lat_rad[pb.valid])
         _close(pa.lon_rad[pb.valid], pb.lon_rad[pb.valid])
+
+
+def test_kernel_cache_is_keyed_on_every_kernel_source():
+    """numba keys a cached function on its own file only; the kernels inline helpers from
+    the other kernel files and compile in constants, so they are keyed on all of them."""
+    from pathlib import Path
+
+    from trilink.tracking import kernels_prediction
+
+    names = {Path(p).name for p in jit._SOURCES}
+    assert {"kernels_dynamics.py", "kernels_prediction.py", "kernels_filters.py"} <= names
+    assert {"dynamics.py", "wgs84.py"} <= names
+    locator = kernels_prediction.predict_kernel._cache._impl._locator
+    assert locator.get_source_stamp() == jit._digest()

@@ -16,8 +16,10 @@ the first process after a change pays the compile time (measured in docs/trackin
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -31,6 +33,56 @@ except ImportError:  # pragma: no cover - exercised only where numba is absent
     _numba = None
 
 ENABLED: bool = _numba is not None and os.environ.get("TRILINK_NUMBA", "1") != "0"
+
+# numba keys each cached function on a hash of its own source file only. A kernel inlines
+# helpers from the other kernel files and compiles in constants from dynamics.py and
+# geo/wgs84.py, so a change there would leave it stale: every kernel is keyed instead on
+# one digest of all of those files (numba.core.caching's locators; if that internal API
+# moves, numba's own per-file keys remain).
+_HERE = Path(__file__).resolve().parent
+_KEYED = sorted(_HERE.glob("kernels_*.py"))
+_SOURCES = [*_KEYED, _HERE / "jit.py", _HERE / "dynamics.py", _HERE.parent / "geo" / "wgs84.py"]
+
+
+def _digest() -> bytes:
+    h = hashlib.sha256()
+    for path in _SOURCES:
+        h.update(path.read_bytes())
+    return h.digest()
+
+
+if _numba is not None:
+    try:
+        from numba.core import caching as _caching
+
+        _STAMP = _digest()
+        _FILES = {str(p) for p in _KEYED}
+
+        class _KernelStamp:
+            """Locator mixin: the digest of all kernel sources as every kernel's stamp."""
+
+            def get_source_stamp(self) -> bytes:
+                return _STAMP
+
+            @classmethod
+            def from_function(cls, py_func: Any, py_file: str) -> Any:
+                if str(Path(py_file).resolve()) not in _FILES:
+                    return None
+                return super().from_function(py_func, py_file)  # type: ignore[misc]
+
+        def _numba_name(name: str) -> Any:  # public from numba 0.62 on, "_"-prefixed before
+            return getattr(_caching, name, None) or getattr(_caching, "_" + name)
+
+        _locators = [
+            type(f"Kernel{base.__name__}", (_KernelStamp, base), {})
+            for base in map(
+                _numba_name,
+                ("UserProvidedCacheLocator", "InTreeCacheLocator", "UserWideCacheLocator"),
+            )
+        ]
+        _numba_name("CacheImpl")._locator_classes[:0] = _locators
+    except (ImportError, AttributeError):  # pragma: no cover - a numba without this API
+        pass
 
 
 def njit(fn: F) -> F:

@@ -43,11 +43,17 @@ def acceleration(
     at: float, kap: float, thrust_on: float, drag_on: float,
 ) -> tuple[float, float, float]:  # fmt: skip
     """dv/dt of the motion model (see the module docstring). Terms switched off by a zero
-    flag are skipped (they would add exact zeros)."""
+    flag are skipped (they would add exact zeros).
+
+    Written for latency: a flight is one long chain of dependent steps, so the density's
+    exponential starts from ``sqrt(r^2)`` and ``z^2 / r^2`` (computed side by side), not
+    after the division that the gravity terms need."""
     r2 = rx * rx + ry * ry + rz * rz
-    inv_rn = 1.0 / math.sqrt(r2)  # one square root and one division serve every term
+    rn = math.sqrt(r2)
+    drag = drag_on != 0.0 and kap != 0.0
+    rho = density(rn - A * (1.0 - F * (rz * rz / r2))) if drag else 0.0  # approx_altitude
+    inv_rn = 1.0 / rn
     inv_r2 = inv_rn * inv_rn
-    rn = r2 * inv_rn
     zr2 = rz * rz * inv_r2
     mu_r3 = GM * inv_r2 * inv_rn
     k = mu_r3 * (_J2K / GM) * inv_r2
@@ -56,9 +62,8 @@ def acceleration(
     az = -mu_r3 * rz - k * rz * (3.0 - 5.0 * zr2)
     ax += 2.0 * OMEGA * vy + OMEGA * OMEGA * rx
     ay += -2.0 * OMEGA * vx + OMEGA * OMEGA * ry
-    if drag_on != 0.0 and kap != 0.0:
+    if drag:
         vn = math.sqrt(vx * vx + vy * vy + vz * vz)
-        rho = density(rn - A * (1.0 - F * zr2))  # approx_altitude
         dv = drag_on * 0.5 * kap * rho * vn
         ax -= dv * vx
         ay -= dv * vy
