@@ -123,16 +123,16 @@ def use_kernels() -> bool:
     return ENABLED
 
 
-_warm = False
+_warmed: set[str] = set()
 
 
-def warm_up() -> float:
-    """Compile (first run on a machine) or load from the disk cache (afterwards) every
-    kernel the tracker uses, so that the first scan does not pay for it; idempotent.
-    Returns the seconds it took (0 when already done or when the kernels are off).
+def warm_up(motion: str = "imm") -> float:
+    """Compile (first run on a machine) or load from the disk cache (afterwards) the
+    kernels a tracker with this ``motion`` uses ("imm" includes ``predict_points``), so
+    that its first scan does not pay for it; idempotent per motion. Returns the seconds
+    it took (0 when already done or when the kernels are off).
     :class:`trilink.tracking.NationalTracker` calls it when constructed."""
-    global _warm
-    if _warm or not ENABLED:
+    if motion in _warmed or not ENABLED:
         return 0.0
     import time
 
@@ -150,18 +150,21 @@ def warm_up() -> float:
     one = np.ones(1)
     s, rot = np.zeros(3), np.eye(3)
     z, R = np.array([[1e5, 0.1, 0.1]]), np.eye(3)[None]
-    x0, P0, _ = kf.mix_kernel(x, P, mu, one, 1e5, 60.0)
-    kd.predict_rows(x0[0], P0[0], np.ones(2), one.repeat(2), one.repeat(2), one.repeat(2),
-                    one.repeat(2), one.repeat(2), 0.2, 1e-4, 2.0)  # fmt: skip
+    # both motions: measurement update, gating, output, track management
     kf.imm_update_kernel(x, P, mu, z, R, s, rot, True, 1e-5)
     kf.distances_kernel(x[0], P[0], z, R, s, rot, True)
     kf.combine_kernel(x, P, mu)
-    kf.cv_predict_kernel(x[0], P[0], np.ones(2), 1.0)
     kt.candidates_kernel(x, P, mu, one, x[0, :1, 0:3].copy(), one)
     kt.duplicate_pairs_kernel(x[0], P[0], 16.0)
-    x7 = np.zeros((1, 7))
-    x7[0, 0], x7[0, 3] = 6.5e6, 1_000.0
-    kp.predict_kernel(x7, np.eye(7)[None], np.zeros(1, np.bool_), np.full(1, np.nan),
-                      0.06, 8e4, 1.0, 7_200.0, 0.15)  # fmt: skip
-    _warm = True
+    if motion == "cv":
+        kf.cv_predict_kernel(x[0], P[0], np.ones(2), 1.0)
+    else:
+        x0, P0, _ = kf.mix_kernel(x, P, mu, one, 1e5, 60.0)
+        kd.predict_rows(x0[0], P0[0], np.ones(2), one.repeat(2), one.repeat(2),
+                        one.repeat(2), one.repeat(2), one.repeat(2), 0.2, 1e-4, 2.0)  # fmt: skip
+        x7 = np.zeros((1, 7))
+        x7[0, 0], x7[0, 3] = 6.5e6, 1_000.0
+        kp.predict_kernel(x7, np.eye(7)[None], np.zeros(1, np.bool_), np.full(1, np.nan),
+                          0.06, 8e4, 1.0, 7_200.0, 0.15)  # fmt: skip
+    _warmed.add(motion)
     return time.perf_counter() - t0

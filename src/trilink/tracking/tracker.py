@@ -70,7 +70,7 @@ class NationalTracker:
         self.cfg = config or TrackerConfig()
         # the ballistic/boost IMM keeps two models per track, the CV option one
         self.n_models = 1 if self.cfg.motion == "cv" else N_MODELS
-        warm_up()  # compile or load the kernels now, not at the first scan
+        warm_up(self.cfg.motion)  # compile or load the kernels now, not at the first scan
         self.t_ns: int | None = None
         self.late_scans = 0  # scans older than the table (out of sequence), not used
         self._next_id = 1
