@@ -4,9 +4,10 @@ straight line to the ground) and the statistics over each track's 15 points, in 
 
 The equations, step rules and stopping tests are those of the NumPy reference in
 :mod:`.prediction` (see its docstring and docs/tracking.md), written per point: the
-reference advances all points together and drops each one as it finishes, which is the
-same as flying each point alone. Output is one (K, N_OUT) array whose columns are named
-by the ``C_*`` indices below; :mod:`.prediction` turns it into dataclasses.
+reference advances all points of all tracks together and drops each one as it finishes;
+the kernel does the same one track (15 points) at a time, which gives the same flights.
+Output is one (K, N_OUT) array whose columns are named by the ``C_*`` indices below;
+:mod:`.prediction` turns it into dataclasses.
 """
 
 from __future__ import annotations
@@ -315,7 +316,6 @@ def predict_kernel(
         unknown = math.isnan(burnout_h[k])
         # leg 0: forward to the surface with drag (impact, and apogee if still rising);
         # leg 1: backward in vacuum to burnout (none while boosting: the line starts now).
-        # One call site: each call site of a kernel compiles its body again.
         for leg in range(2):
             Xl = legs[leg]
             for j in range(N_PTS):
