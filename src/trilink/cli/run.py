@@ -143,12 +143,14 @@ async def _live(sc, sim, cfg, speed, warner_factory, web, port, console):
 
     server = None
     if web:
+        from trilink.nodes.coalition import Identity
         from trilink.web.run import serve_bus
 
         clock = WallClock(sim.t_start_ns, speed)
         partners = [n.id for n in sc.nations]
+        keyring = Identity.simulated(sc, sim.seed).keyring  # the page verifies the hub's signatures
         server = asyncio.create_task(
-            serve_bus(bus, partners, port=port, clock=clock.now_ns, speed=speed,
+            serve_bus(bus, partners, port=port, clock=clock.now_ns, speed=speed, keyring=keyring,
                       on_ready=lambda url: console.print(f"picture: {url}/  (Ctrl-C to stop)"))
         )  # fmt: skip
         await asyncio.sleep(0.5)
