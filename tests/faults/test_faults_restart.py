@@ -28,6 +28,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from faultnet import NATIONS, FaultTopology, fault_topology_or_fail
@@ -77,6 +78,10 @@ def read_progress(path: Path) -> dict:  # type: ignore[type-arg]
 
 
 class HubProcess:
+    started: ClassVar[
+        list[HubProcess]
+    ] = []  # every one is killed when the test ends, come what may
+
     def __init__(self, cfg: dict, path: Path) -> None:  # type: ignore[type-arg]
         path.write_text(json.dumps(cfg))
         self.progress = Path(cfg["progress"])
@@ -85,6 +90,7 @@ class HubProcess:
             [sys.executable, str(HERE / "fault_hub.py"), str(path)],
             stdout=self.log, stderr=subprocess.STDOUT,
         )  # fmt: skip
+        HubProcess.started.append(self)
 
     def state(self) -> dict:  # type: ignore[type-arg]
         snap = read_progress(self.progress)
@@ -172,6 +178,10 @@ def test_hub_killed_twice_resumes_numbers_audit_and_sends_no_duplicates(
                 last = seen
                 await asyncio.sleep(1.0)
         finally:
+            for h in HubProcess.started:
+                if h.proc.poll() is None:
+                    h.proc.kill()
+            HubProcess.started.clear()
             done.set()
             await asyncio.gather(*tasks, return_exceptions=True)
             for b in buses.values():
