@@ -120,7 +120,9 @@ def node(
     identity = _identity(keys, sc, sim.seed, nation)
     wall0 = int((start_at if start_at is not None else time.time() + 2.0) * 1e9)
     clock = WallClock(sim.t_start_ns, speed, wall0)
-    nd = make_national(sc, nation, identity, clock)
+    # A restarted node must resume above every sequence number it ever sent, or the hub's
+    # replay guard refuses it: the wall clock in microseconds always has moved on.
+    nd = make_national(sc, nation, identity, clock, start_seq=time.time_ns() // 1000)
 
     async def go() -> None:
         bus = await NatsBus.connect(nats_url, tls=_tls(tls_ca, tls_cert, tls_key))
@@ -197,6 +199,7 @@ def hub(
         audit_path=audit,
         warner_factory=warner,
         source_timeout_s=10.0,
+        start_seq=time.time_ns() // 1000,  # above anything a previous run of this hub sent
     )
 
     async def go() -> None:

@@ -75,11 +75,12 @@ def scenario_policy(scenario: Scenario) -> Policy:
 
 def make_national(
     scenario: Scenario, nation: str, identity: Identity, clock: Clock, *, check_clock: bool = True,
-    deadletter_path: Path | None = None,
+    deadletter_path: Path | None = None, start_seq: int = 0,
 ) -> NationalNode:  # fmt: skip
     return NationalNode(
         nation, identity.keys[nation], identity.keyring, clock,
         hub_nation=scenario.hub.id, check_clock=check_clock, deadletter_path=deadletter_path,
+        start_seq=start_seq,
     )  # fmt: skip
 
 
@@ -103,6 +104,7 @@ def make_hub(
     source_timeout_s: float | None = None,
     deadletter_path: Path | None = None,
     fusion_config: FusionConfig | None = None,
+    start_seq: int = 0,
 ) -> HubNode:
     nations = [n.id for n in scenario.nations]
     return HubNode(
@@ -111,7 +113,7 @@ def make_hub(
         start_ns=start_ns, cycle_s=cycle_s, audit=AuditLog(audit_path),
         warner=warner_factory(scenario) if warner_factory else None,
         check_clock=check_clock, source_timeout_s=source_timeout_s,
-        deadletter_path=deadletter_path, fusion_config=fusion_config or HUB_FUSION,
+        deadletter_path=deadletter_path, fusion_config=fusion_config or HUB_FUSION, start_seq=start_seq,
     )  # fmt: skip
 
 

@@ -215,8 +215,7 @@ class HubNode:
             self.reports.extend(ready)
         self.cycles += 1
         out = self._release_all(picture, t_ns)
-        # The hub's heartbeat goes to every partner (its status, and the audit chain's
-        # length as a witness: a truncated chain is then visible to partners).
+        # The hub's heartbeat goes to every partner: its status and its cycle time.
         hb = self._heartbeat(t_ns)
         out.extend(self.link.seal(hb, subjects.hub_out(p, "status")) for p in self.partners)
         return out

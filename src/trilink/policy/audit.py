@@ -5,7 +5,9 @@ SHA-256(prev || canonical JSON of the record without ``hash``). Editing, inserti
 deleting or reordering any record breaks the chain at that line, which
 :func:`verify_audit` reports (an ``AuditError`` with the line number). Truncating the tail
 cannot be seen from the file alone; the hub therefore also publishes its latest
-(count, hash) in its heartbeat, so partners hold a witness of the chain's length.
+(count, hash) nowhere yet: a witness held by the partners (the head hash in the hub's
+heartbeat) is future work, so truncation by whoever controls the hub's disk is not
+detected (docs/security.md).
 
 A restarted hub reopens the file and continues the chain from its last record.
 """
