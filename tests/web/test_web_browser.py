@@ -26,7 +26,7 @@ from trilink.web import BusFeed
 from trilink.web.assets import find_assets
 
 pytestmark = pytest.mark.browser
-playwright_sync = pytest.importorskip("playwright.sync_api")
+import playwright.sync_api as playwright_sync  # noqa: E402  (a missing Playwright fails, never skips)
 
 
 class DrivenClock:
