@@ -17,6 +17,7 @@ import msgspec
 import pytest
 
 from trilink.link import Stamper, decode, encode, read_deadletters
+from trilink.link.deadletter import decode_deadletter
 from trilink.link.golden import unsigned_examples
 from trilink.messages import Heartbeat, TrackReport
 from trilink.nodes.clock import SimClock
@@ -90,9 +91,12 @@ def test_every_kind_of_bad_input_is_refused_dead_lettered_counted_and_the_hub_go
     assert hub.reports_in == 1
     for what, payload, subject, reason, field in cases:
         before = hub.link.deadletters.total
-        assert hub.on_message(subject, payload) == [], what
+        out = hub.on_message(subject, payload)
         assert hub.link.deadletters.total == before + 1, what
         letter = hub.link.deadletters.recent[-1]
+        # ... and published, once, for operators (ICD section 9)
+        assert [o.subject for o in out] == ["trilink.deadletter.HUB"], what
+        assert decode_deadletter(out[0].payload) == letter, what
         assert (letter.reason, letter.field) == (reason, field), (what, letter.detail)
         assert letter.detail and letter.subject == subject, what
         n = hub.reports_in

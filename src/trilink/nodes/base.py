@@ -15,8 +15,10 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from trilink.link import DeadLetterLog, Decoder, Keyring, Receiver, ReplayGuard, Stamper
+from trilink.link import DeadLetter, DeadLetterLog, Decoder, Keyring, Receiver, ReplayGuard, Stamper
+from trilink.link.deadletter import encode_deadletter
 from trilink.link.signing import private_key_from_seed
+from trilink.link.subjects import deadletter as deadletter_subject
 from trilink.nodes.clock import Clock
 
 
@@ -73,6 +75,19 @@ class LinkEndpoint:
             else ReplayGuard(clock.now_ns, max_future_s=1e12, max_age_s=None),
             self.deadletters,
         )
+        # Every refusal is also published on trilink.deadletter.<node> (ICD section 9), so
+        # operators see it without access to the node's disk; the node hands these out
+        # with its next outbound messages.
+        self._refused: list[DeadLetter] = []
+        self.deadletters.listeners.append(self._refused.append)
 
     def seal(self, msg, subject: str) -> Outbound:
         return Outbound(subject, self.stamper.seal(msg, self.clock.now_ns()))
+
+    def refusals(self) -> list[Outbound]:
+        """The dead letters recorded since the last call, as messages to publish."""
+        out = [
+            Outbound(deadletter_subject(self.node_id), encode_deadletter(d)) for d in self._refused
+        ]
+        self._refused.clear()
+        return out

@@ -152,7 +152,7 @@ class HubNode:
     def on_message(self, subject: str, payload: bytes) -> list[Outbound]:
         msg = self.link.receiver(payload, subject)
         if msg is None:
-            return []
+            return self.link.refusals()
         now = self.clock.now_ns()
         self.heard_ns[msg.source] = now
         self.last_seq[msg.source] = msg.seq

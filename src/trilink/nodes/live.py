@@ -118,14 +118,16 @@ async def run_hub(
     stats = stats or ServiceStats()
     sub = bus.subscribe(HUB_INPUT_PATTERN)
     await sub.wait_ready()
-    prefix_out, prefix_hub = f"{ROOT}.hub.", f"{ROOT}.{hub.link.node_id}."
+    # The pattern also matches what the hub itself publishes and every node's dead
+    # letters (JSON, not messages): skip those, or a refusal would feed on itself.
+    skip = (f"{ROOT}.hub.", f"{ROOT}.{hub.link.node_id}.", f"{ROOT}.deadletter.")
 
     async def reader() -> None:
         async for m in sub:
-            if m.subject.startswith((prefix_out, prefix_hub)):
+            if m.subject.startswith(skip):
                 continue
             stats.received += 1
-            hub.on_message(m.subject, m.payload)
+            await _publish(bus, hub.on_message(m.subject, m.payload), stats)
             await _publish(bus, hub.run_due(), stats)
 
     async def timer() -> None:

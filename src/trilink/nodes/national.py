@@ -185,7 +185,7 @@ class NationalNode:
         """Take one delivery from the hub; refusals are dead-lettered, never raised."""
         msg = self.link.receiver(payload, subject)
         if msg is None:
-            return []
+            return self.link.refusals()
         now = self.clock.now_ns()
         self.last_hub_seq, self.last_hub_ns = msg.seq, now
         if isinstance(msg, SystemTrack):

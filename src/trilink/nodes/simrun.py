@@ -197,7 +197,8 @@ def _node_handler(node: NationalNode, link: SimulatedLink) -> Callable[[str, byt
 
 def _hub_handler(hub: HubNode, link: SimulatedLink) -> Callable[[str, bytes], None]:
     def fn(subject: str, payload: bytes) -> None:
-        hub.on_message(subject, payload)
+        for ob in hub.on_message(subject, payload):
+            link.publish(HUB_ID, ob)
         for ob in hub.run_due():
             link.publish(HUB_ID, ob)
 
