@@ -180,6 +180,7 @@ def hub(
     from trilink.nodes.coalition import make_hub
     from trilink.nodes.hub import HUB_ID
     from trilink.nodes.live import run_hub
+    from trilink.nodes.warnings import make_warner
     from trilink.scenario import load_scenario
 
     try:
@@ -190,14 +191,13 @@ def hub(
     identity = _identity(keys, sc, seed_, HUB_ID)
     wall0 = int((start_at if start_at is not None else time.time() + 2.0) * 1e9)
     clock = WallClock(sc.start_t_ns, speed, wall0)
-    warner = _warner()
     hb = make_hub(
         sc,
         identity,
         clock,
         sc.start_t_ns,
         audit_path=audit,
-        warner_factory=warner,
+        warner_factory=make_warner,
         source_timeout_s=10.0,
         start_seq=time.time_ns() // 1000,  # above anything a previous run of this hub sent
     )
@@ -258,6 +258,7 @@ def up(
     from trilink.evaluate.timeline import build_timeline, timeline_to_json
     from trilink.nodes.liverun import run_live
     from trilink.nodes.up import start_local_coalition
+    from trilink.nodes.warnings import make_warner
 
     sc, sim = _load(scenario, seed)
     console = Console(stderr=as_json)
@@ -268,7 +269,9 @@ def up(
         coalition = await start_local_coalition(root, [n.id for n in sc.nations], sc.hub.id)
         try:
             console.print("servers linked and streams provisioned; running the nodes")
-            return await run_live(sc, sim, coalition.bus_for, speed=speed, warner_factory=_warner())
+            return await run_live(
+                sc, sim, coalition.bus_for, speed=speed, warner_factory=make_warner
+            )
         finally:
             coalition.stop()
 
@@ -292,14 +295,6 @@ def up(
         sys.stdout.write(json.dumps(summary) + "\n")
     else:
         _print_tables(Console(), summary)
-
-
-def _warner():
-    try:
-        from trilink.nodes.warnings import make_warner
-    except ImportError:
-        return None
-    return make_warner
 
 
 @app.command("replay")

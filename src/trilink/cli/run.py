@@ -85,7 +85,9 @@ def run(
             progress.update(task, description="running the coalition", total=1.0, completed=0.0)
             warner_factory = None
             if warnings and not no_link:
-                warner_factory = _warner_factory()
+                from trilink.nodes.warnings import make_warner
+
+                warner_factory = make_warner
             t0 = time.perf_counter()
             cfg = RunConfig(
                 link=not no_link, cycle_s=cycle_s, latency_s=latency_ms / 1e3, record_dir=record
@@ -164,14 +166,6 @@ async def _live(sc, sim, cfg, speed, warner_factory, web, port, console):
         except asyncio.CancelledError:
             pass
     return result
-
-
-def _warner_factory():
-    try:
-        from trilink.nodes.warnings import make_warner
-    except ImportError:  # the warning rules are optional for a run
-        return None
-    return make_warner
 
 
 def _progress(console: Console) -> Progress:
