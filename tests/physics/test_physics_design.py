@@ -298,3 +298,42 @@ def test_flight_times_of_publicly_reported_launches(
         *SUNAN, missile_class=cls, azimuth_rad=D(95), range_m=range_km * KM, apogee_m=apogee_km * KM
     )
     assert traj.meta["flight_time_s"] / 60.0 == pytest.approx(minutes, abs=3.0), label
+
+
+def test_a_launch_time_shift_only_shifts_the_flight_so_the_cache_may_reuse_it() -> None:
+    # The physics must not depend on the absolute time (J2 is axisymmetric, the Earth
+    # turns uniformly, US76 is static): designed afresh at two launch times a day and a
+    # half apart, the Earth-fixed flights agree, and the memoised design shifted to the
+    # second time is the same flight.
+    from trilink.physics.design import clear_design_cache
+
+    _, cls, req = CASES["srbm-lofted"]
+    t1 = T0 + 129_600_123_456_789
+    clear_design_cache()
+    first = design_flight(*SUNAN, missile_class=cls, launch_t_ns=T0, missile_id="a", **req)
+    clear_design_cache()
+    fresh = design_flight(*SUNAN, missile_class=cls, launch_t_ns=t1, missile_id="b", **req)
+    cached = design_flight(*SUNAN, missile_class=cls, launch_t_ns=T0, missile_id="c", **req)
+    assert np.array_equal(first.t_ns - T0, fresh.t_ns - t1)
+    assert np.abs(first.r_ecef_m - fresh.r_ecef_m).max() < 1e-3  # 1 mm
+    assert np.abs(first.v_ecef_mps - fresh.v_ecef_mps).max() < 1e-6
+    assert np.abs(cached.r_ecef_m - first.r_ecef_m).max() < 1e-3
+    assert np.array_equal(cached.t_ns, first.t_ns)
+    assert cached.burnout_t_ns - T0 == fresh.burnout_t_ns - t1
+    assert (cached.missile_id, fresh.missile_id) == ("c", "b")
+    assert cached.meta == first.meta
+    # A hit hands out arrays of its own: writing to one flight leaves the cache intact.
+    cached.r_ecef_m[:] = 0.0
+    again = design_flight(*SUNAN, missile_class=cls, launch_t_ns=t1, missile_id="d", **req)
+    assert np.array_equal(again.r_ecef_m, fresh.r_ecef_m)
+
+
+def test_the_cache_keys_on_everything_else_that_shapes_the_flight() -> None:
+    from trilink.physics.design import clear_design_cache
+
+    clear_design_cache()
+    a = design_flight(*SUNAN, azimuth_rad=D(85), range_m=300 * KM)
+    b = design_flight(*SUNAN, azimuth_rad=D(85), range_m=301 * KM)
+    c = design_flight(*SUNAN, azimuth_rad=D(85), range_m=300 * KM, dt_s=0.25)
+    assert b.meta["range_m"] - a.meta["range_m"] == pytest.approx(1 * KM, abs=0.3 * KM)
+    assert len(c.t_ns) > 1.9 * len(a.t_ns)

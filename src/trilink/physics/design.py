@@ -24,12 +24,24 @@ Two stages, both vectorised over candidates:
    :func:`design_flights` solves many requests together: every iteration flies all
    their candidates in one batch per class and one shared coast, so a salvo costs
    little more than its longest flight.
+
+Designs are memoised (per process, the last ``DESIGN_CACHE_SIZE`` calls). A flight does
+not depend on its launch time in the Earth-fixed frame: J2 gravity is axisymmetric, the
+Earth turns uniformly, the US76 atmosphere does not change with time, and the inertial
+frame the boost is flown in is the Earth-fixed frame at lift-off (:mod:`.propagate`). So
+the cache keys each call on its requests with the launch time and the missile id taken
+out, and a hit is the cached flight with its times shifted and its id put back: the same
+numbers, bit for bit, as designing it again. The key is the whole call (a flight
+designed within a batch may differ from the same flight designed alone by up to tens of
+metres, within the Newton tolerances), so a result never depends on what was designed
+before. Monte Carlo trials that shift only launch times design each salvo once per worker.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -50,6 +62,7 @@ MISS_TOLERANCE_M = 200.0  # Newton stops here; the contract is 1 km
 APOGEE_TOLERANCE = 1e-3  # relative; the contract is 1 %
 GAMMA_TOLERANCE_RAD = 2e-4  # minimum energy: 0.01 deg off the optimum costs < 1e-7 in energy
 MAX_NEWTON = 12
+DESIGN_CACHE_SIZE = 64  # calls; an SRBM flight is ~40 kB, a lofted ICBM's hour ~0.5 MB
 
 
 @dataclass(frozen=True)
@@ -275,13 +288,59 @@ def _truth(p: _Problem, flight: Flight, row: int, iterations: int) -> Trajectory
     return dataclasses.replace(traj, meta=meta)
 
 
+_cache: OrderedDict[tuple[FlightRequest, ...], list[Trajectory]] = OrderedDict()
+
+
+def clear_design_cache() -> None:
+    """Forget every memoised design (see the module docstring)."""
+    _cache.clear()
+
+
+def _at_epoch(q: FlightRequest) -> FlightRequest:
+    """The request with what does not change the flight taken out (the cache key)."""
+    return dataclasses.replace(q, launch_t_ns=0, missile_id="")
+
+
+def _shifted(traj: Trajectory, q: FlightRequest) -> Trajectory:
+    """A cached flight (launched at t = 0) as request ``q`` asked for it: its own id and
+    launch time, and arrays of its own (a caller may write to them)."""
+    return dataclasses.replace(
+        traj,
+        missile_id=q.missile_id,
+        t_ns=traj.t_ns + np.int64(q.launch_t_ns),
+        r_ecef_m=traj.r_ecef_m.copy(),
+        v_ecef_mps=traj.v_ecef_mps.copy(),
+        burning=traj.burning.copy(),
+        rcs_m2=traj.rcs_m2.copy(),
+        burnout_t_ns=traj.burnout_t_ns + q.launch_t_ns,
+        meta=dict(traj.meta),
+    )
+
+
 def design_flights(requests: Sequence[FlightRequest]) -> list[Trajectory]:
-    """Design many flights together (a salvo, a scenario); same results as one by one.
+    """Design many flights together (a salvo, a scenario); same results as one by one
+    up to the Newton tolerances (tens of metres at impact).
 
     Raises ``ValueError`` for a malformed request and ``TrajectoryInfeasible`` (its
     reason prefixed with the request's ``missile_id``) for the first one that cannot
-    be flown.
+    be flown. Memoised on the requests without their launch times (module docstring).
     """
+    key = tuple(_at_epoch(q) for q in requests)
+    cached = _cache.get(key)
+    if cached is None:
+        # Design at epoch 0, keeping the ids for the error messages.
+        cached = _design([dataclasses.replace(q, launch_t_ns=0) for q in requests])
+        _cache[key] = [dataclasses.replace(t, missile_id="") for t in cached]
+        while len(_cache) > DESIGN_CACHE_SIZE:
+            _cache.popitem(last=False)
+        cached = _cache[key]
+    else:
+        _cache.move_to_end(key)
+    return [_shifted(t, q) for t, q in zip(cached, requests, strict=True)]
+
+
+def _design(requests: Sequence[FlightRequest]) -> list[Trajectory]:
+    """:func:`design_flights` without the cache."""
     problems = [_validate(q) for q in requests]
     c0 = []
     try:
