@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from numpy.typing import NDArray
@@ -136,6 +137,7 @@ class HubNode:
         self._pending: list[TrackReport] = []
         self._latest: dict[tuple[str, str], _Latest] = {}
         self._launch_sent: set[tuple[str, int]] = set()
+        self._may: dict[tuple[str, str], bool] = {}
         self._released: dict[str, set[int]] = {p: set() for p in self.partners}
         # The nations whose data each partner's copy of a track carried, last released:
         # a warning about that track, or its end, is released under the same consent.
@@ -224,23 +226,28 @@ class HubNode:
         live = np.flatnonzero(picture.live())
         ended = np.flatnonzero(~picture.live())
         products: list[Release] = []
+        # Partners allowed the same nations get the same product: fuse each subset once.
+        subsets: dict[tuple[int, tuple[str, ...]], tuple[NDArray, NDArray] | None] = {}
         for i in live:
             est = picture.estimate(int(i))
             contributors = [(s, lid) for s, lid in est.contributors if (s, lid) in self._latest]
             nations = tuple(sorted({s for s, _ in contributors})) or est.sources
             for partner in self.partners:
-                allowed = tuple(
-                    s for s in nations if self.policy.decide("system_track", [s], partner).allowed
-                )
+                allowed = tuple(s for s in nations if self._may_release(s, partner))
                 if not allowed:
                     self._audit_denied(partner, est.number, nations, t_ns)
                     continue
                 if allowed == nations:
                     products.append(Release(partner, est.number, nations, est.x, est.P))
-                else:
-                    x, P = self._fuse_subset([c for c in contributors if c[0] in allowed], t_ns)
-                    if x is not None and P is not None:
-                        products.append(Release(partner, est.number, allowed, x, P))
+                    continue
+                key = (est.number, allowed)
+                if key not in subsets:
+                    subsets[key] = self._fuse_subset(
+                        [c for c in contributors if c[0] in allowed], t_ns
+                    )
+                fused = subsets[key]
+                if fused is not None:
+                    products.append(Release(partner, est.number, allowed, *fused))
         out, by_partner = self._publish_products(products, picture, t_ns)
         for i in ended:  # tell each partner that held it that the track has ended
             number = int(picture.number[i])
@@ -266,9 +273,20 @@ class HubNode:
                         out.append(sent_w[0])
         return out
 
-    def _fuse_subset(self, contributors: list[tuple[str, str]], t_ns: int):
+    def _may_release(self, source: str, partner: str) -> bool:
+        """Whether ``source``'s data may reach ``partner`` in a system track (the policy is
+        fixed for the hub's life, so each answer is asked once)."""
+        key = (source, partner)
+        allowed = self._may.get(key)
+        if allowed is None:
+            allowed = self._may[key] = self.policy.decide("system_track", [source], partner).allowed
+        return allowed
+
+    def _fuse_subset(
+        self, contributors: list[tuple[str, str]], t_ns: int
+    ) -> tuple[NDArray, NDArray] | None:
         if not contributors:
-            return None, None
+            return None
         rows = [self._latest[c] for c in contributors]
         xa, Pa = align(
             np.stack([r.x for r in rows]),
@@ -290,17 +308,24 @@ class HubNode:
         by_partner: dict[str, list[SystemTrack]] = {}
         if not products:
             return [], by_partner
-        x = np.stack([p.x for p in products])
-        P = np.stack([p.P for p in products])
+        # One body per distinct product (track number and the nations fused in it): the
+        # predictions are computed once, not once per partner.
+        distinct: dict[tuple[int, tuple[str, ...]], Release] = {}
+        for prod in products:
+            distinct.setdefault((prod.number, prod.sources), prod)
+        index = {key: k for k, key in enumerate(distinct)}
+        firsts = list(distinct.values())
+        x = np.stack([p.x for p in firsts])
+        P = np.stack([p.P for p in firsts])
         phase = {int(n): str(ph) for n, ph in zip(picture.number, picture.phase, strict=True)}
-        boosting = np.array([phase.get(p.number) == "boost" for p in products])
+        boosting = np.array([phase.get(p.number) == "boost" for p in firsts])
+        n = len(firsts)
         pred = predict_points(
-            x, P, np.full(len(products), t_ns, dtype=np.int64), boosting,
-            np.full(len(products), np.nan), self.tracker_config,
+            x, P, np.full(n, t_ns, dtype=np.int64), boosting, np.full(n, np.nan),
+            self.tracker_config,
         )  # fmt: skip
-        out: list[Outbound] = []
-        for k, prod in enumerate(products):
-            msg = SystemTrack(
+        bodies = [
+            SystemTrack(
                 source=HUB_ID,
                 measured_ns=int(t_ns),
                 releasability=(prod.partner,),
@@ -315,6 +340,12 @@ class HubNode:
                 apogee_height_m=_finite(pred.apogee_m[k]),
                 sources=tuple(SourceTrack(nation=s) for s in prod.sources),
             )
+            for k, prod in enumerate(firsts)
+        ]
+        out: list[Outbound] = []
+        for prod in products:
+            body = bodies[index[(prod.number, prod.sources)]]
+            msg = msgspec.structs.replace(body, releasability=(prod.partner,))
             sent = self._release(
                 msg, prod.sources, prod.partner, subjects.hub_out(prod.partner, "tracks"), t_ns
             )
