@@ -15,6 +15,10 @@ Wire conventions (the ICD's section "Units"):
 - covariances: the 21 upper-triangle elements of the symmetric 6x6 matrix, row-major
   (P00 P01 .. P05 P11 .. P15 P22 .. P55), so an asymmetric matrix cannot be sent.
 
+A :class:`Bundle` carries several complete messages of one source (each encoded, with an
+empty signature) under one signature: the ICD's section "Bundles". ``Message`` is the
+union of the six content kinds; ``Payload`` adds Bundle: what may arrive on the wire.
+
 Decoding and validation live in :mod:`trilink.link.codec` and :mod:`trilink.link.validate`;
 this module only declares shapes, ranges and the UUIDv7 generator.
 """
@@ -327,7 +331,48 @@ class Reject(Envelope, frozen=True, kw_only=True, tag="reject"):
     detail: Annotated[str, Meta(max_length=1024, description="Explanation for people.")] = ""
 
 
+MAX_ITEM_BYTES = 65_536
+"""Largest encoded message, standalone or as a bundle item (the receivers' default limit)."""
+MAX_BUNDLE_ITEMS = 1_000
+"""Most items in one bundle. Keep it below the receivers' sequence window (1,024): the
+items of one bundle take consecutive sequence numbers, and a message of the same source
+that overtakes a whole bundle must not push its items below the window."""
+MAX_BUNDLE_BYTES = 1_000_000
+"""Largest bundle payload: under NATS's default ``max_payload`` of 1 MiB (1,048,576 bytes;
+trilink's server configurations keep the default), with room for headers and subject."""
+
+BundleItem = Annotated[
+    bytes,
+    Meta(
+        min_length=1,
+        max_length=MAX_ITEM_BYTES,
+        description="One complete encoded message of the bundle's source, signature empty.",
+    ),
+]
+
+
+class Bundle(Envelope, frozen=True, kw_only=True, tag="bundle"):
+    """Several messages of one source under one signature (any subject of that source;
+    ICD section "Bundles"). ``measured_ns`` is the latest of the items', ``releasability``
+    what every item allows (the intersection of their labels)."""
+
+    items: Annotated[
+        tuple[BundleItem, ...],
+        Meta(
+            min_length=1,
+            max_length=MAX_BUNDLE_ITEMS,
+            description=(
+                "Encoded messages (canonical MessagePack, each with an empty signature), in "
+                "sending order; never a bundle."
+            ),
+        ),
+    ]
+
+
 Message = TrackReport | SystemTrack | LaunchEvent | Warning | Heartbeat | Reject
+"""A content message: what nodes act on."""
+Payload = Message | Bundle
+"""What may arrive on the wire: a content message or a bundle of them."""
 MESSAGE_TYPES: tuple[type[Envelope], ...] = (
     TrackReport,
     SystemTrack,
@@ -336,7 +381,9 @@ MESSAGE_TYPES: tuple[type[Envelope], ...] = (
     Heartbeat,
     Reject,
 )
-KINDS: dict[str, type[Envelope]] = {str(t.__struct_config__.tag): t for t in MESSAGE_TYPES}
+PAYLOAD_TYPES: tuple[type[Envelope], ...] = (*MESSAGE_TYPES, Bundle)
+KINDS: dict[str, type[Envelope]] = {str(t.__struct_config__.tag): t for t in PAYLOAD_TYPES}
+"""Every wire kind (the six content kinds and ``bundle``) -> its type."""
 
 
 def kind(msg: Envelope) -> str:

@@ -101,6 +101,7 @@ def test_marking_and_kinds():
         "warning",
         "heartbeat",
         "reject",
+        "bundle",
     }
     from trilink.link.golden import unsigned_examples
 

@@ -10,8 +10,8 @@ import msgspec
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from trilink.link.codec import decode, encode
-from trilink.link.golden import RFC8032_TEST1_PUBLIC, golden_key, signed_examples
+from trilink.link.codec import decode_payload, encode, iter_payload_messages
+from trilink.link.golden import RFC8032_TEST1_PUBLIC, bundle_items, golden_key, signed_examples
 from trilink.link.schema import drift, message_schema
 from trilink.link.signing import SIGNATURE_CONTEXT, public_key_bytes
 from trilink.messages import KINDS
@@ -66,9 +66,21 @@ def test_golden_vector_checks_out(kind):
     assert golden_key().sign(signed_input) == sig
 
     # trilink decodes it to the example, and re-encodes it byte for byte (canonical form).
-    msg = decode(payload)
+    msg = decode_payload(payload)
     assert msg == signed_examples()[kind]
     assert encode(msg) == payload
+
+
+def test_golden_bundle_items_are_complete_unsigned_messages():
+    payload = bytes.fromhex((GOLDEN / "bundle.msgpack.hex").read_text())
+    raw = msgspec.msgpack.decode(payload)
+    assert len(raw["items"]) == 2
+    for item, expected in zip(raw["items"], bundle_items(), strict=True):
+        inner = msgspec.msgpack.decode(item)
+        assert inner["kind"] == "track_report" and inner["signature"] == b""
+        assert inner["source"] == raw["source"] and inner["seq"] < raw["seq"]
+        assert item == encode(expected)  # canonical, byte for byte
+    assert iter_payload_messages(payload) == list(bundle_items())
 
 
 def test_schema_lists_every_kind_and_requires_every_field():

@@ -1,8 +1,12 @@
 """The link: codecs, signatures, replay guard, dead letters, and the Bus.
 
 Sending: build a message body, ``payload = Stamper(...).seal(msg, now_ns)``,
-``await bus.publish(subject, payload)``. Receiving: ``msg = Receiver(...)(payload, subject)``
-(None if refused; the refusal is dead-lettered and counted).
+``await bus.publish(subject, payload)``; many at once: ``stamper.stamp(msg, now_ns,
+sign=False)`` each, then ``stamper.bundle(stamped, now_ns)`` -> signed bundle payloads.
+Receiving: ``msgs = Receiver(...).receive_all(payload, subject)`` (the admitted messages
+of a plain message or a bundle; refusals are dead-lettered and counted), or
+``Receiver(...)(payload, subject)`` for plain messages only. Reading recorded payloads
+without keys: ``iter_payload_messages(payload)``.
 
 ``NatsBus`` is imported lazily so that code on the in-memory bus never loads nats-py.
 """
@@ -15,15 +19,18 @@ from trilink.link.codec import (
     Decoder,
     decode,
     decode_json,
+    decode_payload,
     encode,
     encode_json,
     headers_for,
+    iter_payload_messages,
 )
 from trilink.link.deadletter import DeadLetter, DeadLetterLog, read_deadletters, reject_for
 from trilink.link.guard import ReplayGuard
-from trilink.link.receive import Receiver, receive
+from trilink.link.receive import Receiver, receive, receive_all
 from trilink.link.signing import (
     Keyring,
+    Signer,
     private_key_from_seed,
     public_key_bytes,
     sign,
@@ -47,17 +54,21 @@ __all__ = [
     "NatsBus",
     "Receiver",
     "ReplayGuard",
+    "Signer",
     "Stamper",
     "Subscription",
     "decode",
     "decode_json",
+    "decode_payload",
     "encode",
     "encode_json",
     "headers_for",
+    "iter_payload_messages",
     "private_key_from_seed",
     "public_key_bytes",
     "read_deadletters",
     "receive",
+    "receive_all",
     "reject_for",
     "sign",
     "signing_input",

@@ -10,6 +10,11 @@ show it.
 :class:`Decoder` turns bytes into a message or raises :class:`~trilink.errors.DecodeError`
 whose ``field`` is a path such as ``"launch.ellipse.sigma_minor_m"`` or
 ``"state_ecef[3]"`` (``"$"`` = the whole message).
+
+Bundles (ICD section "Bundles"): :meth:`Decoder.decode` takes one content message and
+refuses a bundle (field ``kind``); :meth:`Decoder.decode_payload` takes either, a bundle
+up to ``max_bundle_bytes``; :func:`iter_payload_messages` opens any payload into its
+messages without checking signatures (for ``trilink decode``, recorded logs, exports).
 """
 
 from __future__ import annotations
@@ -21,16 +26,31 @@ import msgspec
 
 from trilink.errors import DecodeError
 from trilink.link.validate import validate
-from trilink.messages import SCHEMA_VERSION, Envelope, Message
+from trilink.messages import (
+    MAX_BUNDLE_BYTES,
+    MAX_ITEM_BYTES,
+    SCHEMA_VERSION,
+    Bundle,
+    Envelope,
+    Message,
+    Payload,
+    RejectReason,
+)
 
-MAX_MESSAGE_BYTES = 65_536
-"""Largest payload a Decoder accepts by default: a TrackReport is about 600 bytes and a
-Warning with a 1,024-point polygon about 20 kB."""
+MAX_MESSAGE_BYTES = MAX_ITEM_BYTES
+"""Largest payload a Decoder accepts by default, bundles aside: a TrackReport is about
+800 bytes and a Warning with a 1,024-point polygon about 20 kB."""
 
 _msgpack_encoder = msgspec.msgpack.Encoder()
 _json_encoder = msgspec.json.Encoder()
-_msgpack_decoder = msgspec.msgpack.Decoder(Message)
-_json_decoder = msgspec.json.Decoder(Message)
+_msgpack_decoder = msgspec.msgpack.Decoder(Payload)
+_json_decoder = msgspec.json.Decoder(Payload)
+
+BUNDLE_PREFIX = _msgpack_encoder.encode(
+    Bundle(source="XX", measured_ns=0, releasability=(), items=(b"x",))
+)[:13]
+"""The first 13 bytes of every canonical bundle: its map header, then ``kind`` =
+``"bundle"``. A payload above the message limit is parsed only if it starts so."""
 
 _PATH = re.compile(r"^(?P<reason>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
 _NAMED = re.compile(r"(?:missing required|contains unknown) field `(?P<name>[^`]*)`")
@@ -76,30 +96,49 @@ class Decoder:
         known_nodes: Iterable[str] | None = None,
         *,
         max_bytes: int = MAX_MESSAGE_BYTES,
+        max_bundle_bytes: int = MAX_BUNDLE_BYTES,
         versions: Collection[int] = (SCHEMA_VERSION,),
     ):
         self.known_nodes = None if known_nodes is None else frozenset(known_nodes)
         self.max_bytes = int(max_bytes)
+        self.max_bundle_bytes = int(max_bundle_bytes)
         self.versions = frozenset(versions)
 
     def decode(self, data: bytes | bytearray | memoryview) -> Message:
-        """MessagePack bytes -> a validated message, or DecodeError naming the field."""
-        return self._finish(self._parse(data, _msgpack_decoder, "MessagePack"))
+        """MessagePack bytes -> a validated message, or DecodeError naming the field.
+        A bundle is refused (field ``kind``): use :meth:`decode_payload`."""
+        return self._single(self._finish(self._parse(data, _msgpack_decoder, "MessagePack")))
+
+    def decode_payload(self, data: bytes | bytearray | memoryview) -> Message | Bundle:
+        """Like :meth:`decode`, but a bundle (up to ``max_bundle_bytes``) is returned as
+        such, its envelope validated and its items still bytes (:meth:`decode` each)."""
+        return self._finish(
+            self._parse(data, _msgpack_decoder, "MessagePack", self.limit_for(data))
+        )
+
+    def limit_for(self, data: bytes | bytearray | memoryview) -> int:
+        """The size limit :meth:`decode_payload` applies to ``data``: ``max_bundle_bytes``
+        if it starts as a canonical bundle does, else ``max_bytes``."""
+        if len(data) > self.max_bytes and bytes(data[: len(BUNDLE_PREFIX)]) == BUNDLE_PREFIX:
+            return max(self.max_bytes, self.max_bundle_bytes)
+        return self.max_bytes
 
     def decode_json(self, data: bytes | bytearray | memoryview | str) -> Message:
         """JSON text -> a validated message (the same checks as :meth:`decode`)."""
         if isinstance(data, str):
             data = data.encode()
-        return self._finish(self._parse(data, _json_decoder, "JSON"))
+        return self._single(self._finish(self._parse(data, _json_decoder, "JSON")))
 
     def _parse(
         self,
         data: bytes | bytearray | memoryview,
-        decoder: msgspec.msgpack.Decoder[Message] | msgspec.json.Decoder[Message],
+        decoder: msgspec.msgpack.Decoder[Payload] | msgspec.json.Decoder[Payload],
         what: str,
-    ) -> Message:
-        if len(data) > self.max_bytes:
-            raise DecodeError("$", f"{len(data)} bytes exceeds the {self.max_bytes}-byte limit")
+        limit: int | None = None,
+    ) -> Payload:
+        limit = self.max_bytes if limit is None else limit
+        if len(data) > limit:
+            raise DecodeError("$", f"{len(data)} bytes exceeds the {limit}-byte limit")
         try:
             return decoder.decode(data)
         except msgspec.ValidationError as e:
@@ -107,8 +146,19 @@ class Decoder:
         except msgspec.DecodeError as e:
             raise DecodeError("$", f"malformed {what}: {e}") from None
 
-    def _finish(self, msg: Message) -> Message:
+    def _finish(self, msg: Payload) -> Payload:
         validate(msg, known_nodes=self.known_nodes, versions=self.versions)
+        return msg
+
+    @staticmethod
+    def _single(msg: Payload) -> Message:
+        if isinstance(msg, Bundle):
+            raise DecodeError(
+                "kind",
+                "a bundle where one message was expected (bundles are opened by "
+                "Receiver.receive_all, Decoder.decode_payload or iter_payload_messages; "
+                "never inside another bundle)",
+            )
         return msg
 
 
@@ -122,3 +172,59 @@ def decode(data: bytes | bytearray | memoryview) -> Message:
 
 def decode_json(data: bytes | bytearray | memoryview | str) -> Message:
     return _default.decode_json(data)
+
+
+def decode_payload(data: bytes | bytearray | memoryview) -> Message | Bundle:
+    """:meth:`Decoder.decode_payload` with no node registry and the default limits."""
+    return _default.decode_payload(data)
+
+
+def iter_payload_messages(
+    data: bytes | bytearray | memoryview, decoder: Decoder | None = None
+) -> list[Message]:
+    """The messages of a payload, decoded and validated but NOT verified: ``[msg]`` for a
+    plain message, the items for a bundle (after the same item rules as a receiver's:
+    same source, empty signature, no nested bundle). For reading recorded logs, exports
+    and ``trilink decode``; a node acts only on what :class:`~trilink.link.Receiver`
+    admitted. Raises DecodeError on the first thing that does not fit (an item's field is
+    prefixed ``items[i].``)."""
+    d = _default if decoder is None else decoder
+    msg = d.decode_payload(data)
+    if not isinstance(msg, Bundle):
+        return [msg]
+    out = []
+    for i, item in enumerate(msg.items):
+        try:
+            m = d.decode(item)
+            problem = bundle_item_problem(msg, m)
+        except DecodeError as e:
+            raise DecodeError(f"items[{i}].{e.field}".rstrip(".$"), e.reason) from None
+        if problem is not None:
+            raise DecodeError(f"items[{i}].{problem[1]}", problem[2])
+        out.append(m)
+    return out
+
+
+def bundle_item_problem(bundle: Bundle, item: Message) -> tuple[RejectReason, str, str] | None:
+    """Why ``item`` may not travel in ``bundle`` as (reason, field, detail), or None.
+
+    The item must be of the bundle's source (the bundle's signature is all that vouches
+    for it: another source's message inside is a forgery, ``bad_signature``), carry an
+    empty signature (``invalid``: a signed item would be a second, unchecked proof), and
+    allow at least the nations the bundle is labelled for (``invalid``)."""
+    if item.source != bundle.source:
+        return (
+            "bad_signature",
+            "source",
+            f"an item of {item.source} inside a bundle signed by {bundle.source}",
+        )
+    if item.signature:
+        return ("invalid", "signature", "a bundle item must have an empty signature")
+    if not set(bundle.releasability).issubset(item.releasability):
+        return (
+            "invalid",
+            "releasability",
+            f"item releasable to {list(item.releasability)}, less than the bundle's "
+            f"{list(bundle.releasability)}",
+        )
+    return None

@@ -8,15 +8,20 @@ the contract does; ``scripts/gen_schema.py`` writes them to tests/messages/golde
 tests fail when the committed files and this module disagree.
 
 The values are plausible (a boost-phase track over Sunan, a ballistic system track over
-the Sea of Japan), not the output of a simulation.
+the Sea of Japan), not the output of a simulation. The bundle carries two of KOR's
+reports (the track report example and the next one, half a second later), each encoded
+with an empty signature, under one signature.
 """
 
 from __future__ import annotations
 
+import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from trilink.link.codec import encode
 from trilink.link.signing import private_key_from_seed, sign
 from trilink.messages import (
+    Bundle,
     Ellipse,
     Envelope,
     GroundPoint,
@@ -200,6 +205,38 @@ def unsigned_examples() -> dict[str, Envelope]:
     }
 
 
+def bundle_items() -> tuple[TrackReport, TrackReport]:
+    """The two messages inside the golden bundle (stamped, signatures empty)."""
+    first = unsigned_examples()["track_report"]
+    assert isinstance(first, TrackReport)
+    second = msgspec.structs.replace(
+        first,
+        message_id=_id(T0_NS + 62 * S + 500_000_000, 8),
+        seq=first.seq + 1,
+        measured_ns=first.measured_ns + S // 2,
+        sent_ns=first.sent_ns + S // 2,
+        state_ecef=(-2917615.9, 4051540.5, 4052189.4, -1760.0, -124.0, 759.5),
+        n_updates=first.n_updates + 1,
+    )
+    return first, second
+
+
+def unsigned_bundle() -> Bundle:
+    items = bundle_items()
+    return Bundle(
+        message_id=_id(T0_NS + 63 * S, 9),
+        source="KOR",
+        seq=items[-1].seq + 1,
+        measured_ns=max(m.measured_ns for m in items),
+        sent_ns=T0_NS + 63 * S,
+        releasability=("JPN", "KOR", "USA"),
+        items=tuple(encode(m) for m in items),
+    )
+
+
 def signed_examples() -> dict[str, Envelope]:
+    """Every wire kind signed: the six content kinds and a bundle."""
     key = golden_key()
-    return {k: sign(m, key) for k, m in unsigned_examples().items()}
+    out = {k: sign(m, key) for k, m in unsigned_examples().items()}
+    out["bundle"] = sign(unsigned_bundle(), key)
+    return out

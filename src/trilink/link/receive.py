@@ -1,11 +1,23 @@
 """The one door every node's incoming bytes go through: decode, verify, check, admit.
 
-:func:`receive` returns the message, or None after dead-lettering the input with its
-reason; it never raises, so one bad input (or a bug in a check) cannot stop a node.
+:func:`receive_all` returns the admitted messages of a payload (``[msg]`` for a plain
+message, the admitted items of a bundle, ``[]`` if nothing was), dead-lettering every
+refusal with its reason; :func:`receive` is the same for plain messages only (a bundle is
+refused: ``invalid``, field ``kind``, naming receive_all). Neither raises, so one bad
+input (or a bug in a check) cannot stop a node.
 
 Order matters: the signature is verified before the subject and replay checks so that
 only authentic messages move a source's sequence window; the subject check comes before
 the guard so a misrouted message does not consume its sequence number.
+
+A bundle (ICD section "Bundles") is refused as a whole, with one dead letter, when it is
+too large, does not decode, fails its signature or comes from another publisher than its
+subject's. Then each item is decoded and validated, must be of the bundle's source with
+an empty signature and a label that covers the bundle's, of a kind its subject carries,
+and passes the replay guard on its own: a refused item is dead-lettered alone (its bytes
+as ``raw``, the bundle's id in ``detail``) and the others are admitted. The bundle's own
+sequence number and id are not entered in the guard, so a replayed bundle is refused
+item by item (``replayed``), as its items are what was seen before.
 """
 
 from __future__ import annotations
@@ -20,12 +32,15 @@ from trilink.errors import (
     UnknownSource,
     VerificationError,
 )
-from trilink.link.codec import Decoder
+from trilink.link.codec import Decoder, bundle_item_problem
 from trilink.link.deadletter import DeadLetter, DeadLetterLog
 from trilink.link.guard import ReplayGuard
 from trilink.link.signing import Keyring
 from trilink.link.subjects import HUB, expected
-from trilink.messages import Message, RejectReason, kind
+from trilink.messages import Bundle, Message, RejectReason, kind
+
+Refusal = tuple[RejectReason, str, str]
+"""(reason, field, detail) of a dead letter."""
 
 _VERIFY_REASONS: dict[type[VerificationError], RejectReason] = {
     UnknownSource: "unknown_source",
@@ -50,33 +65,101 @@ def receive(
 
     With ``subject`` given, a trilink subject must carry a message of its publisher
     (``trilink.KOR.tracks`` only KOR's track reports; ``trilink.hub.out.*`` only ``hub``'s).
+    A bundle is refused here (``invalid``, field ``kind``): use :func:`receive_all`.
     """
-    msg: Message | None = None
+    got = _receive(data, decoder, keyring, guard, deadletters, subject, hub, bundles=False)
+    return got[0] if got else None
+
+
+def receive_all(
+    data: bytes | bytearray | memoryview,
+    *,
+    decoder: Decoder,
+    keyring: Keyring,
+    guard: ReplayGuard,
+    deadletters: DeadLetterLog,
+    subject: str | None = None,
+    hub: str = HUB,
+) -> list[Message]:
+    """:func:`receive` for any payload: ``[msg]``, the admitted items of a bundle, or []."""
+    return _receive(data, decoder, keyring, guard, deadletters, subject, hub, bundles=True)
+
+
+def _receive(
+    data: bytes | bytearray | memoryview,
+    decoder: Decoder,
+    keyring: Keyring,
+    guard: ReplayGuard,
+    deadletters: DeadLetterLog,
+    subject: str | None,
+    hub: str,
+    *,
+    bundles: bool,
+) -> list[Message]:
+    msg: Message | Bundle | None = None
+    refusal: Refusal
     try:
-        msg = decoder.decode(data)
+        msg = decoder.decode_payload(data) if bundles else decoder.decode(data)
         keyring.verify(msg)
-        if subject is not None:
-            rule = expected(subject, hub)
-            if rule is not None and (msg.source != rule[0] or kind(msg) not in rule[1]):
-                refusal: tuple[RejectReason, str, str] = (
-                    "subject_mismatch",
-                    "source" if msg.source != rule[0] else "kind",
-                    f"{kind(msg)} from {msg.source} may not arrive on {subject}",
-                )
-                _refuse(deadletters, guard, data, refusal, subject, msg)
-                return None
-        guard.admit(msg)
-        return msg
-    except DecodeError as e:
-        refusal = (_decode_reason(e, data, decoder), e.field, e.reason)
-    except VerificationError as e:
+        rule = None if subject is None else expected(subject, hub)
+        if rule is not None and msg.source != rule[0]:
+            refusal = ("subject_mismatch", "source", _misrouted(msg, subject))
+        elif isinstance(msg, Bundle):
+            return _open_bundle(msg, decoder, guard, deadletters, subject, rule)
+        elif rule is not None and kind(msg) not in rule[1]:
+            refusal = ("subject_mismatch", "kind", _misrouted(msg, subject))
+        else:
+            guard.admit(msg)
+            return [msg]
+    except Exception as e:  # a bug in a check must not stop the node: record it instead
+        limit = decoder.limit_for(data) if bundles else decoder.max_bytes
+        refusal = _refusal(e, len(data) > limit)
+    _refuse(deadletters, guard, data, refusal, subject, msg)
+    return []
+
+
+def _open_bundle(
+    bundle: Bundle,
+    decoder: Decoder,
+    guard: ReplayGuard,
+    deadletters: DeadLetterLog,
+    subject: str | None,
+    rule: tuple[str, frozenset[str]] | None,
+) -> list[Message]:
+    """The items of a verified bundle, each checked and admitted on its own."""
+    out: list[Message] = []
+    for i, item in enumerate(bundle.items):
+        msg: Message | None = None
+        refusal: Refusal | None
+        try:
+            msg = decoder.decode(item)
+            refusal = bundle_item_problem(bundle, msg)
+            if refusal is None and rule is not None and kind(msg) not in rule[1]:
+                refusal = ("subject_mismatch", "kind", _misrouted(msg, subject))
+            if refusal is None:
+                guard.admit(msg)
+                out.append(msg)
+                continue
+        except Exception as e:
+            refusal = _refusal(e, len(item) > decoder.max_bytes)
+        reason, field, detail = refusal
+        where = f"item {i} of bundle {bundle.message_id} from {bundle.source}"
+        _refuse(deadletters, guard, item, (reason, field, f"{where}: {detail}"), subject, msg)
+    return out
+
+
+def _misrouted(msg: Message | Bundle, subject: str | None) -> str:
+    return f"{kind(msg)} from {msg.source} may not arrive on {subject}"
+
+
+def _refusal(e: Exception, oversize: bool) -> Refusal:
+    if isinstance(e, DecodeError):
+        return (_decode_reason(e, oversize), e.field, e.reason)
+    if isinstance(e, VerificationError):
         reason = _VERIFY_REASONS.get(type(e), "bad_signature")
         field = {"unknown_source": "source", "bad_signature": "signature"}.get(reason, e.field)
-        refusal = (reason, field, e.reason)
-    except Exception as e:  # a bug in a check must not stop the node: record it instead
-        refusal = ("internal", "$", f"{type(e).__name__}: {e}")
-    _refuse(deadletters, guard, data, refusal, subject, msg)
-    return None
+        return (reason, field, e.reason)
+    return ("internal", "$", f"{type(e).__name__}: {e}")
 
 
 class Receiver:
@@ -101,6 +184,7 @@ class Receiver:
     def __call__(
         self, data: bytes | bytearray | memoryview, subject: str | None = None
     ) -> Message | None:
+        """One plain message, or None; a bundle is refused (use :meth:`receive_all`)."""
         msg = receive(
             data,
             decoder=self.decoder,
@@ -114,15 +198,30 @@ class Receiver:
             self.accepted += 1
         return msg
 
+    def receive_all(
+        self, data: bytes | bytearray | memoryview, subject: str | None = None
+    ) -> list[Message]:
+        """Any payload: ``[msg]`` for a plain message, the admitted items of a bundle, or
+        ``[]``; every refusal (of the payload or of one item) is dead-lettered."""
+        got = receive_all(
+            data,
+            decoder=self.decoder,
+            keyring=self.keyring,
+            guard=self.guard,
+            deadletters=self.deadletters,
+            subject=subject,
+            hub=self.hub,
+        )
+        self.accepted += len(got)
+        return got
+
     @property
     def rejected(self) -> int:
         return self.deadletters.total
 
 
-def _decode_reason(
-    e: DecodeError, data: bytes | bytearray | memoryview, d: Decoder
-) -> RejectReason:
-    if len(data) > d.max_bytes:
+def _decode_reason(e: DecodeError, oversize: bool) -> RejectReason:
+    if oversize:
         return "oversize"
     if e.field == "source":  # pattern or registry: either way not a source we know
         return "unknown_source"
@@ -135,9 +234,9 @@ def _refuse(
     log: DeadLetterLog,
     guard: ReplayGuard,
     data: bytes | bytearray | memoryview,
-    refusal: tuple[RejectReason, str, str],
+    refusal: Refusal,
     subject: str | None,
-    msg: Message | None,
+    msg: Message | Bundle | None,
 ) -> None:
     reason, field, detail = refusal
     try:

@@ -5,7 +5,7 @@
 
 Outputs, relative to the repository root:
 
-- ``docs/schema/trilink-messages-v1.schema.json``: every message kind (JSON Schema 2020-12,
+- ``docs/schema/trilink-messages-v1.schema.json``: every wire kind, bundle included (JSON Schema 2020-12,
   a ``oneOf`` discriminated by ``kind``). Every property is listed as required because the
   canonical encoding carries every field (the decoder fills absent defaulted fields, but
   then the signature, computed over all fields, is what decides);
@@ -28,7 +28,7 @@ from trilink.link.codec import encode, encode_json
 from trilink.link.deadletter import DeadLetter
 from trilink.link.golden import RFC8032_TEST1_PUBLIC, signed_examples
 from trilink.link.signing import signing_input
-from trilink.messages import MESSAGE_TYPES, SCHEMA_VERSION, Envelope, Message
+from trilink.messages import PAYLOAD_TYPES, SCHEMA_VERSION, Envelope, Payload
 
 SCHEMA_PATH = Path("docs/schema/trilink-messages-v1.schema.json")
 DEADLETTER_SCHEMA_PATH = Path("docs/schema/deadletter.schema.json")
@@ -46,7 +46,7 @@ def _all_required(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def message_schema() -> dict[str, Any]:
-    s = _all_required(msgspec.json.schema(Message))
+    s = _all_required(msgspec.json.schema(Payload))
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": f"trilink messages, ICD version {SCHEMA_VERSION}",
@@ -138,22 +138,22 @@ def _table(defn: dict[str, Any], skip: set[str]) -> list[str]:
 
 def field_tables() -> str:
     """Markdown tables of the envelope, each message kind and each nested value."""
-    defs = msgspec.json.schema(Message)["$defs"]
+    defs = msgspec.json.schema(Payload)["$defs"]
     env_fields = list(Envelope.__struct_fields__)
-    first = defs[MESSAGE_TYPES[0].__name__]
-    kinds = [str(t.__struct_config__.tag) for t in MESSAGE_TYPES]
+    first = defs[PAYLOAD_TYPES[0].__name__]
+    kinds = [str(t.__struct_config__.tag) for t in PAYLOAD_TYPES]
     kind_prop = {"enum": kinds, "description": "Message kind (the tag): always the first key."}
     env = {"properties": {"kind": kind_prop} | {k: first["properties"][k] for k in env_fields}}
     sizes = ", ".join(f"{k} {len(encode(m))}" for k, m in signed_examples().items())
     lines = [f"Encoded sizes of the golden vectors, in bytes, as a guide: {sizes}.", ""]
     lines += ["### Envelope", "", "Every message starts with these fields, in this order.", ""]
     lines += _table(env, set())
-    for t in MESSAGE_TYPES:
+    for t in PAYLOAD_TYPES:
         d = defs[t.__name__]
         tag = t.__struct_config__.tag
         lines += ["", f"### {t.__name__}", "", f"`kind` = `{tag}`. {_description(d)}", ""]
         lines += _table(d, {"kind", *env_fields})
-    nested = sorted(set(defs) - {t.__name__ for t in MESSAGE_TYPES})
+    nested = sorted(set(defs) - {t.__name__ for t in PAYLOAD_TYPES})
     for name in nested:
         lines += ["", f"### {name}", "", _description(defs[name]), ""]
         lines += _table(defs[name], set())

@@ -5,16 +5,29 @@ What is left: NaN/Inf anywhere, covariances that are not positive definite, elli
 minor > major, polygons that are not closed rings, node ids outside the registry,
 repeated releasability entries, the schema version, the UUIDv7 form of the message id.
 
-Pure Python on purpose: for one message the Cholesky below takes about 10 us, numpy
-(array set-up, scaling, ``linalg.cholesky``) about 13 us on the same machine.
+Cost is what decides the form (every message of every node passes here; a Monte Carlo
+trial validates over 15,000): the checks that pass are done in as few Python steps as
+possible, and only a failure walks the message again to name its field.
+
+- Finite floats: per message type, a checker built once from the msgspec type info visits
+  only the fields that can hold floats, a whole tuple per call (``all(map(isfinite, t))``)
+  and the plain-float fields of a struct through one ``attrgetter``; a TrackReport costs
+  about 2 us instead of 8 us for the recursive walk over every field (which now runs only
+  to find the path of a bad value).
+- Positive definiteness: Cholesky of the 6x6 correlation matrix, unrolled at import into
+  straight-line code (no loops or lists: about 4 us instead of 12 us); the operations and
+  their order are those of the loop form, so the pivots are the same floats.
+- Node ids: one set comparison; the field of an unknown id is looked for only on failure.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
+from operator import attrgetter
 from typing import Any
 
+import msgspec.inspect as mi
 from msgspec import Struct
 
 from trilink.errors import DecodeError
@@ -54,14 +67,19 @@ def validate(
         )
     if not is_uuid7(msg.message_id):
         raise DecodeError("message_id", f"not a lower-case UUIDv7: {msg.message_id!r}")
-    bad = _nonfinite_path(msg)
-    if bad is not None:
-        raise DecodeError(bad, "not a finite number (NaN or Inf)")
-    if known_nodes is not None:
+    t = type(msg)
+    finite = _FINITE.get(t)
+    if finite is None:  # a type this module has not seen (a subclass): build its checker
+        finite = _FINITE[t] = _finite_checker(mi.type_info(t)) or _always
+    if not finite(msg):
+        bad = _nonfinite_path(msg)
+        raise DecodeError(bad or "$", "not a finite number (NaN or Inf)")
+    if known_nodes is not None and not _all_known(known_nodes, _node_ids(msg)):
         for field, node in node_id_fields(msg):
             if node not in known_nodes:
                 raise DecodeError(field, f"unknown node id {node!r}")
-    if len(set(msg.releasability)) != len(msg.releasability):
+    rel = msg.releasability
+    if len(rel) > 1 and len(set(rel)) != len(rel):
         raise DecodeError("releasability", "repeated node id")
     if isinstance(msg, TrackReport | SystemTrack):
         check_covariance(msg.covariance_ecef, "covariance_ecef")
@@ -71,6 +89,28 @@ def validate(
         _check_ground(msg.launch, "launch")
     elif isinstance(msg, Warning):
         _check_warning(msg)
+
+
+def _all_known(known: Collection[str], ids: list[str]) -> bool:
+    if isinstance(known, frozenset | set):
+        return known.issuperset(ids)
+    return all(n in known for n in ids)
+
+
+def _node_ids(msg: Envelope) -> list[str]:
+    """The node ids of :func:`node_id_fields`, without their paths (the fast path)."""
+    ids = [msg.source, *msg.releasability]
+    if isinstance(msg, TrackReport):
+        ids.append(msg.nation)
+    elif isinstance(msg, SystemTrack):
+        ids.extend(s.nation for s in msg.sources)
+    elif isinstance(msg, LaunchEvent):
+        ids.extend(msg.detecting_nations)
+    elif isinstance(msg, Warning):
+        ids.append(msg.partner)
+    elif isinstance(msg, Heartbeat):
+        ids.extend(p.peer for p in msg.peers)
+    return ids
 
 
 def node_id_fields(msg: Envelope) -> Iterator[tuple[str, str]]:
@@ -111,7 +151,19 @@ def check_covariance(c: CovarianceEcef, field: str) -> None:
     for i, v in enumerate(d):
         if not v > 0.0:
             raise DecodeError(field, f"variance P[{i}][{i}] = {v!r} is not positive")
-    s = [1.0 / math.sqrt(v) for v in d]
+    failed = _first_bad_pivot(c, *[1.0 / math.sqrt(v) for v in d], PD_TOLERANCE)
+    if failed is not None:
+        j, pivot = failed
+        raise DecodeError(
+            field,
+            f"not positive definite: Cholesky pivot {j} of the unit-diagonal matrix is "
+            f"{pivot:.3g} (must exceed {PD_TOLERANCE:g})",
+        )
+
+
+def _cholesky_loops(c: CovarianceEcef, s: list[float], tol: float) -> tuple[int, float] | None:
+    """The reference form of :func:`_first_bad_pivot` (which is this, unrolled): the first
+    (row, pivot) at or below ``tol``, else None. ``s`` scales to unit diagonal."""
     low: list[list[float]] = []
     for j in range(6):
         idx, sj = _PACKED[j], s[j]
@@ -122,14 +174,40 @@ def check_covariance(c: CovarianceEcef, field: str) -> None:
                 acc -= row[m] * lk[m]
             row[k] = acc / lk[k]
         pivot = row[j] - sum(x * x for x in row[:j])
-        if not pivot > PD_TOLERANCE:
-            raise DecodeError(
-                field,
-                f"not positive definite: Cholesky pivot {j} of the unit-diagonal matrix is "
-                f"{pivot:.3g} (must exceed {PD_TOLERANCE:g})",
-            )
+        if not pivot > tol:
+            return j, pivot
         row[j] = math.sqrt(pivot)
         low.append(row)
+    return None
+
+
+def _unrolled_cholesky_source() -> str:
+    """Python source of :func:`_cholesky_loops` with every loop unrolled: variable ``rJK``
+    is row[k] of row j, the same operations in the same order (so the same floats)."""
+    s_args = ", ".join(f"s{j}" for j in range(6))
+    out = [f"def _first_bad_pivot(c, {s_args}, tol):"]
+    for j in range(6):
+        for k in range(j + 1):
+            out.append(f"    r{j}{k} = c[{_PACKED[j][k]}] * s{j} * s{k}")
+        for k in range(j):
+            acc = f"r{j}{k}"
+            for m in range(k):
+                acc = f"({acc} - r{j}{m} * r{k}{m})"
+            out.append(f"    r{j}{k} = {acc} / r{k}{k}")
+        squares = "0"
+        for k in range(j):
+            squares = f"({squares} + r{j}{k} * r{j}{k})"
+        out.append(f"    p = r{j}{j} - {squares}")
+        out.append("    if not p > tol:")
+        out.append(f"        return {j}, p")
+        out.append(f"    r{j}{j} = sqrt(p)")
+    out.append("    return None")
+    return "\n".join(out) + "\n"
+
+
+_namespace: dict[str, Any] = {"sqrt": math.sqrt}
+exec(_unrolled_cholesky_source(), _namespace)
+_first_bad_pivot: Callable[..., tuple[int, float] | None] = _namespace["_first_bad_pivot"]
 
 
 def _check_ground(g: GroundPoint | None, field: str) -> None:
@@ -151,6 +229,87 @@ def _check_warning(w: Warning) -> None:
                 "time_to_impact_s",
                 f"{w.time_to_impact_s} s disagrees with impact_t_ns - measured_ns = {expected} s",
             )
+
+
+# --- finite floats ------------------------------------------------------------------------
+_isfinite = math.isfinite
+Check = Callable[[Any], bool]
+
+
+def _always(_: Any) -> bool:
+    return True
+
+
+def _all_finite(values: Any) -> bool:
+    return all(map(_isfinite, values))
+
+
+def _finite_checker(ti: Any) -> Check | None:
+    """A function telling whether every float in a value of msgspec type ``ti`` is finite,
+    or None if the type holds no floats (so the caller skips the field altogether)."""
+    while isinstance(ti, mi.Metadata):
+        ti = ti.type
+    if isinstance(ti, mi.FloatType):
+        return _isfinite
+    if isinstance(ti, mi.UnionType):
+        inner = [x for x in ti.types if not isinstance(x, mi.NoneType)]
+        checks = [_finite_checker(x) for x in inner]
+        if all(c is None for c in checks):
+            return None
+        if len(inner) != 1:  # not Optional[X]: no fast path, the walk decides
+            return lambda v: _nonfinite(v) is None
+        return _optional(checks[0])
+    if isinstance(ti, mi.VarTupleType | mi.ListType):
+        c = _finite_checker(ti.item_type)
+        if c is None:
+            return None
+        if c is _isfinite:
+            return _all_finite
+        return lambda v: all(map(c, v))
+    if isinstance(ti, mi.TupleType):
+        checks = [_finite_checker(x) for x in ti.item_types]
+        if all(c is None for c in checks):
+            return None
+        if all(c is _isfinite for c in checks):
+            return _all_finite
+        return lambda v: _nonfinite(v) is None
+    if isinstance(ti, mi.StructType):
+        return _struct_checker(ti)
+    return None
+
+
+def _optional(c: Check | None) -> Check:
+    assert c is not None
+    return lambda v: v is None or c(v)
+
+
+def _struct_checker(ti: Any) -> Check | None:
+    floats: list[str] = []
+    nested: list[tuple[str, Check]] = []
+    for f in ti.fields:
+        c = _finite_checker(f.type)
+        if c is _isfinite:
+            floats.append(f.name)
+        elif c is not None:
+            nested.append((f.name, c))
+    if not floats and not nested:
+        return None
+    # attrgetter with several names returns a tuple, with one the bare value
+    get_floats = attrgetter(*floats) if floats else None
+    floats_ok: Check = _isfinite if len(floats) == 1 else _all_finite
+
+    def check(v: Any) -> bool:
+        if get_floats is not None and not floats_ok(get_floats(v)):
+            return False
+        for name, c in nested:
+            if not c(getattr(v, name)):
+                return False
+        return True
+
+    return check
+
+
+_FINITE: dict[type, Check] = {}
 
 
 def _nonfinite_path(obj: Any) -> str | None:
