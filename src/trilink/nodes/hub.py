@@ -55,7 +55,7 @@ from trilink.nodes.convert import (
     quality_of,
     state_to_wire,
 )
-from trilink.policy import AuditLog, Policy, release
+from trilink.policy import AuditLog, Decision, Policy, kind_of, redact
 from trilink.tracking import TrackerConfig, predict_points
 from trilink.tracking.records import GroundPoint as TrackGroundPoint
 
@@ -138,6 +138,7 @@ class HubNode:
         self._latest: dict[tuple[str, str], _Latest] = {}
         self._launch_sent: set[tuple[str, int]] = set()
         self._may: dict[tuple[str, str], bool] = {}
+        self._decisions: dict[tuple[str, tuple[str, ...], str], Decision] = {}
         self._released: dict[str, set[int]] = {p: set() for p in self.partners}
         # The nations whose data each partner's copy of a track carried, last released:
         # a warning about that track, or its end, is released under the same consent.
@@ -400,14 +401,19 @@ class HubNode:
         self, msg: Envelope, sources: Iterable[str], partner: str, subject: str, t_ns: int
     ):
         srcs = tuple(sorted(set(sources)))
-        out, decision = release(self.policy, msg, srcs, partner)
+        kind = kind_of(msg)
+        key = (kind, srcs, partner)
+        decision = self._decisions.get(key)
+        if decision is None:  # the policy is fixed for the hub's life: decide once per key
+            decision = self._decisions[key] = self.policy.decide(kind, srcs, partner)
         stamped: Envelope | None = None
-        if out is not None:
+        if decision.allowed:
+            out = redact(msg, decision.redact)
             assert isinstance(out, Envelope)
             stamped = self.link.stamper.stamp(out, self.clock.now_ns())
         self.audit.record(
             t_ns=int(t_ns),
-            kind=type(msg).__struct_config__.tag,
+            kind=kind,
             partner=partner,
             sources=list(srcs),
             allowed=decision.allowed,
