@@ -72,6 +72,12 @@ def assign(d2: Array, cost: Array, gate: float) -> tuple[NDArray[np.intp], NDArr
     if rows.size == 0 or cols.size == 0:
         empty = np.zeros(0, dtype=np.intp)
         return empty, empty
+    if feasible.sum() == rows.size == cols.size:
+        # Each gated track sees one detection and each detection one track: every feasible
+        # pair is in the optimal assignment (leaving one out costs _INFEASIBLE), so this
+        # is the solver's answer without the solver (the usual case: one missile, one plot).
+        ri, ci = np.nonzero(feasible)
+        return ri, ci
     sub = np.where(feasible[np.ix_(rows, cols)], cost[np.ix_(rows, cols)], _INFEASIBLE)
     ri, ci = linear_sum_assignment(sub)
     keep = sub[ri, ci] < _INFEASIBLE

@@ -156,6 +156,9 @@ def warm_up(motion: str = "imm") -> float:
     kf.combine_kernel(x, P, mu)
     kt.candidates_kernel(x, P, mu, one, x[0, :1, 0:3].copy(), one)
     kt.duplicate_pairs_kernel(x[0], P[0], 16.0)
+    kt.scan_candidates_kernel(x, P, mu, one, z, R, s, rot)
+    kt.stale_kernel(x, P, mu, np.zeros(1, np.int64), np.zeros(1, np.bool_), 0, 1.0, 1.0, 1.0, 0.0)
+    kt.phase_kernel(np.ascontiguousarray(x[:, 0]), one)
     if motion == "cv":
         kf.cv_predict_kernel(x[0], P[0], np.ones(2), 1.0)
     else:

@@ -1,6 +1,12 @@
 """Compiled kernels of track management: which tracks may be near a scan's detections,
-and which confirmed tracks have become the same object. The NumPy references are
-:func:`.association.candidates_reference` and :func:`.association.duplicate_pairs_reference`.
+which confirmed tracks have become the same object, which tracks are stale, and each
+track's flight phase. The NumPy references are :func:`.association.candidates_reference`,
+:func:`.association.duplicate_pairs_reference`, :func:`.management.stale_reference` and
+:func:`.management.phase_codes_reference`.
+
+Each scan of a radar calls these on a handful of tracks, so what they save is NumPy's
+per-call overhead (a few microseconds per operation, tens of operations per scan), not
+arithmetic.
 """
 
 from __future__ import annotations
@@ -9,7 +15,95 @@ import math
 
 import numpy as np
 
+from trilink.geo.wgs84 import A, F
 from trilink.tracking.jit import njit
+
+PHASE_BOOST, PHASE_MIDCOURSE, PHASE_REENTRY = 0, 1, 2
+
+
+@njit
+def scan_candidates_kernel(
+    x: np.ndarray, P: np.ndarray, mu: np.ndarray, dt: np.ndarray, z: np.ndarray,
+    R: np.ndarray, sensor: np.ndarray, rot: np.ndarray,
+) -> np.ndarray:  # fmt: skip
+    """:func:`candidates_kernel` for a radar scan given as measurements ``z`` (D, 3)
+    ``[range, az, el]`` with covariances R (D, 3, 3) from a sensor at ``sensor`` (3,) with
+    frame ``rot`` (3, 3): the converted positions of :func:`.initiation.radar_to_ecef`
+    and the sigmas of :func:`.association.candidates`, then the same test."""
+    nd = z.shape[0]
+    det_pos = np.empty((nd, 3))
+    sig_det = np.empty(nd)
+    for d in range(nd):
+        rng, az, el = z[d, 0], z[d, 1], z[d, 2]
+        lx = rng * math.cos(el) * math.sin(az)
+        ly = rng * math.cos(el) * math.cos(az)
+        lz = rng * math.sin(el)
+        for c in range(3):  # sensor + rot^T l
+            det_pos[d, c] = sensor[c] + (lx * rot[0, c] + ly * rot[1, c] + lz * rot[2, c])
+        sig_det[d] = math.sqrt(R[d, 0, 0] + z[d, 0] ** 2 * (R[d, 1, 1] + R[d, 2, 2]))
+    return candidates_kernel(x, P, mu, dt, det_pos, sig_det)
+
+
+@njit
+def stale_kernel(
+    x: np.ndarray, P: np.ndarray, mu: np.ndarray, t_hit: np.ndarray, confirmed: np.ndarray,
+    t_ns: int, max_coast_s: float, max_sigma_m: float, tentative_s: float, min_alt_m: float,
+) -> np.ndarray:  # fmt: skip
+    """Flags (N,) of IMM tracks (x (N, M, n), P, mu) to delete at ``t_ns``: confirmed ones
+    without a hit for ``max_coast_s`` or with a position sigma (sqrt of the trace of the
+    mixture's position covariance) above ``max_sigma_m``, tentative ones without a hit
+    for ``tentative_s``, and any whose mixture is below ``min_alt_m`` (first-order
+    ellipsoid height) or whose sigma is not finite."""
+    nt, nm = x.shape[0], x.shape[1]
+    dead = np.zeros(nt, dtype=np.bool_)
+    xc = np.empty(3)
+    for t in range(nt):
+        xc[:] = 0.0
+        for j in range(nm):
+            for k in range(3):
+                xc[k] += mu[t, j] * x[t, j, k]
+        pkk = np.zeros(3)  # diagonal of the mixture's position covariance (combine)
+        for j in range(nm):
+            for k in range(3):
+                d = x[t, j, k] - xc[k]
+                pkk[k] += mu[t, j] * P[t, j, k, k] + mu[t, j] * d * d
+        sigma = math.sqrt(pkk[0] + pkk[1] + pkk[2])
+        rn = math.sqrt(xc[0] * xc[0] + xc[1] * xc[1] + xc[2] * xc[2])
+        h = rn - A * (1.0 - F * (xc[2] * xc[2] / (rn * rn)))
+        age_s = (t_ns - t_hit[t]) * 1e-9
+        if confirmed[t]:
+            dead[t] = age_s > max_coast_s or sigma > max_sigma_m
+        else:
+            dead[t] = age_s > tentative_s
+        dead[t] = dead[t] or h < min_alt_m or not math.isfinite(sigma)
+    return dead
+
+
+@njit
+def phase_kernel(x: np.ndarray, p_boost: np.ndarray) -> np.ndarray:
+    """Phase codes (K,) of estimates x (K, >= 6) (``PHASE_*``; see
+    :func:`.management.phase_codes_reference`)."""
+    k_rows = x.shape[0]
+    out = np.empty(k_rows, dtype=np.int8)
+    for i in range(k_rows):
+        rx, ry, rz = x[i, 0], x[i, 1], x[i, 2]
+        rn = math.sqrt(rx * rx + ry * ry + rz * rz)
+        rr = rn * rn
+        s = rz * rz / rr
+        h = rn - A * (1.0 - F * s)
+        # the gradient of the first-order ellipsoid height (dynamics.approx_altitude)
+        c = -2.0 * (s / rr)
+        ux = rx / rn + A * F * (c * rx)
+        uy = ry / rn + A * F * (c * ry)
+        uz = rz / rn + A * F * (c * rz + 2.0 * rz / rr)
+        falling = ux * x[i, 3] + uy * x[i, 4] + uz * x[i, 5] < 0.0
+        if p_boost[i] > 0.5:
+            out[i] = PHASE_BOOST
+        elif falling and h < 100_000.0:
+            out[i] = PHASE_REENTRY
+        else:
+            out[i] = PHASE_MIDCOURSE
+    return out
 
 
 @njit

@@ -28,7 +28,6 @@ from numpy.typing import NDArray
 
 from trilink.tracking.association import (
     assign,
-    candidates,
     distances,
     duplicate_pairs,
     gate_threshold,
@@ -37,8 +36,9 @@ from trilink.tracking.config import TrackerConfig
 from trilink.tracking.dynamics import IA, IK, NX, approx_altitude
 from trilink.tracking.filters import Measurement
 from trilink.tracking.imm import N_MODELS, combine, imm_predict, imm_update, p_boost
-from trilink.tracking.initiation import initiate, radar_to_ecef
+from trilink.tracking.initiation import initiate
 from trilink.tracking.jit import warm_up
+from trilink.tracking.management import phase_of, scan_candidates, stale
 from trilink.tracking.prediction import Predictions, predict_points
 from trilink.tracking.records import (
     CONFIRMED,
@@ -50,16 +50,6 @@ from trilink.tracking.records import (
 )
 
 Array = NDArray[np.float64]
-
-
-def phase_of(x: Array, p_boost: Array) -> NDArray[np.str_]:
-    """``"boost"`` where the boost model is more likely, else ``"reentry"`` when falling
-    below 100 km, else ``"midcourse"``; x (K, >=6)."""
-    h, up = approx_altitude(x[:, 0:3])
-    assert up is not None
-    falling = np.einsum("ij,ij->i", up, x[:, 3:6]) < 0.0
-    out = np.where(falling & (h < 100_000.0), "reentry", "midcourse")
-    return np.where(p_boost > 0.5, "boost", out)
 
 
 class NationalTracker:
@@ -155,13 +145,13 @@ class NationalTracker:
             xp, Pp, mup = imm_predict(self.x[cand], self.P[cand], self.mu[cand], dt, cfg)
             self.x[cand], self.P[cand], self.mu[cand] = xp, Pp, mup
             self.t_trk[cand] = t
+        else:
+            xp, Pp = self.x[cand], self.P[cand]
         # Gate on each model's prediction and keep the better: a re-ignition after a
         # staging coast falls in the boost model's gate even while the IMM still trusts
         # the ballistic one.
         c, nm = cand.size, self.n_models
-        d2m, costm = distances(
-            self.x[cand].reshape(c * nm, NX), self.P[cand].reshape(c * nm, NX, NX), z, R, meas
-        )
+        d2m, costm = distances(xp.reshape(c * nm, NX), Pp.reshape(c * nm, NX, NX), z, R, meas)
         d2 = d2m.reshape(c, nm, z.shape[0]).min(axis=1)
         cost = costm.reshape(c, nm, z.shape[0]).min(axis=1)
         gate = gate_threshold(cfg.gate_probability, meas.dim)
@@ -176,8 +166,9 @@ class NationalTracker:
             self.hits[ti] += 1
             # Burnout height: the height at the last confident boost update.
             boosting = (p_boost(mu_u) > 0.8) & (self.hits[ti] >= cfg.confirm_m)
-            h_now, _ = approx_altitude(xu.mean(axis=1)[:, 0:3], gradient=False)
-            self.burnout_h[ti[boosting]] = h_now[boosting]
+            if boosting.any():
+                h_now, _ = approx_altitude(xu[boosting].mean(axis=1)[:, 0:3], gradient=False)
+                self.burnout_h[ti[boosting]] = h_now
         watchers = self.watch[:, col].copy()
         watchers[ti] = True
         self.watch[ti, col] = True
@@ -210,9 +201,8 @@ class NationalTracker:
             return np.zeros(0, dtype=np.intp)
         if meas.kind != "radar":
             return np.arange(n)
-        det_pos = radar_to_ecef(z, R, meas, with_covariance=False)[0]
         dt = np.asarray((t - self.t_trk) * 1e-9, dtype=np.float64)
-        return np.flatnonzero(candidates(self.x, self.P, self.mu, dt, det_pos, z, R))
+        return np.flatnonzero(scan_candidates(self.x, self.P, self.mu, dt, z, R, meas))
 
     def _start(self, z: Array, R: Array, meas: Measurement, t: int, col: int) -> None:
         x, P, mu = initiate(z, R, meas, self.cfg)
@@ -235,17 +225,7 @@ class NationalTracker:
     def _delete_stale(self, t: int) -> None:
         if not len(self):
             return
-        cfg = self.cfg
-        xc, Pc = combine(self.x, self.P, self.mu)
-        age_s = (t - self.t_hit) * 1e-9
-        pos_sigma = np.sqrt(np.trace(Pc[:, 0:3, 0:3], axis1=1, axis2=2))
-        h, _ = approx_altitude(xc[:, 0:3], gradient=False)
-        dead = np.where(
-            self.confirmed,
-            (age_s > cfg.max_coast_s) | (pos_sigma > cfg.max_position_sigma_m),
-            age_s > cfg.tentative_timeout_s,
-        )
-        dead |= (h < cfg.min_altitude_m) | ~np.isfinite(pos_sigma)
+        dead = stale(self.x, self.P, self.mu, self.t_hit, self.confirmed, t, self.cfg)
         if dead.any():
             self._keep(~dead)
 
@@ -341,8 +321,8 @@ class NationalTracker:
         if isinstance(predictions, bool | np.bool_):
             conf = conf if predictions else conf[:0]
         else:
-            wanted = np.fromiter((int(i) for i in predictions), dtype=np.int64)
-            conf = conf[np.isin(self.ids[conf], wanted)]
+            wanted = {int(i) for i in predictions}
+            conf = conf[[i in wanted for i in self.ids[conf].tolist()]]
         if conf.size:
             pred = predict_points(
                 xc[conf], Pc[conf], np.full(conf.size, self.t_ns, dtype=np.int64),

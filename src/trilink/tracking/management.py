@@ -1,0 +1,115 @@
+"""Track management tests of the national tracker, batched over the track table.
+
+Which tracks to delete before a scan (:func:`stale`), which may be near a radar scan's
+detections (:func:`scan_candidates`), and each estimate's flight phase
+(:func:`phase_codes`). IMM tables are ``x`` (N, M, 8), ``P`` (N, M, 8, 8), ``mu`` (N, M);
+estimates ``x`` (K, >= 6); ECEF, SI. Each function runs its compiled kernel
+(:mod:`.kernels_tracks`) when :mod:`.jit` allows, else the NumPy ``*_reference`` twin,
+which states the rule; the tests compare the two.
+
+Rules: Blackman & Popoli (1999), ch. 6 and 7 (deletion on missed updates and on
+covariance growth).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from trilink.tracking.association import candidates_reference
+from trilink.tracking.config import TrackerConfig
+from trilink.tracking.dynamics import approx_altitude
+from trilink.tracking.filters import Measurement
+from trilink.tracking.imm import combine
+from trilink.tracking.initiation import radar_to_ecef
+from trilink.tracking.jit import arg, use_kernels
+
+Array = NDArray[np.float64]
+
+PHASES = np.array(["boost", "midcourse", "reentry"])
+"""Names of the phase codes (:data:`.kernels_tracks.PHASE_BOOST` ... ``PHASE_REENTRY``)."""
+REENTRY_HEIGHT_M = 100_000.0  # below this a falling object is re-entering
+
+
+def stale(
+    x: Array, P: Array, mu: Array, t_hit: NDArray[np.int64], confirmed: NDArray[np.bool_],
+    t_ns: int, cfg: TrackerConfig,
+) -> NDArray[np.bool_]:  # fmt: skip
+    """Flags (N,) of tracks to delete at ``t_ns`` (see :func:`stale_reference`)."""
+    if not use_kernels():
+        return stale_reference(x, P, mu, t_hit, confirmed, t_ns, cfg)
+    from trilink.tracking.kernels_tracks import stale_kernel
+
+    return stale_kernel(
+        arg(x), arg(P), arg(mu), t_hit, confirmed, int(t_ns), cfg.max_coast_s,
+        cfg.max_position_sigma_m, cfg.tentative_timeout_s, cfg.min_altitude_m,
+    )  # fmt: skip
+
+
+def stale_reference(
+    x: Array, P: Array, mu: Array, t_hit: NDArray[np.int64], confirmed: NDArray[np.bool_],
+    t_ns: int, cfg: TrackerConfig,
+) -> NDArray[np.bool_]:  # fmt: skip
+    """A confirmed track dies after ``max_coast_s`` without a hit or when its position
+    sigma (sqrt of the trace of the mixture's position covariance) passes
+    ``max_position_sigma_m``; a tentative one after ``tentative_timeout_s`` without a
+    hit; any track predicted below ``min_altitude_m`` (impacted) or whose covariance is
+    no longer finite."""
+    xc, Pc = combine(x, P, mu)
+    age_s = (t_ns - t_hit) * 1e-9
+    pos_sigma = np.sqrt(np.trace(Pc[:, 0:3, 0:3], axis1=1, axis2=2))
+    h, _ = approx_altitude(xc[:, 0:3], gradient=False)
+    dead = np.where(
+        confirmed,
+        (age_s > cfg.max_coast_s) | (pos_sigma > cfg.max_position_sigma_m),
+        age_s > cfg.tentative_timeout_s,
+    )
+    return np.asarray(dead | (h < cfg.min_altitude_m) | ~np.isfinite(pos_sigma))
+
+
+def scan_candidates(
+    x: Array, P: Array, mu: Array, dt_s: Array, z: Array, R: Array, meas: Measurement
+) -> NDArray[np.bool_]:
+    """Which IMM tracks (at their own times, ``dt_s`` (N,) before the scan) may be inside
+    the gate of one of a radar scan's detections ``z`` (D, 3), ``R`` (D, 3, 3): the
+    generous straight-line test of :func:`.association.candidates` on the detections'
+    converted positions (:func:`.initiation.radar_to_ecef`)."""
+    if not use_kernels():
+        return scan_candidates_reference(x, P, mu, dt_s, z, R, meas)
+    from trilink.tracking.kernels_tracks import scan_candidates_kernel
+
+    return scan_candidates_kernel(arg(x), arg(P), arg(mu), arg(dt_s), arg(z), arg(R), *meas.frame())
+
+
+def scan_candidates_reference(
+    x: Array, P: Array, mu: Array, dt_s: Array, z: Array, R: Array, meas: Measurement
+) -> NDArray[np.bool_]:
+    """:func:`scan_candidates` in NumPy."""
+    det_pos = radar_to_ecef(z, R, meas, with_covariance=False)[0]
+    sig_det = np.sqrt(R[:, 0, 0] + z[:, 0] ** 2 * (R[:, 1, 1] + R[:, 2, 2]))
+    return candidates_reference(x, P, mu, dt_s, det_pos, sig_det)
+
+
+def phase_codes(x: Array, p_boost: Array) -> NDArray[np.int8]:
+    """Phase codes (K,), indices into :data:`PHASES` (see :func:`phase_codes_reference`)."""
+    if not use_kernels():
+        return phase_codes_reference(x, p_boost)
+    from trilink.tracking.kernels_tracks import phase_kernel
+
+    return phase_kernel(arg(x), arg(p_boost))
+
+
+def phase_codes_reference(x: Array, p_boost: Array) -> NDArray[np.int8]:
+    """``boost`` (0) where the boost model is more likely, else ``reentry`` (2) when
+    falling (velocity against the gradient of the ellipsoid height) below 100 km, else
+    ``midcourse`` (1)."""
+    h, up = approx_altitude(x[:, 0:3])
+    assert up is not None
+    falling = np.einsum("ij,ij->i", up, x[:, 3:6]) < 0.0
+    out = np.where(falling & (h < REENTRY_HEIGHT_M), 2, 1)
+    return np.where(p_boost > 0.5, 0, out).astype(np.int8)
+
+
+def phase_of(x: Array, p_boost: Array) -> NDArray[np.str_]:
+    """The phase names (K,) of estimates x (K, >= 6) with boost probabilities (K,)."""
+    return PHASES[phase_codes(x, p_boost)]

@@ -1,0 +1,110 @@
+"""Track management: the compiled stale, candidate and phase tests equal their NumPy
+references, and the assignment's shortcut equals the solver.
+
+States come from a real tracking run on a synthetic SRBM (boost, mid-course, re-entry),
+with tracks moved to make every rule fire at least once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import linear_sum_assignment
+from tracking_synth import Radar, fly, observe
+
+from trilink.geo import range_az_el
+from trilink.tracking import management as mg
+from trilink.tracking.association import assign
+from trilink.tracking.config import TrackerConfig
+from trilink.tracking.filters import Measurement
+from trilink.tracking.tracker import track_all
+
+KOR = Radar("KOR-GP1", "KOR", 36.8, 127.6)
+CFG = TrackerConfig()
+
+
+@pytest.fixture(scope="module")
+def table():
+    """An IMM table (x, P, mu) of 40 rows from a real run, whose models disagree a little."""
+    rng = np.random.default_rng(31)
+    det, _ = observe(fly(), KOR, rng)
+    hist = track_all([det], "KOR", predictions=False)
+    sel = np.linspace(0, len(hist.t_ns) - 1, 40).round().astype(int)
+    n = sel.size
+    x = np.zeros((n, 2, 8))
+    x[:, :, :6] = hist.x[sel][:, None]
+    x[:, 1, :6] += rng.normal(size=(n, 6)) * 50.0
+    x[:, 1, 6] = 25.0
+    x[:, :, 7] = 2e-4
+    P = np.zeros((n, 2, 8, 8))
+    P[:, :, :6, :6] = hist.P[sel][:, None]
+    P[:, :, 6, 6] = 100.0
+    P[:, :, 7, 7] = 1e-8
+    return x, P, rng.dirichlet([1.0, 1.0], n), hist.t_ns[sel], hist.phase[sel]
+
+
+def test_stale_kernel_equals_reference_and_every_rule_fires(table):
+    x, P, mu, t_hit, _ = table
+    x, P, t_hit = x.copy(), P.copy(), t_hit.copy()
+    n = x.shape[0]
+    confirmed = np.arange(n) % 3 != 0
+    t_now = int(t_hit.max())
+    t_hit[1] = t_now - int(181e9)  # confirmed, coasted too long
+    t_hit[3] = t_now - int(31e9)  # tentative, timed out
+    t_hit[4] = t_now - int(31e9)  # confirmed: still alive at 31 s
+    P[5, :, 0, 0] = 1e9  # confirmed, sigma > 30 km
+    x[7, :, 0:3] *= 0.999  # 6 km under the surface
+    P[8, 0, 1, 1] = np.nan  # not finite
+    a = mg.stale(x, P, mu, t_hit, confirmed, t_now, CFG)
+    b = mg.stale_reference(x, P, mu, t_hit, confirmed, t_now, CFG)
+    assert np.array_equal(a, b)
+    assert a[[1, 3, 5, 7, 8]].all() and not a[4]
+    assert 0 < a.sum() < n - 5
+
+
+def test_scan_candidates_kernel_equals_reference(table):
+    x, P, mu, _, _ = table
+    rng = np.random.default_rng(5)
+    meas = Measurement("radar", KOR.ecef, KOR.rot)
+    # detections near a few tracks and one far away, at each track's predicted position
+    r = x[::9, 0, :3] + rng.normal(size=(5, 3)) * 2e3
+    z = range_az_el(np.vstack([r, r[:1] + 5e5]), KOR.ecef, KOR.rot)
+    R = np.broadcast_to(np.diag([30.0**2, 1e-3**2, 1e-3**2]), (z.shape[0], 3, 3)).copy()
+    dt = rng.uniform(0.0, 20.0, x.shape[0])
+    a = mg.scan_candidates(x, P, mu, dt, z, R, meas)
+    b = mg.scan_candidates_reference(x, P, mu, dt, z, R, meas)
+    assert np.array_equal(a, b)
+    assert a.any() and not a.all()
+
+
+def test_phase_kernel_equals_reference_on_every_phase(table):
+    x, _, mu, _, phase = table
+    xc = (mu[:, :, None] * x).sum(axis=1)
+    pb = mu[:, 1]
+    a = mg.phase_codes(xc, pb)
+    assert np.array_equal(a, mg.phase_codes_reference(xc, pb))
+    assert set(mg.PHASES[a]) == {"boost", "midcourse", "reentry"}
+    # with the tracker's own probabilities, the tracker's recorded phases
+    assert set(phase) >= {"boost", "midcourse", "reentry"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(1, 5),
+    st.integers(1, 5),
+    st.floats(0.05, 0.95),
+    st.integers(0, 2**32 - 1),
+)
+def test_assignment_shortcut_equals_the_solver(n: int, d: int, density: float, seed: int):
+    rng = np.random.default_rng(seed)
+    d2 = rng.uniform(0.0, 30.0, (n, d))
+    gate = 30.0 * density
+    cost = d2 + rng.normal(size=(n, d))
+    ti, di = assign(d2, cost, gate)
+    # the solver on the whole matrix, infeasible pairs priced out, as assign documents
+    feasible = d2 <= gate
+    ri, ci = linear_sum_assignment(np.where(feasible, cost, 1e12))
+    keep = feasible[ri, ci]
+    assert np.array_equal(ti, ri[keep]) and np.array_equal(di, ci[keep])
