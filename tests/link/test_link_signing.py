@@ -16,8 +16,11 @@ from trilink.link.golden import golden_key, signed_examples, unsigned_bundle, un
 from trilink.link.guard import ReplayGuard
 from trilink.link.receive import receive_all
 from trilink.link.signing import (
+    NACL_SIGN_MAX_BYTES,
+    NACL_VERIFY_MAX_BYTES,
     SIGNATURE_CONTEXT,
     Keyring,
+    Signer,
     private_key_from_seed,
     public_key_bytes,
     sign,
@@ -146,3 +149,24 @@ def test_stamper_numbers_ids_times_and_signs():
         RING.verify(m)
         assert m.measured_ns == body.measured_ns and m.source == "KOR"
     assert accept(stamper.seal(body, t))
+
+
+@pytest.mark.parametrize("size", [0, 1, 800, NACL_SIGN_MAX_BYTES, NACL_SIGN_MAX_BYTES + 1,
+                                  NACL_VERIFY_MAX_BYTES + 1, 300_000])  # fmt: skip
+def test_libsodium_and_openssl_give_the_same_signatures(size):
+    """Both sides of the size thresholds: the Signer's signature is OpenSSL's, byte for
+    byte, and the Keyring verifies it whichever library it uses."""
+    data = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    signer = Signer(KEY)
+    sig = signer.sign_bytes(data)
+    assert sig == KEY.sign(data)
+    RING.verify_bytes("KOR", sig, data)
+    with pytest.raises(BadSignature):
+        RING.verify_bytes("KOR", sig, data + b"\x00")
+    with pytest.raises(BadSignature):
+        RING.verify_bytes("KOR", bytes([sig[0] ^ 1]) + sig[1:], data)
+
+
+def test_golden_signatures_unchanged_by_the_library():
+    for kind, msg in SIGNED.items():
+        assert Signer(KEY).sign(msgspec.structs.replace(msg, signature=b"")) == msg, kind

@@ -1,14 +1,30 @@
-"""The positive-definiteness check agrees with numpy's eigenvalues of the correlation matrix."""
+"""The positive-definiteness check agrees with numpy's eigenvalues of the correlation matrix;
+the fast paths (unrolled Cholesky, per-type finite check) agree with their reference forms."""
 
 from __future__ import annotations
 
+import math
+
+import msgspec
+import msgspec.inspect as mi
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trilink.errors import DecodeError
-from trilink.link.validate import PD_TOLERANCE, check_covariance
+from trilink.link.golden import signed_examples
+from trilink.link.validate import (
+    _DIAGONAL,
+    _FINITE,
+    PD_TOLERANCE,
+    _cholesky_loops,
+    _finite_checker,
+    _first_bad_pivot,
+    _nonfinite_path,
+    check_covariance,
+    validate,
+)
 from trilink.messages import pack_covariance
 
 
@@ -54,3 +70,64 @@ def test_tolerance_is_relative_to_the_unit_diagonal_matrix():
     p[0, 1] = p[1, 0] = np.sqrt(1 - PD_TOLERANCE / 2)  # pivot 1 - rho^2 below tolerance
     assert not accepted(p)
     assert not accepted(p * 1e12) and not accepted(p * 1e-12)
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(st.floats(-3, 3), min_size=36, max_size=36),
+    st.floats(-1.5, 1.5),
+    st.lists(st.floats(-4, 12), min_size=6, max_size=6),
+)
+def test_unrolled_cholesky_gives_the_same_floats_as_the_loops(entries, shift, log_sd):
+    a = np.array(entries).reshape(6, 6)
+    sd = 10.0 ** np.array(log_sd)
+    c = pack_covariance((a @ a.T + shift * np.eye(6)) * np.outer(sd, sd))
+    d = [c[k] for k in _DIAGONAL]
+    if min(d) <= 0:
+        return
+    s = [1.0 / math.sqrt(v) for v in d]
+    for tol in (PD_TOLERANCE, 0.0, 0.5, 0.9, 0.999):  # fail at different rows: same pivot
+        assert _first_bad_pivot(c, *s, tol) == _cholesky_loops(c, s, tol)
+
+
+FINITE_CASES = [
+    ("track_report", "state_ecef", 3),
+    ("track_report", "covariance_ecef", 20),
+    ("track_report", "launch.ellipse.sigma_major_m", None),
+    ("track_report", "launch.lon_deg", None),
+    ("system_track", "apogee_height_m", None),
+    ("system_track", "impact.t_sigma_s", None),
+    ("launch_event", "launch.lat_deg", None),
+    ("warning", "time_to_impact_s", None),
+    ("warning", "impact_polygon", (2, 1)),
+    ("heartbeat", "uptime_s", None),
+]
+
+
+@pytest.mark.parametrize(("kind", "path", "index"), FINITE_CASES)
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_fast_finite_check_finds_what_the_walk_finds(kind, path, index, bad):
+    msg = signed_examples()[kind]
+    assert _FINITE.get(type(msg), _finite_checker(mi.type_info(type(msg))))(msg)
+    assert _nonfinite_path(msg) is None
+    broken = _set(msg, path.split("."), index, bad)
+    with pytest.raises(DecodeError) as err:
+        validate(broken)
+    where = path + ("" if index is None else "".join(f"[{i}]" for i in np.atleast_1d(index)))
+    assert err.value.field == where and "finite" in err.value.reason
+
+
+def _set(obj, names, index, value):
+    """A copy of the Struct ``obj`` with the field at ``names`` (then ``index``) replaced."""
+    head = getattr(obj, names[0])
+    if len(names) > 1:
+        new = _set(head, names[1:], index, value)
+    elif index is None:
+        new = value
+    elif isinstance(index, tuple):
+        row = list(head[index[0]])
+        row[index[1]] = value
+        new = tuple(tuple(r) if i != index[0] else tuple(row) for i, r in enumerate(head))
+    else:
+        new = tuple(value if i == index else v for i, v in enumerate(head))
+    return msgspec.structs.replace(obj, **{names[0]: new})

@@ -4,7 +4,7 @@ A recording is the directory ``trilink run --record DIR`` writes (``DIR/messages
 format in :mod:`trilink.link.recordlog`) or the ``.tlog`` file itself. A partner ``P``
 received exactly the messages on ``trilink.hub.out.P.*``: system tracks, launch events,
 warnings, the hub's heartbeats. :func:`partner_view` decodes those (the contract's
-validation: :func:`trilink.link.decode`) with their log times, and the helpers below turn
+validation: :func:`trilink.link.iter_payload_messages`, which opens bundles) with their log times, and the helpers below turn
 them into this package's values:
 
 - :func:`threat_inputs` / :func:`track_records`: the tracks, for CZML, GeoJSON, KML, CoT;
@@ -36,7 +36,7 @@ from trilink.alerts.records import TrackRecord
 from trilink.alerts.rules import ThreatInput
 from trilink.alerts.timefmt import cap_time
 from trilink.errors import DecodeError
-from trilink.link.codec import decode
+from trilink.link.codec import iter_payload_messages
 from trilink.link.recordlog import LogRecord, read_log
 
 LOG_NAME = "messages.tlog"
@@ -118,15 +118,16 @@ def partner_view(records: Iterable[LogRecord], partner: str) -> PartnerView:
         m = _HUB_OUT.match(r.subject)
         if m is None or m.group(1) != partner or m.group(2) not in _TOPIC_KIND:
             continue
-        try:
-            msg = decode(r.payload)
+        try:  # a plain message or a bundle of them (the hub bundles a partner's releases)
+            msgs = iter_payload_messages(r.payload)
         except DecodeError:
             skipped += 1
             continue
-        if not isinstance(msg, _TOPIC_KIND[m.group(2)]):
-            skipped += 1
-            continue
-        out[m.group(2)].append(Received(int(r.t_ns), r.subject, msg))
+        for msg in msgs:
+            if not isinstance(msg, _TOPIC_KIND[m.group(2)]):
+                skipped += 1
+                continue
+            out[m.group(2)].append(Received(int(r.t_ns), r.subject, msg))
     return PartnerView(
         partner,
         tuple(out["tracks"]),

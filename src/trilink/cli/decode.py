@@ -3,6 +3,8 @@
 One message prints as indented JSON on stdout; a recorded log (``.tlog``) prints one JSON
 object per record (JSON Lines): ``{"t_ns", "subject", "headers", "message"}`` or, for a
 record that does not decode, ``"error": {"field", "reason"}`` in place of ``message``.
+A bundle prints as its envelope with ``items`` decoded: a list of the messages it carries
+(each with its empty signature); ``--keys`` checks the bundle's one signature.
 With ``--keys`` every message's signature is checked and the verdict added as
 ``"signature": "valid"`` or the reason it is not. Notes go to stderr, so stdout pipes.
 """
@@ -121,13 +123,17 @@ def _load_keys(path: Path | None, err: Console) -> Any:
 
 def _decode_one(payload: bytes, decoder: Any, keyring: Any, *, as_json: bool) -> dict[str, Any]:
     from trilink.errors import DecodeError, VerificationError
-    from trilink.link.codec import encode_json
+    from trilink.link.codec import encode_json, iter_payload_messages
+    from trilink.messages import Bundle
 
     try:
-        msg = decoder.decode_json(payload) if as_json else decoder.decode(payload)
+        msg = decoder.decode_json(payload) if as_json else decoder.decode_payload(payload)
+        items = iter_payload_messages(payload, decoder) if isinstance(msg, Bundle) else None
     except DecodeError as e:
         return {"error": {"field": e.field, "reason": e.reason}}
     out: dict[str, Any] = {"message": json.loads(encode_json(msg))}
+    if items is not None:
+        out["message"]["items"] = [json.loads(encode_json(m)) for m in items]
     if keyring is not None:
         try:
             keyring.verify(msg)

@@ -271,25 +271,26 @@ async def live_events(bus: Bus, partner: str, count: int | None = None) -> Async
     from trilink.alerts.cot import cot_events
     from trilink.alerts.recorded import threat_inputs_of
     from trilink.errors import DecodeError
-    from trilink.link.codec import decode
+    from trilink.link.codec import iter_payload_messages
     from trilink.link.subjects import hub_out
     from trilink.messages import SystemTrack
 
     seen = 0
     async with bus.subscribe(hub_out(partner, "tracks")) as sub:
         async for m in sub:
-            try:
-                msg = decode(m.payload)
+            try:  # a message or a bundle of them
+                msgs = iter_payload_messages(m.payload)
             except DecodeError:
                 continue
-            if not isinstance(msg, SystemTrack):
-                continue
-            for threat in threat_inputs_of([msg]):
-                for event in cot_events(threat, releasable_to=msg.releasability):
-                    yield event
-            seen += 1
-            if count is not None and seen >= count:
-                return
+            for msg in msgs:
+                if not isinstance(msg, SystemTrack):
+                    continue
+                for threat in threat_inputs_of([msg]):
+                    for event in cot_events(threat, releasable_to=msg.releasability):
+                        yield event
+                seen += 1
+                if count is not None and seen >= count:
+                    return
 
 
 @app.command("cot")

@@ -9,8 +9,8 @@ does:
 
 * every TrackReport the node builds at a tick (built in every configuration, published
   only when the link is up) records the tracker's estimate it came from;
-* every message the node's receiver accepts that is a SystemTrack is recorded with its
-  local receive time.
+* every message the node's link admits (plain or out of a bundle) that is a SystemTrack
+  is recorded with its local receive time.
 
 :func:`probed_nodes` makes :func:`trilink.nodes.simrun.run_simulation` probe every node it
 builds (through ``simrun.make_national``) for the duration of a ``with`` block
@@ -38,7 +38,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from trilink.messages import GroundPoint as WireGroundPoint
-from trilink.messages import SystemTrack
+from trilink.messages import Message, SystemTrack
 from trilink.nodes import simrun
 from trilink.nodes.national import NationalNode
 from trilink.tracking.records import GroundPoint as TrackGroundPoint
@@ -124,23 +124,24 @@ def attach(node: NationalNode) -> Probe:
     """Instrument one node (its instance only; the class is untouched) and return its
     probe. The node behaves exactly as before: the wrappers only copy what passes."""
     probe = Probe(node.clock)
-    receiver = node.link.receiver
+    link_receive = node.link.receive
     build_report = node._report
 
-    def receive(payload: bytes, subject: str) -> Any:
-        msg = receiver(payload, subject)
-        if isinstance(msg, SystemTrack) and msg.status != "lost":
-            probe.received_rows.append(
-                (
-                    probe.clock.now_ns(),
-                    int(msg.measured_ns),
-                    str(msg.system_track_number),
-                    np.asarray(msg.state_ecef, float),
-                    wire_point(msg.impact),
-                    wire_point(msg.launch),
+    def receive(payload: bytes, subject: str | None) -> list[Message]:
+        msgs = link_receive(payload, subject)
+        for msg in msgs:
+            if isinstance(msg, SystemTrack) and msg.status != "lost":
+                probe.received_rows.append(
+                    (
+                        probe.clock.now_ns(),
+                        int(msg.measured_ns),
+                        str(msg.system_track_number),
+                        np.asarray(msg.state_ecef, float),
+                        wire_point(msg.impact),
+                        wire_point(msg.launch),
+                    )
                 )
-            )
-        return msg
+        return msgs
 
     def report(est: TrackEstimate, status: str, rel: tuple[str, ...]) -> Any:
         if status != "lost":  # a lost track's last report repeats an estimate already kept
@@ -156,7 +157,7 @@ def attach(node: NationalNode) -> Probe:
             )
         return build_report(est, status, rel)
 
-    node.link.receiver = receive  # type: ignore[assignment]
+    node.link.receive = receive  # type: ignore[method-assign]
     node._report = report  # type: ignore[method-assign]
     _probes[node] = probe
     return probe

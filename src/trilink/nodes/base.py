@@ -9,7 +9,7 @@ run in one process on a simulated clock or as a service on NATS.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from trilink.link import DeadLetter, DeadLetterLog, Decoder, Keyring, Receiver, 
 from trilink.link.deadletter import encode_deadletter
 from trilink.link.signing import private_key_from_seed
 from trilink.link.subjects import deadletter as deadletter_subject
+from trilink.messages import Envelope, Message
 from trilink.nodes.clock import Clock
 
 
@@ -81,8 +82,24 @@ class LinkEndpoint:
         self._refused: list[DeadLetter] = []
         self.deadletters.listeners.append(self._refused.append)
 
-    def seal(self, msg, subject: str) -> Outbound:
+    def seal(self, msg: Envelope, subject: str) -> Outbound:
+        """One message, stamped and signed on its own."""
         return Outbound(subject, self.stamper.seal(msg, self.clock.now_ns()))
+
+    def seal_bundle(self, msgs: Sequence[Envelope], subject: str) -> list[Outbound]:
+        """Messages for one subject, stamped now and sent as signed bundles (as many as
+        the size limits need; a lone message goes plain). Nothing for no messages."""
+        if not msgs:
+            return []
+        now = self.clock.now_ns()
+        stamped = [self.stamper.stamp(m, now, sign=False) for m in msgs]
+        return [Outbound(subject, p) for p in self.stamper.bundle(stamped, now)]
+
+    def receive(self, payload: bytes, subject: str | None) -> list[Message]:
+        """The messages of one delivery that passed every check: ``[msg]`` for a plain
+        message, the admitted items of a bundle; refusals are dead-lettered (publish them
+        with :meth:`refusals`)."""
+        return self.receiver.receive_all(payload, subject)
 
     def refusals(self) -> list[Outbound]:
         """The dead letters recorded since the last call, as messages to publish."""

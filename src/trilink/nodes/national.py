@@ -16,7 +16,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from numpy.typing import NDArray
 
 from trilink.link import Keyring, subjects
-from trilink.messages import Heartbeat, LaunchEvent, PeerStatus, SystemTrack, TrackReport, Warning
+from trilink.messages import (
+    Heartbeat,
+    LaunchEvent,
+    Message,
+    PeerStatus,
+    SystemTrack,
+    TrackReport,
+    Warning,
+)
 from trilink.nodes.base import LinkEndpoint, Outbound
 from trilink.nodes.clock import Clock
 from trilink.nodes.convert import (
@@ -65,8 +73,10 @@ class NationalNode:
         deadletter_path: Path | str | None = None,
         start_seq: int = 0,
         check_clock: bool = True,
+        bundle_reports: bool = False,
     ):
         self.nation = nation
+        self.bundle_reports = bundle_reports
         self.hub_nation = hub_nation
         self.clock = clock
         self.link = LinkEndpoint(
@@ -115,6 +125,7 @@ class NationalNode:
         new = live - self._confirmed
         ended = self._confirmed - live
         rel = (self.nation, self.hub_nation)
+        reports: list[TrackReport] = []
         if fresh or new:
             estimates = {e.track_id: e for e in trk.tracks(predictions=fresh)}
             for tid in sorted(new):
@@ -126,19 +137,26 @@ class NationalNode:
                 est = estimates[tid]
                 self._reported[tid] = last_hit[tid]
                 self._last[tid] = est
-                out.append(self._report(est, "confirmed", rel))
+                reports.append(self._report(est, "confirmed", rel))
         self._confirmed |= new
         for tid in sorted(ended):
             last = self._last.pop(tid, None)
             if last is not None:
-                out.append(self._report(last, "lost", rel))
+                reports.append(self._report(last, "lost", rel))
             self._confirmed.discard(tid)
             self._reported.pop(tid, None)
-        self.reports_sent += len(out)
+        self.reports_sent += len(reports)
+        # One signed bundle for the tick's reports (ICD "Bundles"): one signature and one
+        # verify for all of them instead of one each; the heartbeat follows on its own.
+        if self.bundle_reports:
+            out.extend(self.link.seal_bundle(reports, subjects.tracks(self.nation)))
+        else:
+            out.extend(self.link.seal(r, subjects.tracks(self.nation)) for r in reports)
         out.append(self.link.seal(self._heartbeat(watermark_ns), subjects.status(self.nation)))
         return out
 
-    def _report(self, est: TrackEstimate, status: str, rel: tuple[str, ...]) -> Outbound:
+    def _report(self, est: TrackEstimate, status: str, rel: tuple[str, ...]) -> TrackReport:
+        """The TrackReport of one estimate (not yet stamped: :meth:`tick` sends it)."""
         sensors = tuple(getattr(est, "sensors", ()) or ())
         msg = TrackReport(
             source=self.nation,
@@ -157,7 +175,7 @@ class NationalNode:
             apogee_height_m=float(est.apogee_m) if np.isfinite(est.apogee_m) else None,
             sensors=sensors,
         )
-        return self.link.seal(msg, subjects.tracks(self.nation))
+        return msg
 
     def _heartbeat(self, watermark_ns: int) -> Heartbeat:
         return Heartbeat(
@@ -182,10 +200,13 @@ class NationalNode:
 
     # --- the link -----------------------------------------------------------------------
     def on_message(self, subject: str, payload: bytes) -> list[Outbound]:
-        """Take one delivery from the hub; refusals are dead-lettered, never raised."""
-        msg = self.link.receiver(payload, subject)
-        if msg is None:
-            return self.link.refusals()
+        """Take one delivery from the hub (a message or a bundle of them); refusals are
+        dead-lettered and returned for publishing, never raised."""
+        for msg in self.link.receive(payload, subject):
+            self._take(msg)
+        return self.link.refusals()
+
+    def _take(self, msg: Message) -> None:
         now = self.clock.now_ns()
         self.last_hub_seq, self.last_hub_ns = msg.seq, now
         if isinstance(msg, SystemTrack):
@@ -213,7 +234,6 @@ class NationalNode:
             self.events.append(
                 NodeEvent(now, "warning", str(msg.system_track_number), msg.measured_ns, xw, detail)
             )
-        return []
 
     def picture(self) -> list[SystemTrack]:
         """The system tracks this partner holds now."""

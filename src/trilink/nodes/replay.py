@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trilink.link import Keyring, decode
+from trilink.link import Keyring, iter_payload_messages
 from trilink.link.recordlog import LogRecord, read_log
 from trilink.link.signing import private_key_from_seed
 from trilink.link.subjects import expected
@@ -89,9 +89,9 @@ def replay(directory: Path, *, policy: Policy | None = None) -> ReplayResult:
     result = ReplayResult(hub)
     for r in records:
         if r.subject.startswith("trilink.hub.out.") and r.subject.endswith(".tracks"):
-            msg = decode(r.payload)
-            if isinstance(msg, SystemTrack):
-                result.recorded.setdefault(r.subject.split(".")[3], []).append(msg)
+            for msg in iter_payload_messages(r.payload):  # a message or a bundle of them
+                if isinstance(msg, SystemTrack):
+                    result.recorded.setdefault(r.subject.split(".")[3], []).append(msg)
             continue
         e = expected(r.subject)
         if e is None or e[0] == HUB_ID or not r.subject.endswith((".tracks", ".status")):
@@ -101,9 +101,9 @@ def replay(directory: Path, *, policy: Policy | None = None) -> ReplayResult:
         result.fed += 1
         for ob in hub.run_due():
             if ob.subject.startswith("trilink.hub.out.") and ob.subject.endswith(".tracks"):
-                st = decode(ob.payload)
-                if isinstance(st, SystemTrack):
-                    result.releases.setdefault(ob.subject.split(".")[3], []).append(st)
+                for st in iter_payload_messages(ob.payload):
+                    if isinstance(st, SystemTrack):
+                        result.releases.setdefault(ob.subject.split(".")[3], []).append(st)
     return result
 
 

@@ -21,7 +21,15 @@ from collections.abc import Callable
 from typing import Protocol
 
 from trilink.errors import DecodeError
-from trilink.link import Bus, Decoder, Keyring, Receiver, ReplayGuard, Subscription
+from trilink.link import (
+    Bus,
+    Decoder,
+    Keyring,
+    Receiver,
+    ReplayGuard,
+    Subscription,
+    iter_payload_messages,
+)
 from trilink.link.subjects import HUB, expected, node_inbox_pattern
 from trilink.messages import Message, kind
 from trilink.web.picture import PartnerPicture
@@ -198,34 +206,43 @@ class BusFeed:
             self.ingest(partner, m.subject, m.payload)
 
     def ingest(self, partner: str, subject: str, payload: bytes) -> list[View]:
-        """One payload from ``partner``'s subjects: check, apply, fan the deltas out."""
+        """One payload (a message or a bundle of them) from ``partner``'s subjects: check,
+        apply, fan the deltas out."""
         received_ns = self.now_ns()
         picture = self.pictures[partner]
-        msg, reason = self._admit(partner, subject, payload)
-        deltas = picture.reject(reason) if msg is None else picture.apply(msg, received_ns)
-        if msg is not None:
-            self.accepted += 1
+        msgs, reasons = self._admit(partner, subject, payload)
+        deltas: list[View] = []
+        for reason in reasons:
+            deltas.extend(picture.reject(reason))
+        for msg in msgs:
+            deltas.extend(picture.apply(msg, received_ns))
+        self.accepted += len(msgs)
         for w in self._watches[partner]:
             for d in deltas:
                 w.put(d)
         return deltas
 
-    def _admit(self, partner: str, subject: str, payload: bytes) -> tuple[Message | None, str]:
+    def _admit(self, partner: str, subject: str, payload: bytes) -> tuple[list[Message], list[str]]:
+        """The admitted messages of a payload and the reasons of what was refused."""
         if not subject.startswith(node_inbox_pattern(partner)[:-1]):
-            return None, "wrong_subject"  # a bus that delivered what we did not ask for
+            return [], ["wrong_subject"]  # a bus that delivered what we did not ask for
         if self._receivers is not None:
             rx = self._receivers[partner]
             before = rx.deadletters.total
-            msg = rx(payload, subject)
-            if msg is None:
-                letters = rx.deadletters
-                return None, letters.recent[-1].reason if letters.total > before else "refused"
-            return msg, ""
+            msgs = rx.receive_all(payload, subject)
+            letters = rx.deadletters
+            refused = letters.total - before
+            reasons: list[str] = (
+                [d.reason for d in list(letters.recent)[-refused:]] if refused else []
+            )
+            if not msgs and not reasons:
+                reasons = ["refused"]
+            return msgs, reasons
         try:
-            msg = self._decoder.decode(payload)
+            msgs = iter_payload_messages(payload, self._decoder)
         except DecodeError:
-            return None, "invalid"
+            return [], ["invalid"]
         rule = expected(subject, self.hub)
-        if rule is None or msg.source != rule[0] or kind(msg) not in rule[1]:
-            return None, "subject_mismatch"
-        return msg, ""
+        if rule is None or any(m.source != rule[0] or kind(m) not in rule[1] for m in msgs):
+            return [], ["subject_mismatch"]
+        return msgs, []
