@@ -1,16 +1,11 @@
-"""A hub process that survives SIGKILL: the real HubNode, fed from its HUB_FROM_<N>
-streams, with the restart protocol of :mod:`trilink.nodes.persist`.
+"""A hub process that survives SIGKILL: the product's durable hub service
+(:func:`trilink.nodes.live.run_durable_hub`: the real HubNode reading its HUB_FROM_<N>
+streams through durable consumers, with the restart protocol of
+:mod:`trilink.nodes.persist`), on the as-fast-as-possible clock, with kill points.
 
 Run as ``python fault_hub.py CONFIG.json`` (test_faults_restart.py starts, kills and
-restarts it). Per batch of input: admit every message (``HubNode.on_message``), run the
-due cycles, **commit** (state + outbox + stream positions, one atomic file), publish,
-acknowledge. On start: restore the snapshot, publish its outbox again, and (re)create
-each durable consumer at the committed position, so input is read on in stream order
-(a consumer left to redeliver unacknowledged messages after ``ack_wait`` would hand
-them over behind later ones, and the watermark order would be lost).
-
-This is the service loop the lead may lift into ``trilink.nodes.live.run_hub`` (see the
-final report): only the NATS calls here are new; the rest is ``persist``.
+restarts it). It commits after every batch (``every_s`` 0), so the kill points fall
+exactly between the steps of the protocol: commit, publish, acknowledge.
 
 Config keys: hub_url, ca, cert, key, snapshot, audit, progress, duration_s, seed,
 first_seq {stream: first sequence to read}, die_at_release_commit (kill itself at the
@@ -27,26 +22,60 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import nats
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import NotFoundError
-
+from trilink.link.nats_bus import DurableStreams, NatsBus
 from trilink.link.pki import CertPair, client_tls
 from trilink.link.topology import hub_from_stream
+from trilink.nodes.base import Outbound
 from trilink.nodes.coalition import Identity, make_hub
-from trilink.nodes.live import ManualClock
-from trilink.nodes.persist import HubCheckpoint, save_snapshot
+from trilink.nodes.hub import HubNode
+from trilink.nodes.live import DurableStats, ManualClock, run_durable_hub
+from trilink.nodes.persist import HubCheckpoint, Resume, save_snapshot
 from trilink.scenario import load_scenario
 from trilink.scenario.simulate import simulate
 
 
-def scenario(duration_s: float, seed: int | None = None):  # type: ignore[no-untyped-def]
+def scenario(duration_s: float, seed: int | None = None):
     sc = load_scenario("korea-japan")
     sc = dataclasses.replace(sc, launches=sc.launches[:1], duration_s=duration_s)
     return sc, simulate(sc, seed=seed)
+
+
+class KillingCheckpoint(HubCheckpoint):
+    """Kills its own process at the n-th commit carrying system tracks: right after the
+    commit (nothing published nor acknowledged), or after the publish (:class:`KillingBus`:
+    published, not acknowledged, so the successor re-sends copies)."""
+
+    def __init__(self, path: str, at: int | None, before_publish: bool):
+        super().__init__(path)
+        self.at, self.before_publish = at, before_publish
+        self.releasing = 0
+        self.armed = False
+
+    def commit(
+        self, hub: HubNode, out: Sequence[Outbound], offsets: Mapping[str, int] | None = None
+    ) -> list[Outbound]:
+        sent = super().commit(hub, out, offsets)
+        self.releasing += any(o.subject.endswith(".tracks") for o in sent)
+        if self.at is not None and self.releasing >= self.at:
+            if self.before_publish:
+                os.kill(os.getpid(), signal.SIGKILL)
+            self.armed = True
+        return sent
+
+
+class KillingBus(NatsBus):
+    """The service flushes right after publishing a commit's messages: die there if armed."""
+
+    checkpoint: KillingCheckpoint
+
+    async def flush(self) -> None:
+        await super().flush()
+        if self.checkpoint.armed:
+            os.kill(os.getpid(), signal.SIGKILL)
 
 
 async def serve(cfg: dict[str, Any]) -> None:
@@ -56,67 +85,39 @@ async def serve(cfg: dict[str, Any]) -> None:
         sc, Identity.simulated(sc, sim.seed), ManualClock(sim.t_start_ns), sim.t_start_ns,
         audit_path=Path(cfg["audit"]), check_clock=False,
     )  # fmt: skip
-    cp = HubCheckpoint(cfg["snapshot"])
+    cp = KillingCheckpoint(cfg["snapshot"], cfg["die_at_release_commit"], cfg["die_before_publish"])
     resume = cp.resume(hub)
+    if not resume.restored:  # a first start reads from where the test began
+        resume = Resume(offsets={s: first - 1 for s, first in cfg["first_seq"].items()})
     tls = client_tls(Path(cfg["ca"]), CertPair(Path(cfg["cert"]), Path(cfg["key"]), ""))
-    nc = await nats.connect(cfg["hub_url"], tls=tls, connect_timeout=5)
-    for ob in resume.outbox:  # what the killed process may or may not have sent
-        await nc.publish(ob.subject, ob.payload, headers=ob.headers or None)
-    js = nc.jetstream(timeout=10)
-    queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-    offsets = dict(resume.offsets)
+    plain = await NatsBus.connect(cfg["hub_url"], tls=tls, connect_timeout=5)
+    bus = KillingBus(plain.client, errors=plain.errors)
+    bus.checkpoint = cp
+    inputs = DurableStreams(bus.client, [hub_from_stream(n) for n in nations], fetch=cfg["batch"])
+    stop = asyncio.Event()
+    stats = DurableStats()
 
-    async def fetch(stream: str) -> None:
-        name = f"hub-{stream}"
-        with contextlib.suppress(NotFoundError):
-            await js.delete_consumer(stream, name)
-        start = offsets.get(stream, cfg["first_seq"][stream] - 1) + 1
-        await js.add_consumer(
-            stream,
-            ConsumerConfig(
-                durable_name=name, deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
-                opt_start_seq=start, ack_policy=AckPolicy.EXPLICIT, ack_wait=300,
-            ),
-        )  # fmt: skip
-        psub = await js.pull_subscribe_bind(durable=name, stream=stream)
+    async def watch() -> None:
+        """Progress for the test; stop once past the end and the input has gone quiet."""
+        quiet, last = 0, -1
         while True:
-            try:
-                msgs = await psub.fetch(cfg["batch"], timeout=1.0)
-            except TimeoutError:
-                continue
-            for m in msgs:
-                await queue.put((stream, m))
+            progress(cfg, hub, cp, done=False)
+            if hub.next_cycle_ns > sim.t_end_ns:
+                quiet = quiet + 1 if stats.received == last else 0
+                if quiet >= 20:  # 1 s
+                    stop.set()
+                    return
+            last = stats.received
+            await asyncio.sleep(0.05)
 
-    fetchers = [asyncio.create_task(fetch(hub_from_stream(n))) for n in nations]
-    prefixes = tuple(f"trilink.{n}." for n in nations)
-    releasing = 0  # commits whose outbox carries system tracks
-    while not (hub.next_cycle_ns > sim.t_end_ns and queue.empty()):
-        try:
-            batch = [await asyncio.wait_for(queue.get(), 1.0)]
-        except TimeoutError:
-            continue
-        while not queue.empty() and len(batch) < cfg["batch"]:
-            batch.append(queue.get_nowait())
-        for stream, m in batch:
-            if m.subject.startswith(prefixes):
-                hub.on_message(m.subject, m.data)
-            offsets[stream] = m.metadata.sequence.stream
-        out = cp.commit(hub, hub.run_due(), offsets)
-        releasing += any(o.subject.endswith(".tracks") for o in out)
-        die = cfg["die_at_release_commit"] is not None and releasing >= cfg["die_at_release_commit"]
-        if die and cfg["die_before_publish"]:
-            os.kill(os.getpid(), signal.SIGKILL)  # committed; nothing published nor acked
-        for ob in out:
-            await nc.publish(ob.subject, ob.payload, headers=ob.headers or None)
-        await nc.flush()
-        if die:
-            os.kill(os.getpid(), signal.SIGKILL)  # published, not acked: copies will follow
-        for _, m in batch:
-            await m.ack()
-        progress(cfg, hub, cp, done=False)
-    for t in fetchers:
-        t.cancel()
-    await nc.drain()
+    watcher = asyncio.create_task(watch())
+    await run_durable_hub(
+        hub, bus, inputs, cp, resume, stop=stop, every_s=0.0, batch=cfg["batch"], stats=stats
+    )
+    watcher.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await watcher
+    await plain.close()
     progress(cfg, hub, cp, done=True)
     hub.audit.close()
 

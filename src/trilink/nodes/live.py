@@ -10,14 +10,21 @@ let a heartbeat overtake the reports it vouches for).
 reports its watermarks vouch for, so the picture equals the simulated run's bit for bit.
 Clock-skew checks are then meaningless (simulated time runs ahead of the wall clock), so
 that mode switches them off; a paced run keeps them.
+
+:func:`run_hub` reads the live subjects (what arrives while it runs). :func:`run_durable_hub`
+is the hub that survives its own death (``trilink hub --state``): it reads the national
+streams ``HUB_FROM_<N>`` through durable consumers at the position saved with its state,
+and checkpoints with :class:`~trilink.nodes.persist.HubCheckpoint`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from trilink.link import Bus
 from trilink.link.subjects import ROOT, node_inbox_pattern
@@ -25,6 +32,7 @@ from trilink.nodes.base import Outbound
 from trilink.nodes.clock import Clock
 from trilink.nodes.hub import HubNode
 from trilink.nodes.national import NationalNode
+from trilink.nodes.persist import HubCheckpoint, Resume, outbound_with_ids
 from trilink.nodes.schedule import SCAN, Step
 
 HUB_INPUT_PATTERN = f"{ROOT}.*.>"
@@ -146,6 +154,139 @@ async def run_hub(
     with contextlib.suppress(Exception):
         await bus.flush()
     return stats
+
+
+class StreamDelivery(Protocol):
+    """One input message and its place: stream name, sequence number in that stream."""
+
+    @property
+    def stream(self) -> str: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def payload(self) -> bytes: ...
+
+
+class StreamInput(Protocol):
+    """Input streams read at a position the reader keeps
+    (:class:`trilink.link.nats_bus.DurableStreams`)."""
+
+    async def start(self, after: Mapping[str, int], *, since_ns: int | None = None) -> None: ...
+    async def get(self, max_n: int, timeout_s: float) -> Sequence[StreamDelivery]: ...
+    async def ack(self, upto: Mapping[str, int]) -> None: ...
+    async def close(self) -> None: ...
+
+
+@dataclass
+class DurableStats(ServiceStats):
+    restored: bool = False
+    resent: int = 0
+    """Messages of the snapshot's outbox published again at start."""
+    batches: int = 0
+    commits: int = 0
+    max_commit_s: float = 0.0
+    skipped: int = 0
+    """Input on subjects the hub does not read (dead letters, its own output)."""
+
+
+async def run_durable_hub(
+    hub: HubNode,
+    bus: Bus,
+    inputs: StreamInput,
+    checkpoint: HubCheckpoint,
+    resume: Resume,
+    *,
+    stop: asyncio.Event,
+    since_ns: int | None = None,
+    every_s: float = 2.0,
+    max_share: float = 0.1,
+    batch: int = 512,
+    tick_s: float = 0.1,
+    stats: DurableStats | None = None,
+) -> DurableStats:
+    """Serve ``hub`` (already restored: ``resume = checkpoint.resume(hub)``) from durable
+    input until ``stop`` is set, with the write-ahead protocol of :mod:`trilink.nodes.persist`.
+
+    At start: publish the snapshot's outbox again, and read each stream on from the saved
+    position (a stream with none: from ``since_ns``, Unix ns; None: from its start). Per
+    batch of input (or per ``tick_s`` without input, for cycles a silent source no longer
+    holds back): admit every message, run the due cycles, then either **commit** (state,
+    the batch's messages, positions), publish, acknowledge the input — or, between commits,
+    publish at once. A commit happens when ``every_s`` wall seconds have passed since the
+    last one, stretched to ``last commit duration / max_share`` so that committing a large
+    picture never takes more than ``max_share`` of the hub's time (``every_s`` 0: after
+    every batch, however long it takes). After a kill, the input since the last commit is read and its cycles run
+    again: the same cycles under the same sequence numbers, which partners and JetStream
+    drop as copies (docs/operations.md, "Hub restart"). On ``stop``: a last commit.
+    """
+    stats = stats or DurableStats()
+    stats.restored = resume.restored
+    if resume.restored:
+        # The hub was down, not its sources: each source it had heard gets a fresh
+        # source_timeout from now, so that catching up on the streams is not mistaken for
+        # silence (which would run cycles without that source, unlike the first time).
+        now = hub.clock.now_ns()
+        for src in hub.heard_ns:
+            hub.heard_ns[src] = max(hub.heard_ns[src], now)
+        again = outbound_with_ids(resume.outbox)
+        await _publish(bus, again, stats)
+        stats.resent = len(again)
+    await inputs.start(resume.offsets, since_ns=since_ns)
+    skip = (f"{ROOT}.hub.", f"{ROOT}.{hub.link.node_id}.", f"{ROOT}.deadletter.")
+    offsets = dict(resume.offsets)
+    dirty = False  # state changed since the last commit
+    last_commit = time.monotonic()
+    try:
+        while not stop.is_set():
+            got = await inputs.get(batch, tick_s)
+            out = []
+            for m in got:
+                offsets[m.stream] = m.seq
+                if m.subject.startswith(skip):
+                    stats.skipped += 1
+                    continue
+                stats.received += 1
+                out.extend(hub.on_message(m.subject, m.payload))
+            out.extend(hub.run_due())
+            stats.batches += bool(got)
+            dirty = dirty or bool(got) or bool(out)
+            wait_s = every_s
+            if every_s > 0 and checkpoint.commit_s:
+                wait_s = max(every_s, checkpoint.commit_s[-1] / max_share)
+            if dirty and time.monotonic() - last_commit >= wait_s:
+                await _commit(hub, bus, inputs, checkpoint, out, offsets, stats)
+                last_commit, dirty = time.monotonic(), False
+            else:
+                await _publish(bus, outbound_with_ids(out), stats)
+        out = hub.run_due()
+        if dirty or out:
+            await _commit(hub, bus, inputs, checkpoint, out, offsets, stats)
+    finally:
+        await inputs.close()
+    with contextlib.suppress(Exception):
+        await bus.flush()
+    return stats
+
+
+async def _commit(
+    hub: HubNode,
+    bus: Bus,
+    inputs: StreamInput,
+    checkpoint: HubCheckpoint,
+    out: list[Outbound],
+    offsets: Mapping[str, int],
+    stats: DurableStats,
+) -> None:
+    """Commit (state + ``out`` + positions), publish ``out``, acknowledge the input."""
+    sent = checkpoint.commit(hub, out, offsets)
+    stats.commits += 1
+    stats.max_commit_s = max(stats.max_commit_s, checkpoint.commit_s[-1])
+    await _publish(bus, sent, stats)
+    with contextlib.suppress(Exception):
+        await bus.flush()
+    await inputs.ack(offsets)
 
 
 async def run_coalition(

@@ -13,7 +13,12 @@ What a restarted hub must not lose, and why:
 - the **replay guard's windows**: a report already admitted is refused if it comes again;
 - the **dead-letter counters**; and the **audit chain**, which lives in its own file and
   is continued by :class:`~trilink.policy.AuditLog` on reopening — the snapshot records
-  its length and head so that a shortened or rewritten audit file is detected at restart.
+  its length and head so that a shortened or rewritten audit file is detected at restart;
+- **under whose consent** each partner holds each track (the nations a "lost" or a warning
+  about it is released under);
+- the **warner's state** (``hub.warner.snapshot()`` / ``.restore()`` where the warner has
+  them, :class:`trilink.nodes.warnings.PartnerWarnings`): which warning threads are open,
+  so that a restarted hub does not send a partner the same launch alert again.
 
 The protocol (:class:`HubCheckpoint`) is write-ahead: after each batch of input, the
 service runs the due cycles, **commits** the state *and the messages those cycles
@@ -36,35 +41,61 @@ Cycles that ran before a kill and are run again after it write their audit recor
 (the chain stays valid: a record is a decision, and the decision was taken twice); only one
 of the two message ids was ever published.
 
-The snapshot is JSON, written to a temporary file, fsynced and renamed over the old one
-(0600), so a crash during the write leaves the previous snapshot intact. It holds no key.
-The replay guard keeps its per-source windows and the newest ``GUARD_IDS`` message ids.
+A service may commit less often than after every batch (the commit of a 1,000-track
+picture costs hundreds of milliseconds, docs/operations.md): batches between two commits
+are published at once and acknowledged at the next commit. After a kill, the input since
+the last commit is read again and its cycles are run again from the restored state; they
+are the same cycles with the same sequence numbers (the hub fuses on a grid of
+measurement times, each cycle exactly the reports the watermarks vouch for), so partners
+refuse the copies by sequence number and JetStream by ``Nats-Msg-Id``
+(:func:`outbound_with_ids` derives it from source and sequence, not from the random
+message id, for that reason).
+
+The snapshot is JSON (``version`` :data:`SNAPSHOT_VERSION`; any other version is refused),
+written to a temporary file, fsynced and renamed over the old one (0600), so a crash
+during the write leaves the previous snapshot intact. It holds no key. The replay guard
+keeps its per-source windows and the newest ``GUARD_IDS`` message ids.
 """
 
 from __future__ import annotations
 
 import base64
-import json
+import hashlib
+import math
 import os
-from collections import Counter, OrderedDict
+import time
+from collections import Counter, OrderedDict, deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from trilink.errors import AuditError, DeployError
 from trilink.fusion import SystemTrackTable
-from trilink.link import Decoder, encode, headers_for
+from trilink.link import Decoder, encode
 from trilink.messages import TrackReport
 from trilink.nodes.base import Outbound
 from trilink.nodes.hub import HubNode, _Latest
 from trilink.policy.audit import iter_records
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2
+"""1: the first format; 2: adds the warner's state, each partner's per-track consent
+(``track_sources``) and the service's ``meta``; the sequence number is restored exactly."""
 GUARD_IDS = 4096
 """Message ids kept in a snapshot (the sequence windows are kept whole)."""
+
+
+class _Head(msgspec.Struct):
+    """The two envelope fields a transport id needs (the rest of the map is skipped)."""
+
+    source: str
+    seq: int
+
+
+_head_decoder = msgspec.msgpack.Decoder(_Head)
 
 
 def _b64(data: bytes) -> str:
@@ -72,15 +103,20 @@ def _b64(data: bytes) -> str:
 
 
 def snapshot_hub(
-    hub: HubNode, outbox: Sequence[Outbound] = (), offsets: Mapping[str, int] | None = None
+    hub: HubNode,
+    outbox: Sequence[Outbound] = (),
+    offsets: Mapping[str, int] | None = None,
+    meta: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything a restarted hub needs (see module notes), as plain JSON values.
 
     ``offsets``: the last input position consumed per input stream (JetStream stream
     sequence), saved with the state they produced so that a restart reads on from there.
+    ``meta``: the service's own facts (scenario, start time), returned as they were.
     """
     guard = hub.link.receiver.guard
     ids = list(guard._ids)[-GUARD_IDS:]
+    warner_snapshot = getattr(hub.warner, "snapshot", None)
     return {
         "version": SNAPSHOT_VERSION,
         "table": hub.table.to_dict(),
@@ -108,8 +144,13 @@ def snapshot_hub(
             "by_field": dict(hub.link.deadletters.by_field),
         },
         "audit": {"count": hub.audit.count, "head": hub.audit.head},
+        "track_sources": sorted(
+            [p, n, list(srcs)] for (p, n), srcs in hub._track_sources.items() if n is not None
+        ),
+        "warner": _tag_floats(warner_snapshot()) if callable(warner_snapshot) else None,
         "outbox": [[o.subject, _b64(o.payload), dict(o.headers)] for o in outbox],
         "offsets": {k: int(v) for k, v in (offsets or {}).items()},
+        "meta": dict(meta or {}),
     }
 
 
@@ -117,13 +158,18 @@ def restore_hub(hub: HubNode, snap: dict[str, Any]) -> list[Outbound]:
     """Put a snapshot's state into a freshly built hub (same scenario, keys and audit
     file as before); returns the outbox to publish again. The hub's audit log must be the
     reopened file: :func:`check_audit` compares it with the snapshot first."""
-    if snap.get("version") != SNAPSHOT_VERSION:
-        raise DeployError("snapshot", f"unsupported version {snap.get('version')!r}")
+    check_version(snap, "snapshot")
     check_audit(hub, snap)
-    # Table and stamper first: the two that carry numbers partners see.
+    warner_state = _untag_floats(snap["warner"])
+    warner_restore = getattr(hub.warner, "restore", None)
+    if warner_state is not None and not callable(warner_restore):
+        raise DeployError("snapshot", "holds warning state but this hub's warner cannot restore it")
+    # Table and stamper first: the two that carry numbers partners see. The sequence
+    # number is the snapshot's exactly (not the higher start a new process picks): cycles
+    # run again after a restart must carry the numbers they had, so partners refuse them.
     hub.table = SystemTrackTable.from_dict(snap["table"])
     hub.fusion_config = hub.table.config
-    hub.link.stamper._next_seq = max(hub.link.stamper.next_seq, int(snap["next_seq"]))
+    hub.link.stamper._next_seq = int(snap["next_seq"])
     hub.next_cycle_ns = int(snap["next_cycle_ns"])
     hub.cycles = int(snap["cycles"])
     hub.reports_in = int(snap["reports_in"])
@@ -149,7 +195,49 @@ def restore_hub(hub: HubNode, snap: dict[str, Any]) -> list[Outbound]:
     dl = hub.link.deadletters
     dl.by_reason = Counter(snap["deadletters"]["by_reason"]) + dl.by_reason
     dl.by_field = Counter(snap["deadletters"]["by_field"]) + dl.by_field
+    hub._track_sources = {(p, int(n)): tuple(srcs) for p, n, srcs in snap["track_sources"]}
+    if warner_state is not None and callable(warner_restore):
+        warner_restore(warner_state)
     return [Outbound(s, base64.b64decode(p), dict(h)) for s, p, h in snap["outbox"]]
+
+
+_NONFINITE = "$float"
+
+
+def _tag_floats(obj: Any) -> Any:
+    """``obj`` with NaN and infinities as ``{"$float": "nan"}`` (JSON has no NaN, and the
+    encoder would write null): the warner's state is opaque here, so keep it exact."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return {_NONFINITE: repr(obj)}
+    if isinstance(obj, dict):
+        return {k: _tag_floats(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_tag_floats(v) for v in obj]
+    return obj
+
+
+def _untag_floats(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        if len(obj) == 1 and _NONFINITE in obj:
+            return float(obj[_NONFINITE])
+        return {k: _untag_floats(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_untag_floats(v) for v in obj]
+    return obj
+
+
+def check_version(snap: Any, where: str) -> None:
+    """DeployError unless ``snap`` is a hub snapshot of :data:`SNAPSHOT_VERSION`."""
+    if not isinstance(snap, dict) or "version" not in snap:
+        raise DeployError(where, "not a hub snapshot")
+    if snap["version"] != SNAPSHOT_VERSION:
+        raise DeployError(
+            where,
+            f"hub snapshot version {snap['version']!r}; this trilink reads version "
+            f"{SNAPSHOT_VERSION} only. Move the file aside to start the hub afresh (new "
+            "system track numbers; partners keep what they hold) or run the trilink "
+            "version that wrote it",
+        )
 
 
 def check_audit(hub: HubNode, snap: dict[str, Any]) -> None:
@@ -176,18 +264,27 @@ def check_audit(hub: HubNode, snap: dict[str, Any]) -> None:
     raise AuditError(count, "the record the snapshot ended at is missing")
 
 
+def transport_id(payload: bytes) -> str:
+    """The ``Nats-Msg-Id`` of a hub payload: ``<source>-<seq>`` of a message, so that a
+    cycle run again after a restart (same sequence numbers, new random message ids and
+    signatures) is stored once by JetStream; for anything else (a bundle, a dead letter)
+    a digest of the bytes, which at least drops an identical re-publication."""
+    try:
+        head = _head_decoder.decode(payload)
+        return f"{head.source}-{head.seq}"
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return "sha256-" + hashlib.sha256(payload).hexdigest()[:32]
+
+
 def outbound_with_ids(out: Sequence[Outbound]) -> list[Outbound]:
-    """The same messages with ``Nats-Msg-Id`` headers (the message id), so JetStream
-    stores a re-published message once. (Hub messages carry no headers yet.)"""
-    decoder = Decoder()
-    done = []
-    for o in out:
-        if "Nats-Msg-Id" in o.headers:
-            done.append(o)
-            continue
-        msg = decoder.decode(o.payload)
-        done.append(Outbound(o.subject, o.payload, {**o.headers, **headers_for(msg)}))
-    return done
+    """The same messages with ``Nats-Msg-Id`` headers (:func:`transport_id`), so JetStream
+    stores a re-published message once. Headers already set are kept."""
+    return [
+        o
+        if "Nats-Msg-Id" in o.headers
+        else Outbound(o.subject, o.payload, {**o.headers, "Nats-Msg-Id": transport_id(o.payload)})
+        for o in out
+    ]
 
 
 def save_snapshot(path: Path | str, snap: dict[str, Any]) -> None:
@@ -198,7 +295,7 @@ def save_snapshot(path: Path | str, snap: dict[str, Any]) -> None:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(json.dumps(snap, separators=(",", ":")).encode())
+            f.write(msgspec.json.encode(snap))
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -221,22 +318,23 @@ def load_snapshot(path: Path | str) -> dict[str, Any] | None:
     except OSError as e:
         raise DeployError(str(path), f"cannot read the hub snapshot: {e}") from None
     try:
-        snap = json.loads(text)
-    except ValueError as e:
+        snap = msgspec.json.decode(text)
+    except msgspec.DecodeError as e:
         raise DeployError(str(path), f"not a hub snapshot (bad JSON: {e})") from None
-    if not isinstance(snap, dict) or snap.get("version") != SNAPSHOT_VERSION:
-        raise DeployError(str(path), "not a hub snapshot of this version")
-    return snap
+    check_version(snap, str(path))
+    return dict(snap)
 
 
 @dataclass(frozen=True)
 class Resume:
     """What a restarted hub does first: publish ``outbox`` again, read its inputs on
-    from ``offsets`` (stream name -> last stream sequence consumed; empty: from the start)."""
+    from ``offsets`` (stream name -> last stream sequence consumed; empty: from the start).
+    ``meta`` is what the service saved with its last commit."""
 
     outbox: list[Outbound] = field(default_factory=list)
     offsets: dict[str, int] = field(default_factory=dict)
     restored: bool = False
+    meta: dict[str, Any] = field(default_factory=dict)
 
 
 class HubCheckpoint:
@@ -250,25 +348,39 @@ class HubCheckpoint:
         ...                                 # each batch of input:
         out = cp.commit(hub, hub.run_due(), offsets)   # state + outbox + offsets on disk
         publish(out); ack(batch)
+
+    ``meta`` (given to the constructor, or updated later) is saved with every commit.
+    :attr:`commit_s` holds the duration of the last 10,000 commits (seconds), for the service's
+    statistics.
     """
 
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, meta: Mapping[str, Any] | None = None):
         self.path = Path(path)
+        self.meta = dict(meta or {})
         self.commits = 0
+        self.commit_s: deque[float] = deque(maxlen=10_000)
 
-    def resume(self, hub: HubNode) -> Resume:
-        """Restore ``hub`` from the snapshot if there is one."""
-        snap = load_snapshot(self.path)
+    def load(self) -> dict[str, Any] | None:
+        """The saved snapshot (None: a first start), e.g. to read its ``meta`` before
+        building the hub."""
+        return load_snapshot(self.path)
+
+    def resume(self, hub: HubNode, snap: dict[str, Any] | None = None) -> Resume:
+        """Restore ``hub`` from the snapshot (``snap`` if already loaded) if there is one."""
+        snap = snap if snap is not None else self.load()
         if snap is None:
             return Resume()
         outbox = restore_hub(hub, snap)
-        return Resume(outbox, {k: int(v) for k, v in snap.get("offsets", {}).items()}, True)
+        offsets = {k: int(v) for k, v in snap.get("offsets", {}).items()}
+        return Resume(outbox, offsets, True, dict(snap.get("meta", {})))
 
     def commit(
         self, hub: HubNode, out: Sequence[Outbound], offsets: Mapping[str, int] | None = None
     ) -> list[Outbound]:
         """Save the hub's state with ``out`` as its outbox; ``out`` with message-id headers."""
+        t0 = time.perf_counter()
         out = outbound_with_ids(out)
-        save_snapshot(self.path, snapshot_hub(hub, out, offsets))
+        save_snapshot(self.path, snapshot_hub(hub, out, offsets, self.meta))
         self.commits += 1
+        self.commit_s.append(time.perf_counter() - t0)
         return out
