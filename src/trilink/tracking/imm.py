@@ -90,7 +90,10 @@ def imm_predict(
     n = x.shape[0]
     if n == 0:
         return x.copy(), P.copy(), mu.copy()
-    dt = arg(np.broadcast_to(np.asarray(dt_s, dtype=float), (n,)))
+    dt = np.asarray(dt_s, dtype=float)
+    # (the tracker passes a fresh (N,) array: no broadcast, whose read-only view arg()
+    # would have to copy)
+    dt = arg(dt if dt.shape == (n,) else np.broadcast_to(dt, (n,)))
     if cfg.motion == "cv":
         nm = x.shape[1]
         xf, Pf = cv_predict(
@@ -100,17 +103,14 @@ def imm_predict(
         return xf.reshape(x.shape), Pf.reshape(P.shape), mu.copy()
     if not use_kernels():
         return imm_predict_reference(x, P, mu, dt, cfg)
-    from trilink.tracking.kernels_dynamics import predict_rows
-    from trilink.tracking.kernels_filters import mix_kernel
+    from trilink.tracking.kernels_filters import imm_predict_kernel
 
-    x0, P0, c = mix_kernel(arg(x), arg(P), arg(mu), dt, cfg.ballistic_mean_s, cfg.boost_mean_s)
-    rows = model_rows(n, cfg)
-    xf, Pf = predict_rows(
-        x0.reshape(n * N_MODELS, NX), P0.reshape(n * N_MODELS, NX, NX), np.repeat(dt, N_MODELS),
-        rows.thrust_on, rows.drag_on, rows.q_accel, rows.q_thrust, rows.q_kappa,
-        rows.drag_error, rows.thrust_var_floor, cfg.h_max_s,
+    # the parameters of model_rows(n, cfg), passed per model
+    return imm_predict_kernel(
+        arg(x), arg(P), arg(mu), dt, cfg.ballistic_mean_s, cfg.boost_mean_s,
+        cfg.q_accel_ballistic, cfg.q_accel_boost, cfg.q_thrust_boost, cfg.q_kappa,
+        cfg.drag_error, ModelRows.thrust_var_floor, cfg.h_max_s,
     )  # fmt: skip
-    return xf.reshape(n, N_MODELS, NX), Pf.reshape(n, N_MODELS, NX, NX), c
 
 
 def imm_predict_reference(

@@ -136,7 +136,6 @@ def warm_up(motion: str = "imm") -> float:
         return 0.0
     import time
 
-    from trilink.tracking import kernels_dynamics as kd
     from trilink.tracking import kernels_filters as kf
     from trilink.tracking import kernels_prediction as kp
     from trilink.tracking import kernels_tracks as kt
@@ -162,12 +161,10 @@ def warm_up(motion: str = "imm") -> float:
     if motion == "cv":
         kf.cv_predict_kernel(x[0], P[0], np.ones(2), 1.0)
     else:
-        x0, P0, _ = kf.mix_kernel(x, P, mu, one, 1e5, 60.0)
-        kd.predict_rows(x0[0], P0[0], np.ones(2), one.repeat(2), one.repeat(2),
-                        one.repeat(2), one.repeat(2), one.repeat(2), 0.2, 1e-4, 2.0)  # fmt: skip
-        x7 = np.zeros((1, 7))
-        x7[0, 0], x7[0, 3] = 6.5e6, 1_000.0
-        kp.predict_kernel(x7, np.eye(7)[None], np.zeros(1, np.bool_), np.full(1, np.nan),
-                          0.06, 8e4, 1.0, 7_200.0, 0.15)  # fmt: skip
+        kf.imm_predict_kernel(x, P, mu, one, 1e5, 60.0, 1e-4, 25.0, 36.0, 1e-12, 0.2, 1e-4, 2.0)
+        x8 = np.zeros((1, 8))
+        x8[0, 0], x8[0, 3] = 6.5e6, 1_000.0
+        kp.predict_kernel(x8, np.eye(8)[None], np.zeros(1, np.bool_), np.full(1, np.nan),
+                          2e-4, 2e-4, 0.06, 8e4, 1.0, 7_200.0, 0.15)  # fmt: skip
     _warmed.add(motion)
     return time.perf_counter() - t0

@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from trilink.tracking.jit import njit, njit_inner
+from trilink.tracking.kernels_dynamics import predict_rows
 
 _LOG_2PI = math.log(2.0 * math.pi)
 _TWO_PI = 2.0 * math.pi
@@ -302,6 +303,41 @@ def mix_kernel(
                     for q in range(n):
                         P0[t, j, k, q] += w[i, j] * P[t, i, k, q] + w[i, j] * d[k] * d[q]
     return x0, P0, c
+
+
+@njit
+def imm_predict_kernel(
+    x: np.ndarray, P: np.ndarray, mu: np.ndarray, dt: np.ndarray,
+    ballistic_mean_s: float, boost_mean_s: float, q_accel_ballistic: float,
+    q_accel_boost: float, q_thrust_boost: float, q_kappa: float, drag_error: float,
+    thrust_var_floor: float, h_max_s: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """:func:`.imm.imm_predict` of the two-model IMM in one call: :func:`mix_kernel`,
+    then :func:`.kernels_dynamics.predict_rows` over the (track, model) rows with the
+    per-model parameters of :func:`.imm.model_rows` (ballistic: drag, no thrust; boost:
+    thrust, no drag). Returns (x (N, 2, n), P (N, 2, n, n), c (N, 2))."""
+    nt, nm, n = x.shape[0], x.shape[1], x.shape[2]
+    x0, P0, c = mix_kernel(x, P, mu, dt, ballistic_mean_s, boost_mean_s)
+    m = nt * nm
+    dt_rows = np.empty(m)
+    thrust_on = np.empty(m)
+    drag_on = np.empty(m)
+    q_accel = np.empty(m)
+    q_thrust = np.empty(m)
+    q_kap = np.full(m, q_kappa)
+    for t in range(nt):
+        for j in range(nm):
+            r = t * nm + j
+            dt_rows[r] = dt[t]
+            thrust_on[r] = 1.0 if j == 1 else 0.0
+            drag_on[r] = 1.0 - thrust_on[r]
+            q_accel[r] = q_accel_boost if j == 1 else q_accel_ballistic
+            q_thrust[r] = q_thrust_boost if j == 1 else 0.0
+    xf, Pf = predict_rows(
+        x0.reshape(m, n), P0.reshape(m, n, n), dt_rows, thrust_on, drag_on, q_accel,
+        q_thrust, q_kap, drag_error, thrust_var_floor, h_max_s,
+    )  # fmt: skip
+    return xf.reshape(nt, nm, n), Pf.reshape(nt, nm, n, n), c
 
 
 @njit

@@ -265,13 +265,16 @@ def _moments(v: np.ndarray, w: np.ndarray) -> tuple[float, float]:
 
 @njit
 def predict_kernel(
-    x7: np.ndarray, P7: np.ndarray, boosting: np.ndarray, burnout_h: np.ndarray,
-    coarse_frac: float, air_h: float, air_frac: float, max_time_s: float,
-    launch_frac: float,
+    x: np.ndarray, P: np.ndarray, boosting: np.ndarray, burnout_h: np.ndarray,
+    kappa_prior: float, kappa_sigma: float, coarse_frac: float, air_h: float,
+    air_frac: float, max_time_s: float, launch_frac: float,
 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """Impact, launch and apogee statistics (K, N_OUT) of K [r, v, kappa] Gaussians
-    (x7 (K, 7), P7 (K, 7, 7)), and a (K,) flag of covariances that were not definite."""
-    k_rows = x7.shape[0]
+    """Impact, launch and apogee statistics (K, N_OUT) of K Gaussians (x (K, n), P (K, n,
+    n), n = 8 or 6), and a (K,) flag of covariances that were not definite. Each is first
+    cut to [r, v, kappa] (7) as :func:`.prediction._state7` does (kappa and its
+    covariance from the state when n = 8, else ``kappa_prior`` +- ``kappa_sigma``)."""
+    k_rows = x.shape[0]
+    n_in = x.shape[1]
     out = np.full((k_rows, N_OUT), np.nan)
     bad = np.zeros(k_rows, dtype=np.bool_)
     w = np.full(N_PTS, 1.0 / (2 * N7))
@@ -289,13 +292,29 @@ def predict_kernel(
     lat_l, lon_l, t_l = np.empty(N_PTS), np.empty(N_PTS), np.empty(N_PTS)
     len_l, tline, top = np.empty(N_PTS), np.empty(N_PTS), np.empty(N_PTS)
     scale = math.sqrt(N7)
+    x7 = np.empty(N7)
+    P7 = np.empty((N7, N7))
     for k in range(k_rows):
+        P7[:, :] = 0.0
+        for i in range(6):
+            x7[i] = x[k, i]
+            for j in range(6):
+                P7[i, j] = P[k, i, j]
+        if n_in >= NX:
+            x7[6] = x[k, IK]
+            P7[6, 6] = P[k, IK, IK]
+            for i in range(6):
+                P7[i, 6] = P[k, i, IK]
+                P7[6, i] = P[k, IK, i]
+        else:
+            x7[6] = kappa_prior
+            P7[6, 6] = kappa_sigma * kappa_sigma
         tr = 0.0
         for i in range(N7):
-            tr += P7[k, i, i]
+            tr += P7[i, i]
         for i in range(N7):
             for j in range(N7):
-                Pr[i, j] = P7[k, i, j] + (1e-12 * tr / N7 if i == j else 0.0)
+                Pr[i, j] = P7[i, j] + (1e-12 * tr / N7 if i == j else 0.0)
         if not _cholesky(Pr, L):
             bad[k] = True
             continue
@@ -308,7 +327,7 @@ def predict_kernel(
                     d = scale * L[i, j - 1]
                 else:
                     d = -scale * L[i, j - 1 - N7]
-                flat[j, i if i < 6 else IK] = x7[k, i] + d
+                flat[j, i if i < 6 else IK] = x7[i] + d
             # a negative kappa would be thrust in the air: such a point flies without drag
             flat[j, IK] = max(flat[j, IK], 0.0)
         for j in range(N_PTS):

@@ -32,7 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from trilink.geo.frames import ecef_to_geodetic, enu_rotation
 from trilink.geo.wgs84 import GM, R_MEAN
@@ -236,32 +236,48 @@ def predict_points(
         return predict_points_reference(x, P, t_ns, boosting, burnout_height_m, cfg)
     from trilink.tracking import kernels_prediction as kp
 
-    k = np.shape(x)[0]
+    x, P = np.asarray(x, float), np.asarray(P, float)
+    k = x.shape[0]
     t_ns = np.asarray(t_ns, dtype=np.int64)
-    x7, P7 = _state7(np.asarray(x, float), np.asarray(P, float), cfg)
     with np.errstate(invalid="ignore", over="ignore"):
         out, bad = kp.predict_kernel(
-            x7, P7, np.require(np.broadcast_to(boosting, (k,)), np.bool_, ('C', 'W')),
-            arg(np.broadcast_to(burnout_height_m, (k,))),
-            cfg.predict_coarse_step_frac, cfg.predict_air_height_m,
-            cfg.predict_air_step_frac, cfg.predict_max_time_s, cfg.launch_model_error_frac,
+            arg(x), arg(P), _flags(boosting, k), arg(_rows(burnout_height_m, k)),
+            cfg.kappa_prior, cfg.kappa_sigma, cfg.predict_coarse_step_frac,
+            cfg.predict_air_height_m, cfg.predict_air_step_frac, cfg.predict_max_time_s,
+            cfg.launch_model_error_frac,
         )  # fmt: skip
     if bad.any():  # as np.linalg.cholesky in the reference
         raise np.linalg.LinAlgError("predict_points: covariance is not positive definite")
+    cols = np.ascontiguousarray(out.T)  # (N_OUT, K): every field a row of one new array
 
     def point(c0: int, ce: int) -> PointPrediction:
-        # columns c0..c0+7: lat, lon, ee, en, nn, t, t_sigma, ok; ce..ce+2: a, b, bearing
-        cov = out[:, [c0 + 2, c0 + 3, c0 + 3, c0 + 4]].reshape(k, 2, 2)
+        # rows c0..c0+7: lat, lon, ee, en, nn, t, t_sigma, ok; ce..ce+2: a, b, bearing
+        cov = np.moveaxis(cols[c0 + _COV_ROWS], 0, -1).reshape(k, 2, 2)
         return PointPrediction(
-            out[:, c0].copy(), out[:, c0 + 1].copy(), out[:, ce].copy(), out[:, ce + 1].copy(),
-            out[:, ce + 2].copy(), cov, _add_s(t_ns, out[:, c0 + 5]), out[:, c0 + 6].copy(),
-            out[:, c0 + 7].astype(np.bool_),  # 0.0 or 1.0
+            cols[c0], cols[c0 + 1], cols[ce], cols[ce + 1], cols[ce + 2], cov,
+            _add_s(t_ns, cols[c0 + 5]), cols[c0 + 6], cols[c0 + 7].astype(np.bool_),
         )  # fmt: skip
 
     return Predictions(
-        point(kp.C_I_LAT, kp.C_I_A), point(kp.C_L_LAT, kp.C_L_A),
-        out[:, kp.C_APO].copy(), out[:, kp.C_APO_S].copy(),
-    )  # fmt: skip
+        point(kp.C_I_LAT, kp.C_I_A), point(kp.C_L_LAT, kp.C_L_A), cols[kp.C_APO], cols[kp.C_APO_S]
+    )
+
+
+_COV_ROWS = np.array([2, 3, 3, 4])  # [[ee, en], [en, nn]] from a point's rows
+
+
+def _rows(a: ArrayLike, k: int) -> Array:
+    """``a`` as a (K,) float array (a scalar is repeated)."""
+    a = np.asarray(a, dtype=float)
+    return a if a.shape == (k,) else np.broadcast_to(a, (k,))
+
+
+def _flags(a: ArrayLike, k: int) -> NDArray[np.bool_]:
+    """``a`` as a C-contiguous, writeable (K,) bool array (one kernel signature)."""
+    a = np.asarray(a)
+    if a.shape == (k,) and a.dtype == np.bool_ and a.flags.c_contiguous and a.flags.writeable:
+        return a
+    return np.require(np.broadcast_to(a, (k,)), np.bool_, ("C", "W"))
 
 
 @np.errstate(invalid="ignore", over="ignore")

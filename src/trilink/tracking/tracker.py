@@ -39,7 +39,7 @@ from trilink.tracking.imm import N_MODELS, combine, imm_predict, imm_update, p_b
 from trilink.tracking.initiation import initiate
 from trilink.tracking.jit import warm_up
 from trilink.tracking.management import phase_of, scan_candidates, stale
-from trilink.tracking.prediction import Predictions, predict_points
+from trilink.tracking.prediction import PointPrediction, Predictions, predict_points
 from trilink.tracking.records import (
     CONFIRMED,
     TENTATIVE,
@@ -328,50 +328,53 @@ class NationalTracker:
                 xc[conf], Pc[conf], np.full(conf.size, self.t_ns, dtype=np.int64),
                 pb[conf] > 0.5, self.burnout_h[conf], self.cfg,
             )  # fmt: skip
-        where = {int(i): k for k, i in enumerate(conf)}
-        names = np.array(sorted(self._sensors, key=self._sensors.__getitem__) or [""])
+        points: dict[int, tuple[GroundPoint | None, GroundPoint | None, float, float]] = {}
+        if pred is not None:
+            impacts, launches = _points(pred.impact), _points(pred.launch)
+            apo, apo_s = pred.apogee_m.tolist(), pred.apogee_sigma_m.tolist()
+            for k, i in enumerate(conf.tolist()):
+                points[i] = (impacts[k], launches[k], apo[k], apo_s[k])
+        none = (None, None, float("nan"), float("nan"))
+        names = sorted(self._sensors, key=self._sensors.__getitem__)
+        watch = self.watch[:, : len(names)].tolist()
+        ids, hits, pbl = self.ids.tolist(), self.hits.tolist(), pb.tolist()
+        status = np.where(self.confirmed, CONFIRMED, TENTATIVE).tolist()
+        thrust, kappa, phases = xc[:, IA].tolist(), xc[:, IK].tolist(), phase.tolist()
+        x6, P6 = xc[:, 0:6], Pc[:, 0:6, 0:6]
+        t_now = int(self.t_ns or 0)
         out = []
         for i in range(len(self)):
-            k = where.get(i)
-            impact = launch = None
-            apo = apo_s = float("nan")
-            if pred is not None and k is not None:
-                impact = _point(pred.impact, k)
-                launch = _point(pred.launch, k)
-                apo, apo_s = float(pred.apogee_m[k]), float(pred.apogee_sigma_m[k])
+            impact, launch, a, a_s = points.get(i, none)
             out.append(
                 TrackEstimate(
-                    int(self.ids[i]),
-                    int(self.t_ns or 0),
-                    CONFIRMED if self.confirmed[i] else TENTATIVE,
-                    str(phase[i]),
-                    float(pb[i]),
-                    xc[i, 0:6].copy(),
-                    Pc[i, 0:6, 0:6].copy(),
-                    float(xc[i, IA]),
-                    float(xc[i, IK]),
+                    ids[i],
+                    t_now,
+                    status[i],
+                    phases[i],
+                    pbl[i],
+                    x6[i].copy(),
+                    P6[i].copy(),
+                    thrust[i],
+                    kappa[i],
                     impact,
                     launch,
-                    apo,
-                    apo_s,
-                    n_updates=int(self.hits[i]),
-                    sensors=tuple(str(n) for n in names[self.watch[i, : names.size]]),
+                    a,
+                    a_s,
+                    n_updates=hits[i],
+                    sensors=tuple(n for n, w in zip(names, watch[i], strict=True) if w),
                 )
             )
         return out
 
 
-def _point(p: object, k: int) -> GroundPoint | None:
-    from trilink.tracking.prediction import PointPrediction
-
-    assert isinstance(p, PointPrediction)
-    if not p.valid[k]:
-        return None
-    return GroundPoint(
-        float(p.lat_rad[k]), float(p.lon_rad[k]), float(p.semi_major_m[k]),
-        float(p.semi_minor_m[k]), float(p.orientation_rad[k]), int(p.t_ns[k]),
-        float(p.t_sigma_s[k]),
+def _points(p: PointPrediction) -> list[GroundPoint | None]:
+    """The K rows of ``p`` as GroundPoints (None where not valid)."""
+    cols = zip(
+        p.valid.tolist(), p.lat_rad.tolist(), p.lon_rad.tolist(), p.semi_major_m.tolist(),
+        p.semi_minor_m.tolist(), p.orientation_rad.tolist(), p.t_ns.tolist(),
+        p.t_sigma_s.tolist(), strict=True,
     )  # fmt: skip
+    return [GroundPoint(*row[1:]) if row[0] else None for row in cols]
 
 
 def _scatter(dst: Predictions, src: Predictions, sel: NDArray[np.intp]) -> None:
@@ -388,8 +391,6 @@ def _scatter(dst: Predictions, src: Predictions, sel: NDArray[np.intp]) -> None:
 
 def empty_predictions(k: int) -> Predictions:
     """Predictions of K rows that are all unavailable (NaN, valid False)."""
-    from trilink.tracking.prediction import PointPrediction
-
     nan = np.full(k, np.nan)
 
     def pp() -> PointPrediction:
