@@ -36,7 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from trilink.geo.wgs84 import OMEGA
+from trilink.fusion import compiled
+from trilink.geo.wgs84 import GM, J2, OMEGA, A
 from trilink.physics.gravity import gravity_j2, gravity_j2_jacobian, rotating_frame_acceleration
 
 Array = NDArray[np.float64]
@@ -215,6 +216,13 @@ def propagate(
     n = _n_steps(dt, max_step_s)
     if n == 0:
         return x, cov
+    if compiled.use_kernels():
+        from trilink.fusion.kernels_align import propagate_kernel
+
+        return propagate_kernel(
+            np.ascontiguousarray(x), np.ascontiguousarray(cov), np.ascontiguousarray(dt),
+            np.ascontiguousarray(q), np.ascontiguousarray(sig), n, GM, J2, A, OMEGA,
+        )  # fmt: skip
     h = dt / n
     psi_total = np.zeros((x.shape[0], 6, 3))
     q_step = white_noise_q(h, q)
@@ -232,11 +240,13 @@ def phase_noise(
     """Per-row (q, sigma_acc) arrays (N,) for flight-phase names (N,); unknown -> "unknown"."""
     table = DEFAULT_PROCESS_NOISE if table is None else table
     fallback = table.get("unknown", DEFAULT_PROCESS_NOISE["unknown"])
-    names = np.asarray(phase, dtype=object).ravel()
-    uniq, inverse = np.unique(names.astype(str), return_inverse=True)
-    q = np.array([table.get(u, fallback).q_m2ps3 for u in uniq], dtype=float)
-    s = np.array([table.get(u, fallback).sigma_acc_mps2 for u in uniq], dtype=float)
-    return q[inverse], s[inverse]
+    names = np.asarray(phase, dtype=object).ravel().tolist()
+    # A dict lookup per row: the few phase names repeat, and np.unique's sort of a string
+    # array cost more than the propagation itself for the hub's small batches.
+    noise = {u: table.get(str(u), fallback) for u in set(names)}
+    q = np.fromiter((noise[u].q_m2ps3 for u in names), float, count=len(names))
+    s = np.fromiter((noise[u].sigma_acc_mps2 for u in names), float, count=len(names))
+    return q, s
 
 
 def align(

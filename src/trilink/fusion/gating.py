@@ -28,6 +28,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from trilink.fusion import compiled
+
 Array = NDArray[np.float64]
 Index = NDArray[np.intp]
 
@@ -40,10 +42,14 @@ def difference_distance(xa: Array, Pa: Array, xb: Array, Pb: Array) -> tuple[Arr
     Rows are paired: xa (K, n) with xb (K, n). A pair whose summed covariance is not
     positive definite gets an infinite distance.
     """
+    if xa.shape[0] == 0:
+        return np.empty(0), np.empty(0)
+    if compiled.use_kernels() and xa.shape[-1] == 6:
+        from trilink.fusion.kernels_ci import distance_kernel
+
+        return distance_kernel(*(np.ascontiguousarray(a, dtype=float) for a in (xa, Pa, xb, Pb)))
     d = xa - xb
     S = Pa + Pb
-    if d.shape[0] == 0:
-        return np.empty(0), np.empty(0)
     sign, logdet = np.linalg.slogdet(S)
     with np.errstate(all="ignore"):
         sol = np.linalg.solve(S, d[..., None])[..., 0]
@@ -136,6 +142,8 @@ def assign(ia: Index, ib: Index, cost: Array, na: int, nb: int) -> tuple[Index, 
     """
     if ia.size == 0:
         return np.empty(0, np.intp), np.empty(0, np.intp)
+    if np.unique(ia).size == ia.size and np.unique(ib).size == ib.size:
+        return ia, ib  # every pair is its own component: the common case, no graph needed
     graph = coo_matrix((np.ones(ia.size), (ia, na + ib)), shape=(na + nb, na + nb))
     _, label = connected_components(graph, directed=False)
     comp = label[ia]

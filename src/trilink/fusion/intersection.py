@@ -38,6 +38,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from trilink.fusion import compiled
 from trilink.fusion.pair import ci_pair, ici_pair
 
 Array = NDArray[np.float64]
@@ -260,6 +261,15 @@ def covariance_intersection(
     xm, Pm, m, lead = _prepare(x, P, mask)
     n_rows, k = m.shape
     n = xm.shape[-1]
+    if compiled.use_kernels() and n == 6:
+        from trilink.fusion.kernels_ci import ci_kernel
+
+        xf, Pf, w, good = ci_kernel(xm, Pm, m, criterion == "trace", omega == "fast", 30, 1e-12)
+        if not np.all(good):
+            raise np.linalg.LinAlgError(
+                "covariance_intersection: an input is not positive definite"
+            )
+        return xf.reshape(*lead, n), Pf.reshape(*lead, n, n), w.reshape(*lead, k)
     count = m.sum(axis=1)
     xf, Pf = np.full((n_rows, n), np.nan), np.full((n_rows, n, n), np.nan)
     w = np.zeros((n_rows, k))
