@@ -28,12 +28,17 @@ def disputed_pairings(
 ) -> NDArray[np.bool_]:
     """(M,) True where two contributors of a system track differ by d^2 > ``gate``."""
     disputed = np.zeros(len(idx), bool)
-    for j in range(idx.shape[1]):
-        for k in range(j + 1, idx.shape[1]):
-            r = np.flatnonzero((idx[:, j] >= 0) & (idx[:, k] >= 0))
-            a, b = idx[r, j], idx[r, k]
-            d2, _ = difference_distance(xa[a], Pa[a], xa[b], Pa[b])
-            disputed[r] |= d2 > gate
+    k = idx.shape[1]
+    if k < 2:
+        return disputed
+    # Every pair of slots of every row at once: one distance call for the whole table.
+    cj, ck = np.triu_indices(k, 1)
+    a, b = idx[:, cj].ravel(), idx[:, ck].ravel()
+    row = np.repeat(np.arange(len(idx)), cj.size)
+    both = (a >= 0) & (b >= 0)
+    a, b, row = a[both], b[both], row[both]
+    d2, _ = difference_distance(xa[a], Pa[a], xa[b], Pa[b])
+    disputed[row[d2 > gate]] = True
     return disputed
 
 
@@ -56,8 +61,10 @@ def least_consistent(
 
 def nation_bits(idx: NDArray[np.intp], source: NDArray[np.object_]) -> NDArray[np.int64]:
     """(M,) bit set of the nations feeding each system track (bit per distinct source)."""
-    _, code = np.unique(source.astype(str), return_inverse=True)
-    bits = np.append(np.left_shift(1, code.astype(np.int64)), 0)[idx]
+    names = source.tolist()
+    code = {name: i for i, name in enumerate(sorted(set(map(str, names))))}
+    bit = np.fromiter((1 << code[str(n)] for n in names), np.int64, count=len(names))
+    bits = np.append(bit, 0)[idx]
     return np.bitwise_or.reduce(bits, axis=1)
 
 

@@ -100,6 +100,18 @@ class SystemTrackTable:
         events: list[FusionEvent] = []
         self.nat.ingest(batch)
         self._expire_national(t_ns, events)
+        if len(self.nat) == 0 and len(self.sys) == 0:
+            # Nothing to fuse (before the first launch, after the last drop): an empty
+            # picture without the cycle's stages, about a third of a trial's hub cycles.
+            self.t_ns = t_ns
+            empty = _Fused(
+                np.empty((0, 6)),
+                np.empty((0, 6, 6)),
+                np.zeros(0, bool),
+                self.sys.phase.copy(),
+                self.sys.last_report_ns.copy(),
+            )
+            return self._commit(empty, np.zeros(0, bool), t_ns, events)
         xa, Pa = self._align(t_ns)
         xs, Ps = self._predict_systems(t_ns)
         suspect = self._decorrelate(xa, Pa, t_ns, events)

@@ -47,6 +47,7 @@ class NationalStore:
         self.sys = np.empty(0, np.int64)
         self.fresh = np.empty(0, bool)  # got a new report in the latest ingest
         self.lost = np.empty(0, bool)  # its newest report says the nation lost it
+        self._groups_memo: tuple[bytes, bytes, NDArray[np.intp]] | None = None
 
     def __len__(self) -> int:
         return int(self.t_ns.shape[0])
@@ -125,7 +126,21 @@ class NationalStore:
         return gone
 
     def groups(self, numbers: NDArray[np.int64]) -> NDArray[np.intp]:
-        """Rows bound to each system number (M, K), -1 padded; ``numbers`` ascending."""
+        """Rows bound to each system number (M, K), -1 padded; ``numbers`` ascending.
+
+        The result is read-only and remembered for the same bindings and numbers (a cycle
+        asks five times, and most cycles change nothing in between).
+        """
+        memo = self._groups_memo
+        key_sys, key_num = self.sys.tobytes(), np.asarray(numbers, np.int64).tobytes()
+        if memo is not None and memo[0] == key_sys and memo[1] == key_num:
+            return memo[2]
+        idx = self._groups(numbers)
+        idx.setflags(write=False)
+        self._groups_memo = (key_sys, key_num, idx)
+        return idx
+
+    def _groups(self, numbers: NDArray[np.int64]) -> NDArray[np.intp]:
         bound = np.flatnonzero(self.sys >= 0)
         srow = np.searchsorted(numbers, self.sys[bound])
         if bound.size == 0:
