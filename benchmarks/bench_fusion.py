@@ -1,12 +1,19 @@
 """Hub fusion throughput and consistency, measured in one run.
 
-Throughput (issue 4, "Speed"): ``--tracks`` (1,000) objects on ballistic arcs spread over
-the Korean peninsula and the Sea of Japan, each tracked by two nations (KOR and JPN)
-whose reports arrive once a second with state times jittered over the last second. The
-hub fuses every second: one :meth:`SystemTrackTable.update` per scan with 2 x tracks
-reports. Printed:
+Throughput (issues 4 and 7, "Speed"): ``--tracks`` (1,000) objects on ballistic arcs
+spread over the Korean peninsula and the Sea of Japan, each tracked by ``--nations`` (3:
+KOR, JPN, USA) whose reports arrive once a second with state times jittered over the
+last second. The hub fuses every second: one :meth:`SystemTrackTable.update` per scan
+with nations x tracks reports. Printed:
 
-* the cold start (every national track new: 2,000 tracks associated from nothing);
+* before / after in one run, for the default configuration: the fusion room as it was at
+  commit ``--before`` (loaded from git into a private package), the NumPy reference path
+  of today's code (``trilink.fusion.compiled.numpy_reference``) and the compiled kernels
+  (the default), on the same scans and on the SRBM salvo's real hub cycles (captured from
+  one Monte Carlo trial, ``run_trial`` on the built-in scenario, launches srbm-1..3,
+  configuration "trilateral"; ``--no-salvo`` skips it): milliseconds per cycle, reports
+  per CPU-second, and the largest difference between the pictures;
+* the cold start (every national track new: 3,000 tracks associated from nothing);
 * steady state: updates per second, reports per second, milliseconds per update
   (median and 95th percentile over ``--scans`` scans);
 * per-phase shares of an update (from a cProfile run of the same scans, scaled to the
@@ -19,15 +26,23 @@ reports. Printed:
 
 Report generation is outside the clock; only ``update`` is timed.
 
-Run: ``.venv/bin/python benchmarks/bench_fusion.py [--tracks 1000] [--scans 30]``.
+Run: ``.venv/bin/python benchmarks/bench_fusion.py [--tracks 1000] [--scans 30]
+[--nations 3] [--no-salvo] [--before COMMIT]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import dataclasses
+import importlib
 import pstats
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize_scalar
@@ -42,9 +57,11 @@ from trilink.fusion import (
     fuse,
 )
 from trilink.fusion.align import propagate_state
+from trilink.fusion.compiled import numpy_reference
 from trilink.fusion.synthetic import (
     JPN,
     KOR,
+    USA,
     correlated_errors,
     launch_state,
     national_batch,
@@ -54,6 +71,9 @@ from trilink.geo.wgs84 import DEG
 
 T0_NS = 1_750_000_000_000_000_000
 NS = 1_000_000_000
+NATIONS = (KOR, JPN, USA)
+BEFORE = "3a66fe6"  # the fusion room before the speed work of session 2
+REPO = Path(__file__).resolve().parents[1]
 PHASES = (
     ("ingest", "ingest"),
     ("expire", "_expire_national"),
@@ -79,16 +99,19 @@ def make_objects(n: int, rng: np.random.Generator) -> np.ndarray:
     )
 
 
-def make_scans(n: int, scans: int, rho: float, seed: int) -> list[tuple[int, NationalTrackBatch]]:
-    """(fusion time, batch of both nations' reports) per scan."""
+def make_scans(
+    n: int, scans: int, rho: float, seed: int, n_nations: int = 3
+) -> list[tuple[int, NationalTrackBatch]]:
+    """(fusion time, batch of every nation's reports) per scan."""
     rng = np.random.default_rng(seed)
     x = make_objects(n, rng)
+    nations = NATIONS[:n_nations]
     out = []
     for k in range(scans):
         t_ns = T0_NS + k * NS
-        lag = rng.uniform(0.0, 1.0, (2, n))  # each track's state time within the last second
-        truth = [propagate_state(x, -lag[i]) for i in range(2)]
-        P = np.stack([radar_covariance(truth[i][:, :3], nat) for i, nat in enumerate((KOR, JPN))])
+        lag = rng.uniform(0.0, 1.0, (len(nations), n))  # state times within the last second
+        truth = [propagate_state(x, -lag[i]) for i in range(len(nations))]
+        P = np.stack([radar_covariance(truth[i][:, :3], nat) for i, nat in enumerate(nations)])
         err = correlated_errors(P, rho, rng)
         batches = [
             national_batch(
@@ -98,11 +121,118 @@ def make_scans(n: int, scans: int, rho: float, seed: int) -> list[tuple[int, Nat
                 truth[i] + err[i],
                 P[i],
             )
-            for i, nat in enumerate((KOR, JPN))
+            for i, nat in enumerate(nations)
         ]
         out.append((t_ns, NationalTrackBatch.concatenate(batches)))
         x = propagate_state(x, 1.0)
     return out
+
+
+def load_before(commit: str) -> Any:
+    """The fusion room as of ``commit``, imported from git as the private package
+    ``fusion_before`` (its own ``trilink.fusion`` imports rewritten); None without git."""
+    try:
+        names = subprocess.run(
+            ["git", "ls-tree", "--name-only", f"{commit}:src/trilink/fusion"],
+            cwd=REPO, capture_output=True, text=True, check=True,
+        ).stdout.split()  # fmt: skip
+        root = Path(tempfile.mkdtemp(prefix="bench_fusion_"))
+        (root / "fusion_before").mkdir()
+        for name in (n for n in names if n.endswith(".py")):
+            src = subprocess.run(
+                ["git", "show", f"{commit}:src/trilink/fusion/{name}"],
+                cwd=REPO, capture_output=True, text=True, check=True,
+            ).stdout  # fmt: skip
+            src = src.replace("from trilink.fusion.", "from fusion_before.")
+            src = src.replace("from trilink.fusion import", "from fusion_before import")
+            (root / "fusion_before" / name).write_text(src)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        print(f"(no 'before' column: cannot read commit {commit} from git: {exc})")
+        return None
+    sys.path.insert(0, str(root))
+    return importlib.import_module("fusion_before")
+
+
+def capture_salvo(seed: int) -> list[tuple[int, NationalTrackBatch, FusionConfig]]:
+    """The hub's fusion calls of one SRBM-salvo trial (srbm-1..3, trilateral)."""
+    from trilink.evaluate.montecarlo import run_trial
+    from trilink.fusion import table as table_module
+    from trilink.scenario import load_scenario
+
+    calls: list[tuple[int, NationalTrackBatch, FusionConfig]] = []
+    original = table_module.SystemTrackTable.update
+
+    def spy(self, batch, t_ns):  # type: ignore[no-untyped-def]
+        calls.append((int(t_ns), batch, self.config))
+        return original(self, batch, t_ns)
+
+    sc = load_scenario("korea-japan")
+    salvo = ("srbm-1", "srbm-2", "srbm-3")
+    sc = dataclasses.replace(sc, launches=tuple(x for x in sc.launches if x.id in salvo))
+    table_module.SystemTrackTable.update = spy  # type: ignore[method-assign]
+    try:
+        run_trial(sc, "trilateral", seed, warnings=False)
+    finally:
+        table_module.SystemTrackTable.update = original  # type: ignore[method-assign]
+    return calls
+
+
+def replay(table_cls: Any, config: Any, cycles: list[tuple[int, NationalTrackBatch]], reps: int):
+    """CPU seconds of the fastest of ``reps`` replays of ``cycles``, and its pictures."""
+    best, pictures = np.inf, []
+    for _ in range(reps):
+        table, out = table_cls(config), []
+        t0 = time.process_time()
+        for t_ns, batch in cycles:
+            out.append(table.update(batch, t_ns))
+        best = min(best, time.process_time() - t0)
+        pictures = out
+    return best, pictures
+
+
+def picture_difference(a: list[Any], b: list[Any]) -> tuple[float, bool]:
+    """Largest relative difference of fused x and P (per row, scaled by the row's largest
+    entry) and whether numbers, statuses, contributors and events all agree."""
+    worst, same = 0.0, len(a) == len(b)
+    for pa, pb in zip(a, b, strict=False):
+        same &= bool(np.array_equal(pa.number, pb.number)) and pa.contributors == pb.contributors
+        same &= bool(np.array_equal(pa.status, pb.status))
+        same &= [dataclasses.astuple(e) for e in pa.events] == [
+            dataclasses.astuple(e) for e in pb.events
+        ]
+        if not same or len(pa) == 0:
+            continue
+        for u, v in ((pa.x, pb.x), (pa.P, pb.P)):
+            scale = np.abs(u).reshape(len(u), -1).max(axis=1)
+            diff = np.abs(u - v).reshape(len(u), -1).max(axis=1) / np.maximum(scale, 1e-300)
+            worst = max(worst, float(np.nanmax(diff)))
+    return worst, same
+
+
+def before_after(
+    label: str, before: Any, cycles: list[tuple[int, NationalTrackBatch]], config: Any,
+    reports: int, reps: int,
+) -> None:  # fmt: skip
+    """Print ms per cycle and reports per CPU-second: before, NumPy reference, compiled."""
+    SystemTrackTable(config).update(*cycles[0][::-1])  # compile or load the kernels first
+    rows = []
+    if before is not None:
+        old_cfg = before.FusionConfig.from_dict(config.to_dict())
+        rows.append((f"before ({BEFORE})", *replay(before.SystemTrackTable, old_cfg, cycles, reps)))
+    with numpy_reference():
+        rows.append(("NumPy reference path", *replay(SystemTrackTable, config, cycles, reps)))
+    rows.append(("compiled (default)", *replay(SystemTrackTable, config, cycles, reps)))
+    base = rows[0]
+    print(f"\n{label}: {len(cycles)} hub cycles, {reports:,} reports")
+    print(
+        f"{'':<26}{'ms/cycle':>10}{'reports/CPU-s':>15}{'speed-up':>10}{'max rel diff':>14}  same"
+    )
+    for name, cpu, pics in rows:
+        diff, same = picture_difference(base[2], pics)
+        print(
+            f"{name:<26}{cpu / len(cycles) * 1e3:>10.3f}{reports / cpu:>15,.0f}"
+            f"{base[1] / cpu:>9.1f}x{diff:>14.1e}  {'yes' if same else 'NO'}"
+        )
 
 
 def run_table(config: FusionConfig, scans: list[tuple[int, NationalTrackBatch]]):
@@ -142,8 +272,8 @@ def peer_ci(scans: list[tuple[int, NationalTrackBatch]], n_loop: int):
     t_ns, batch = scans[-1]
     xa, Pa = align(batch.x, batch.P, batch.t_ns, batch.phase, t_ns)
     n = len(batch) // 2
-    P = np.stack([Pa[:n], Pa[n:]], axis=1)
-    x = np.stack([xa[:n], xa[n:]], axis=1)
+    P = np.stack([Pa[:n], Pa[n : 2 * n]], axis=1)  # the first two nations
+    x = np.stack([xa[:n], xa[n : 2 * n]], axis=1)
     t0 = time.perf_counter()
     fuse(x, P)
     batched = (time.perf_counter() - t0) / n
@@ -184,22 +314,39 @@ def nees_table(n: int, seed: int):
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--tracks", type=int, default=1000, help="objects, each seen by both nations")
+    ap.add_argument("--tracks", type=int, default=1000, help="objects, each seen by every nation")
+    ap.add_argument("--nations", type=int, default=3, choices=(2, 3), help="KOR, JPN (, USA)")
     ap.add_argument("--scans", type=int, default=30, help="hub updates, one per second")
     ap.add_argument("--rho", type=float, default=0.5, help="common share of national errors")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--nees-samples", type=int, default=20000)
+    ap.add_argument("--no-salvo", action="store_true", help="skip the SRBM-salvo replay")
+    ap.add_argument("--before", default=BEFORE, help="git commit of the 'before' column")
+    ap.add_argument("--reps", type=int, default=3, help="replays per column (fastest kept)")
     args = ap.parse_args(argv)
 
-    scans = make_scans(args.tracks, args.scans + 1, args.rho, args.seed)
-    reports = 2 * args.tracks
+    scans = make_scans(args.tracks, args.scans + 1, args.rho, args.seed, args.nations)
+    reports = args.nations * args.tracks
     print(
-        f"hub fusion: {args.tracks} objects x 2 nations = {reports} reports per scan, "
-        f"{args.scans} scans (1 s apart)\n"
+        f"hub fusion: {args.tracks} objects x {args.nations} nations = {reports} reports per "
+        f"scan, {args.scans} scans (1 s apart)"
     )
-    print(
-        f"{'variant':<28}{'cold ms':>9}{'p50 ms':>9}{'p95 ms':>9}{'updates/s':>11}{'reports/s':>12}"
-    )
+    before = load_before(args.before)
+    if not args.no_salvo:
+        t0 = time.process_time()
+        calls = capture_salvo(seed=1000)
+        print(f"(salvo trial captured in {time.process_time() - t0:.1f} CPU-s)")
+        cycles = [(t, b) for t, b, _ in calls]
+        before_after(
+            "SRBM salvo (srbm-1..3, trilateral, seed 1000)", before, cycles, calls[0][2],
+            sum(len(b) for _, b in cycles), args.reps,
+        )  # fmt: skip
+    before_after(
+        f"{args.tracks} objects x {args.nations} nations", before, scans[1:], FusionConfig(),
+        reports * (len(scans) - 1), 1,
+    )  # fmt: skip
+    print(f"\n{'variant (compiled)':<28}{'cold ms':>9}{'p50 ms':>9}{'p95 ms':>9}"
+          f"{'updates/s':>11}{'reports/s':>12}")  # fmt: skip
     variants = {
         "CI, optimal omega (default)": FusionConfig(),
         "CI, fast omega": FusionConfig(omega="fast"),
@@ -219,10 +366,11 @@ def main(argv: list[str] | None = None) -> int:
 
     assert picture is not None
     live = picture.live()
-    both = sum(1 for est in picture if est.status == "active" and len(est.sources) == 2)
+    full = sum(1 for est in picture if est.status == "active" and len(est.sources) == args.nations)
     print(
         f"\npicture after {args.scans} scans: {int(live.sum())} live system tracks "
-        f"({both} fusing both nations), highest number issued {int(picture.number.max())}"
+        f"({full} fusing all {args.nations} nations), highest number issued "
+        f"{int(picture.number.max())}"
     )
 
     share = profile_phases(FusionConfig(), scans)

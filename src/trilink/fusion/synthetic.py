@@ -54,6 +54,8 @@ class NationModel:
 
 KOR = NationModel("KOR", (36.5 * DEG, 127.8 * DEG, 100.0))
 JPN = NationModel("JPN", (38.1 * DEG, 138.4 * DEG, 200.0), 80.0, 300.0, 10.0, 30.0)
+# AN/TPY-2 in forward-based mode at Kyogamisaki (shared/FACTS.md), X band: sharper.
+USA = NationModel("USA", (35.77 * DEG, 135.22 * DEG, 100.0), 40.0, 250.0, 6.0, 25.0)
 
 
 def launch_state(
