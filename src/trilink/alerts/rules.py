@@ -26,8 +26,10 @@ Material changes and the message life cycle (Alert / Update / Cancel) are decide
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -196,6 +198,67 @@ class Assessment:
         return self.level == "threat"
 
 
+class Footprint:
+    """Where one threat's geometry meets one partner's areas: the facts :func:`decide` needs.
+
+    ``place``/``nominal`` are :mod:`~trilink.alerts.territory` codes (innermost area the
+    95 % ellipse reaches; area holding the nominal impact point), ``overflight`` whether
+    the remaining ground track crosses the territory. The 3-sigma ellipse's distance to
+    the zone is costly (a clipped projection of the zone) and the rules need it only to
+    release a held threat, the warning text only when a message is sent: it is computed
+    on first use by ``distance_fn`` and kept.
+    """
+
+    __slots__ = ("_distance", "_distance_fn", "nominal", "overflight", "place")
+
+    def __init__(
+        self,
+        overflight: bool,
+        place: int,
+        nominal: int,
+        distance_fn: Callable[[], float] | None = None,
+        distance_m: float | None = None,
+    ):
+        self.overflight = bool(overflight)
+        self.place = int(place)
+        self.nominal = int(nominal)
+        self._distance_fn = distance_fn
+        self._distance = distance_m
+
+    def distance_m(self) -> float:
+        """Distance [m] from the 3-sigma ellipse to the zone (0 when the 95 % one reaches
+        an area, inf without a prediction or past the window)."""
+        if self._distance is None:
+            if self.place != OUTSIDE:
+                self._distance = 0.0
+            elif self._distance_fn is None:
+                self._distance = math.inf
+            else:
+                self._distance = float(self._distance_fn())
+        return self._distance
+
+
+def footprint(threat: ThreatInput, territory: Territory, rules: WarningRules) -> Footprint:
+    """The facts about ``threat`` against ``territory``, one geometry at a time (the
+    reference; :mod:`trilink.alerts.batch` computes the same for many tracks at once)."""
+    flying = threat.confirmed and threat.status == "in_flight"
+    track = threat.ground_track_rad
+    overflight = bool(
+        flying and track.shape[0] > 0 and territory.track_crosses(track, rules.overflight_kind)
+    )
+    if threat.impact is None:
+        return Footprint(overflight, OUTSIDE, OUTSIDE, distance_m=math.inf)
+    imp = threat.impact
+    place = territory.area_place(imp.ring(rules.threat_k))
+    nominal = int(territory.locate(imp.lat_rad, imp.lon_rad))
+    return Footprint(
+        overflight,
+        place,
+        nominal,
+        distance_fn=lambda: territory.distance_m(imp.ring(rules.clear_k), "zone"),
+    )
+
+
 def assess(
     threat: ThreatInput,
     territory: Territory,
@@ -203,21 +266,26 @@ def assess(
     previously_threatened: bool = False,
 ) -> Assessment:
     """Apply the rules (module docstring) for ``territory``'s nation. Pure."""
+    return decide(threat, footprint(threat, territory, rules), rules, previously_threatened)
+
+
+def decide(
+    threat: ThreatInput,
+    facts: Footprint,
+    rules: WarningRules = WarningRules(),
+    previously_threatened: bool = False,
+    *,
+    need_distance: bool = True,
+) -> Assessment:
+    """The rules' verdict from the geometric facts. With ``need_distance=False`` the
+    3-sigma distance is computed only if the verdict depends on it (releasing a held
+    threat); otherwise the Assessment carries NaN there, and :func:`with_distance`
+    completes it before it is shown to anyone."""
     tti = threat.time_to_impact_s
     flying = threat.confirmed and threat.status == "in_flight"
-
-    track = threat.ground_track_rad
-    overflight = bool(
-        flying and track.shape[0] > 0 and territory.track_crosses(track, rules.overflight_kind)
-    )
-    threat_impact, place, nominal, distance = False, OUTSIDE, OUTSIDE, math.inf
-    if threat.impact is not None:
-        imp = threat.impact
-        ring95 = imp.ring(rules.threat_k)
-        place = territory.area_place(ring95)
-        threat_impact = place != OUTSIDE
-        nominal = int(territory.locate(imp.lat_rad, imp.lon_rad))
-        distance = 0.0 if threat_impact else territory.distance_m(imp.ring(rules.clear_k), "zone")
+    overflight = facts.overflight and flying
+    place, nominal = facts.place, facts.nominal
+    threat_impact = place != OUTSIDE
     if not flying:
         # Fallen, lost or unconfirmed: no level, but where it fell is still reported.
         return Assessment(
@@ -227,14 +295,19 @@ def assess(
             False,
             PLACE_NAMES[place],
             PLACE_NAMES[nominal],
-            distance,
+            facts.distance_m() if need_distance else math.nan,
             tti,
             "Observed",
         )
 
-    far = distance > rules.far_distance_m and not overflight
     raised = threat_impact or overflight
-    held = (not raised) and previously_threatened and not far
+    # far = 3-sigma ellipse beyond far_distance_m and no overflight: asked only when it
+    # decides something (a held threat), so the distance is computed only then.
+    held = (
+        (not raised)
+        and previously_threatened
+        and not (facts.distance_m() > rules.far_distance_m and not overflight)
+    )
     level = "threat" if (raised or held) else "launch"
 
     # The ground track given is the nominal one, so an overflight is as likely as the
@@ -248,7 +321,14 @@ def assess(
         held=held,
         impact_place=PLACE_NAMES[place],
         nominal_place=PLACE_NAMES[nominal],
-        distance_to_zone_m=distance,
+        distance_to_zone_m=facts.distance_m() if need_distance else math.nan,
         time_to_impact_s=tti,
         certainty=certainty,
     )
+
+
+def with_distance(a: Assessment, facts: Footprint) -> Assessment:
+    """``a`` with its 3-sigma distance filled in (see :func:`decide`)."""
+    if not math.isnan(a.distance_to_zone_m):
+        return a
+    return dataclasses.replace(a, distance_to_zone_m=facts.distance_m())

@@ -35,9 +35,19 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from trilink.alerts.rules import Assessment, ImpactPrediction, ThreatInput, WarningRules, assess
+from trilink.alerts.rules import (
+    Assessment,
+    Footprint,
+    ImpactPrediction,
+    ThreatInput,
+    WarningRules,
+    assess,
+    decide,
+    footprint,
+    with_distance,
+)
 from trilink.alerts.territory import Territory
-from trilink.geo.geodesic import geodesic_inverse
+from trilink.geo.geodesic import geodesic_inverse, vincenty_distance_m
 
 MSG_TYPES = ("Alert", "Update", "Cancel")
 
@@ -113,9 +123,7 @@ def material_changes(
     if announced is None:
         notes.append("impact point predicted")
         return tuple(notes), True
-    shift_m = float(
-        geodesic_inverse(announced.lat_rad, announced.lon_rad, new.lat_rad, new.lon_rad)[0]
-    )
+    shift_m = impact_shift_m(announced, new, rules.impact_shift_m)
     if shift_m >= rules.impact_shift_m:
         notes.append(f"impact point moved {shift_m / 1e3:.1f} km")
     dt_s = (new.t_ns - announced.t_ns) / 1e9
@@ -125,6 +133,21 @@ def material_changes(
     if size is not None:
         notes.append(size)
     return tuple(notes), urgent
+
+
+def impact_shift_m(old: ImpactPrediction, new: ImpactPrediction, threshold_m: float) -> float:
+    """Geodesic distance [m] between two predicted impact points, exact (Karney, via
+    geographiclib) whenever it may reach ``threshold_m``.
+
+    Vincenty's compiled inverse (1 us, agrees to ~1e-11 relative) answers first; only a
+    distance within 1e-6 of the threshold or beyond it is recomputed exactly (150 us),
+    so the comparison and any distance written into a warning are the exact ones.
+    """
+    args = (old.lat_rad, old.lon_rad, new.lat_rad, new.lon_rad)
+    approx = vincenty_distance_m(*args)
+    if approx < threshold_m * (1.0 - 1e-6):
+        return approx
+    return float(geodesic_inverse(*args)[0])
 
 
 def ellipse_change(
@@ -164,8 +187,13 @@ class WarningState:
         thread = self._threads.get(track_id)
         return thread.level if thread else "none"
 
-    def step(self, threat: ThreatInput) -> WarningEvent | None:
-        """Decide the message (if any) that this new information about a track calls for."""
+    def step(self, threat: ThreatInput, facts: Footprint | None = None) -> WarningEvent | None:
+        """Decide the message (if any) that this new information about a track calls for.
+
+        ``facts``: the geometry of ``threat`` against this partner's territory, when the
+        caller computed it in bulk (:mod:`trilink.alerts.batch`); the same decisions as
+        without, only the 3-sigma distance is then computed only when it is needed.
+        """
         thread = self._threads.get(threat.track_id)
         if threat.status == "impacted":
             if thread is None:
@@ -190,18 +218,25 @@ class WarningState:
             # or give up just before impact): keep the one announced rather than read
             # its absence as an all-clear.
             threat = _replace(threat, impact=thread.announced)
+            facts = None  # computed for the input as given, not for this one
         previously = thread is not None and thread.level == "threat"
-        a = assess(threat, self.territory, self.rules, previously_threatened=previously)
+        if facts is None:
+            facts = footprint(threat, self.territory, self.rules)
+        a = decide(threat, facts, self.rules, previously, need_distance=False)
         if a.level == "none":
             return None
         if thread is None:
             thread = self._threads.setdefault(threat.track_id, _Thread())
-            return self._emit(thread, threat, a, "Alert", a.level, a.level, ())
+            return self._emit(
+                thread, threat, with_distance(a, facts), "Alert", a.level, a.level, ()
+            )
         thread.last_input = threat
         thread.lost_since_t_ns = None
         if a.level != thread.level:
             reason = "escalated" if a.level == "threat" else "downgraded"
-            return self._emit(thread, threat, a, "Update", a.level, reason, ())
+            return self._emit(
+                thread, threat, with_distance(a, facts), "Update", a.level, reason, ()
+            )
         if a.level != "threat":
             return None
         changes, urgent = material_changes(
@@ -225,6 +260,7 @@ class WarningState:
             return None
         waited_s = (threat.t_ns - thread.last_sent_t_ns) / 1e9
         if changes and (urgent or waited_s >= self.rules.min_update_interval_s):
+            a = with_distance(a, facts)
             return self._emit(thread, threat, a, "Update", a.level, "changed", changes)
         return None
 

@@ -49,6 +49,8 @@ from trilink.alerts import (
     threat_from_system_track,
     warning_fields,
 )
+from trilink.alerts.batch import Product, footprints, threat_products
+from trilink.alerts.rules import Footprint
 from trilink.alerts.territory import geodata_manifest
 from trilink.link.subjects import HUB
 from trilink.messages import Envelope, SystemTrack
@@ -102,6 +104,14 @@ class PartnerWarnings:
     ``territories`` maps partner -> :class:`Territory`; a partner first seen in a call
     and missing there gets :func:`territory_for` (its polygons, or launch warnings only).
     ``history`` keeps every decided :class:`WarningEvent` per partner when ``keep``.
+
+    ``fast`` (default): each released track's rules input and geometry are computed once
+    per cycle (:func:`trilink.alerts.batch.threat_products`), keyed on the track's
+    content, so the partners that receive the same product share them; each partner's
+    geometric facts come from vectorised predicates over all its tracks
+    (:func:`trilink.alerts.batch.footprints`). ``fast=False`` runs the reference, one
+    track and one partner at a time (:func:`threat_of`, :func:`trilink.alerts.assess`).
+    Both decide the same warnings.
     """
 
     def __init__(
@@ -111,12 +121,16 @@ class PartnerWarnings:
         id_prefix: str = "trilink",
         *,
         keep: bool = False,
+        fast: bool = True,
     ):
         self.rules = rules
         self.id_prefix = id_prefix
         self.states = {p: WarningState(t, rules, id_prefix) for p, t in territories.items()}
         self.keep = keep
+        self.fast = fast
         self.history: dict[str, list[WarningEvent]] = {}
+        self._cycle_t_ns: int | None = None
+        self._products: dict[tuple, Product] = {}
 
     def state(self, partner: str) -> WarningState:
         if partner not in self.states:
@@ -129,8 +143,16 @@ class PartnerWarnings:
         """The warning decisions of one cycle for one partner (see module notes)."""
         state = self.state(partner)
         out: list[WarningEvent] = []
-        for msg in sorted(tracks, key=lambda m: (m.system_track_number, m.measured_ns)):
-            event = state.step(threat_of(msg))
+        ordered = sorted(tracks, key=lambda m: (m.system_track_number, m.measured_ns))
+        steps: Iterable[tuple[ThreatInput, Footprint | None]]
+        if self.fast:
+            products = self._products_of(ordered, int(t_ns))
+            facts = footprints(products, state.territory, self.rules)
+            steps = zip((p.threat for p in products), facts, strict=True)
+        else:
+            steps = ((threat_of(m), None) for m in ordered)
+        for threat, fact in steps:
+            event = state.step(threat, fact)
             if event is not None:
                 out.append(event)
         out.extend(state.tick(int(t_ns)))
@@ -140,6 +162,44 @@ class PartnerWarnings:
 
     def __call__(self, partner: str, tracks: list[SystemTrack], t_ns: int) -> list[Envelope]:
         return [warning_message(e) for e in self.events(partner, tracks, t_ns)]
+
+    def _products_of(self, msgs: Sequence[SystemTrack], t_ns: int) -> list[Product]:
+        """Each track's :class:`Product`, from this cycle's cache or made now (in one
+        batch). The cache holds one cycle (cleared when the cycle time changes) and at
+        most ``MAX_PRODUCTS``: the partners of one cycle share, nothing older is kept."""
+        if t_ns != self._cycle_t_ns or len(self._products) > MAX_PRODUCTS:
+            self._products.clear()
+            self._cycle_t_ns = t_ns
+        keys = [product_key(m) for m in msgs]
+        missing: dict[tuple, SystemTrack] = {}
+        for key, m in zip(keys, msgs, strict=True):
+            if key not in self._products:
+                missing.setdefault(key, m)
+        if missing:
+            made = threat_products(list(missing.values()), self.rules)
+            self._products.update(zip(missing, made, strict=True))
+        return [self._products[k] for k in keys]
+
+
+MAX_PRODUCTS = 100_000
+"""Bound on the per-cycle product cache (a cycle of the issue-7 soak holds 1,000)."""
+
+
+def product_key(msg: SystemTrack) -> tuple:
+    """What the rules read of a released track: equal keys, equal rules inputs. The
+    envelope (message id, seq, signature, releasability) differs between partners and
+    is not read."""
+    return (
+        msg.system_track_number,
+        msg.measured_ns,
+        msg.status,
+        msg.phase,
+        msg.state_ecef,
+        msg.covariance_ecef,
+        msg.launch,
+        msg.impact,
+        msg.missile_class,
+    )
 
 
 def threat_of(msg: SystemTrack) -> ThreatInput:

@@ -1,0 +1,272 @@
+"""The hub's warner, fast path: the same warnings as before the speed work, byte for byte.
+
+``data/warner_salvo.msgpack.gz`` holds every call the hub made to its warner in one
+Monte Carlo trial of the SRBM salvo and the warnings the warner of commit 3a66fe6
+(before the speed work) returned, with the SHA-256 of each CAP document (how it was
+made: ``record_warner_salvo.py``). Replayed here through today's warner, fast and
+reference paths. The batch geometry is also checked against the one-at-a-time rules on
+inputs built to sit on the edges the shortcuts rely on (bounding boxes, lazy distances).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import hashlib
+import math
+from pathlib import Path
+
+import msgspec
+import numpy as np
+import pytest
+from geographiclib.geodesic import Geodesic
+
+from trilink import messages
+from trilink.alerts import load_territory, threat_from_system_track, to_cap_document
+from trilink.alerts.batch import footprints, ground_tracks, rings, threat_products
+from trilink.alerts.ellipse import ellipse_ring
+from trilink.alerts.rules import WarningRules, footprint
+from trilink.geo.geodesic import (
+    geodesic_direct,
+    geodesic_inverse,
+    geodesic_samples,
+    vincenty_direct,
+    vincenty_distance_m,
+    vincenty_inverse,
+)
+from trilink.nodes.warnings import make_warner, warning_message
+from trilink.scenario import load_scenario
+
+DATA = Path(__file__).resolve().parent / "data" / "warner_salvo.msgpack.gz"
+
+
+@pytest.fixture(scope="module")
+def record():
+    rec = msgspec.msgpack.decode(gzip.decompress(DATA.read_bytes()))
+    products = [msgspec.msgpack.decode(b, type=messages.SystemTrack) for b in rec["products"]]
+    calls = [
+        (p, t, [msgspec.structs.replace(products[i], releasability=(p,)) for i in idx])
+        for p, t, idx, _ in rec["calls"]
+    ]
+    return rec, calls
+
+
+@pytest.fixture(scope="module")
+def scenario():
+    return load_scenario("korea-japan")
+
+
+def replay(calls, warner):
+    out, caps = [], []
+    for partner, t_ns, tracks in calls:
+        events = warner.events(partner, tracks, t_ns)
+        out.extend(msgspec.msgpack.encode(warning_message(e)) for e in events)
+        caps.extend(hashlib.sha256(to_cap_document(e)).hexdigest() for e in events)
+    return out, caps
+
+
+@pytest.mark.parametrize("fast", [True, pytest.param(False, marks=pytest.mark.slow)])
+def test_salvo_warnings_equal_the_recorded_ones(record, scenario, fast):
+    rec, calls = record
+    warner = make_warner(scenario)
+    warner.fast = fast
+    out, caps = replay(calls, warner)
+    assert len(out) == len(rec["warnings"]) == 40
+    for got, want in zip(out, rec["warnings"], strict=True):
+        assert got == want
+    assert caps == rec["caps_sha256"]
+
+
+def test_every_partner_shares_one_product_per_track_and_cycle(record, scenario):
+    _, calls = record
+    warner = make_warner(scenario)
+    made = []
+    real = warner._products_of
+
+    def counting(msgs, t_ns):
+        before = len(warner._products) if t_ns == warner._cycle_t_ns else 0
+        got = real(msgs, t_ns)
+        made.append(len(warner._products) - before)
+        return got
+
+    warner._products_of = counting  # type: ignore[method-assign]
+    some = [c for c in calls if c[2]][:600]
+    for partner, t_ns, tracks in some:
+        warner.events(partner, tracks, t_ns)
+    # the first partner of a cycle converts its tracks, the other two reuse them
+    steps = sum(len(c[2]) for c in some)
+    assert steps > 600 and 0 < sum(made) <= steps / 2
+
+
+# ---- the compiled geodesics against their references ----------------------------------
+
+
+def test_vincenty_direct_equals_the_numpy_version_to_a_few_ulp():
+    rng = np.random.default_rng(3)
+    lat, lon = rng.uniform(-1.4, 1.4, 5000), rng.uniform(-np.pi, np.pi, 5000)
+    az, s = rng.uniform(-np.pi, np.pi, 5000), rng.uniform(0.0, 5e6, 5000)
+    want = geodesic_direct(lat, lon, az, s)
+    got = vincenty_direct(lat, lon, az, s)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g, w, rtol=0, atol=4e-15)
+
+
+def test_vincenty_inverse_agrees_with_karney():
+    rng = np.random.default_rng(4)
+    lat1, lon1 = rng.uniform(-1.4, 1.4, 400), rng.uniform(-np.pi, np.pi, 400)
+    lat2, lon2 = geodesic_direct(
+        lat1, lon1, rng.uniform(-np.pi, np.pi, 400), rng.uniform(0, 4e6, 400)
+    )
+    s, a1, a2 = vincenty_inverse(lat1, lon1, lat2, lon2)
+    ks, ka1, ka2 = geodesic_inverse(lat1, lon1, lat2, lon2)
+    np.testing.assert_allclose(s, ks, rtol=1e-10, atol=1e-6)  # 1 um at worst
+    for got, want in ((a1, ka1), (a2, ka2)):
+        assert np.abs(np.angle(np.exp(1j * (got - want)))).max() < 1e-10
+    assert vincenty_distance_m(lat1[0], lon1[0], lat2[0], lon2[0]) == s[0]
+    assert vincenty_distance_m(0.5, 2.0, 0.5, 2.0) == 0.0
+
+
+def test_geodesic_samples_follow_the_geodesic_to_its_end():
+    lat0, lon0, az0 = math.radians(39.0), math.radians(127.5), math.radians(80.0)
+    lat, lon = geodesic_samples([lat0, lat0], [lon0, lon0], [az0, az0], [1e6, 0.0], [51, 2])
+    assert lat.shape == (53,)
+    d = np.linspace(0.0, 1e6, 51)
+    want = geodesic_direct(lat0, lon0, az0, d)
+    np.testing.assert_allclose(lat[:51], want[0], rtol=0, atol=1e-14)
+    np.testing.assert_allclose(lon[:51], want[1], rtol=0, atol=1e-14)
+    g = Geodesic.WGS84.Direct(39.0, 127.5, 80.0, 1e6)
+    assert (
+        abs(math.degrees(lat[50]) - g["lat2"]) < 1e-9
+        and abs(math.degrees(lon[50]) - g["lon2"]) < 1e-9
+    )
+    assert lat[51] == lat[52] == lat0
+    with pytest.raises(ValueError):
+        geodesic_samples([lat0], [lon0], [az0], [1.0], [1])
+
+
+def test_rings_equal_ellipse_ring():
+    rules = WarningRules()
+    t = threat_from_system_track(_track(7, 40.0, 135.5, 25e3, 0.0))
+    got = rings([t.impact], rules.threat_k)[0]
+    imp = t.impact
+    want = ellipse_ring(
+        imp.lat_rad,
+        imp.lon_rad,
+        imp.semi_major_m,
+        imp.semi_minor_m,
+        imp.orientation_rad,
+        rules.threat_k,
+    )
+    np.testing.assert_allclose(got, want, rtol=0, atol=4e-15)
+
+
+# ---- batch geometry against the one-at-a-time rules ------------------------------------
+
+
+def _track(
+    number,
+    lat_deg,
+    lon_deg,
+    sigma_m,
+    az_deg,
+    sub=(39.2, 127.5),
+    h_m=200e3,
+    status="confirmed",
+    impact=True,
+):
+    """A released track at ``sub`` (deg, h_m high, descending) aimed at (lat, lon)."""
+    from trilink.geo.frames import geodetic_to_ecef
+
+    r = geodetic_to_ecef(np.array([math.radians(sub[0]), math.radians(sub[1]), h_m]))
+    gp = messages.GroundPoint(
+        lat_deg=lat_deg, lon_deg=lon_deg, t_ns=1_800_000_000_000_000_000, t_sigma_s=2.0,
+        ellipse=messages.Ellipse(sigma_major_m=sigma_m, sigma_minor_m=sigma_m / 2.5, major_azimuth_deg=az_deg % 180.0),
+    )  # fmt: skip
+    return messages.SystemTrack(
+        source="HUB", measured_ns=1_799_999_700_000_000_000, releasability=("JPN",),
+        system_track_number=number, state_ecef=(*map(float, r), 0.0, 0.0, -100.0),
+        covariance_ecef=messages.pack_covariance(np.diag([1e4] * 3 + [25.0] * 3).tolist()),
+        phase="ballistic", status=status, quality=10, impact=gp if impact else None,
+    )  # fmt: skip
+
+
+def _edge_cases() -> list[messages.SystemTrack]:
+    """Tracks whose ellipse or ground track sits near Japan's and Korea's areas: points
+    along a line crossing the coasts and zone edges, several sizes, some far away,
+    a boost-phase track without a prediction, lost and tentative tracks, one aimed
+    across the antimeridian."""
+    out = []
+    rng = np.random.default_rng(11)
+    n = 0
+    for lat, lon in zip(np.linspace(33.0, 43.0, 25), np.linspace(126.0, 146.0, 25), strict=True):
+        for sigma in (300.0, 8e3, 40e3):
+            n += 1
+            out.append(_track(n, float(lat), float(lon), sigma, float(rng.uniform(0, 180))))
+    for sub in ((35.0, 150.0), (45.0, 120.0), (20.0, 125.0)):
+        for lat, lon in ((36.0, 138.0), (37.5, 131.0), (30.0, 160.0), (44.0, 179.9)):
+            n += 1
+            out.append(_track(n, lat, lon, 5e3, 30.0, sub=sub))
+    out.append(_track(n + 1, 36.0, 138.0, 5e3, 0.0, impact=False))
+    out.append(_track(n + 2, 36.0, 138.0, 5e3, 0.0, status="lost"))
+    out.append(_track(n + 3, 36.0, 138.0, 5e3, 0.0, status="tentative"))
+    out.append(_track(n + 4, 52.0, -178.0, 9e3, 10.0, sub=(50.0, 175.0)))
+    return out
+
+
+@pytest.mark.parametrize("nation", ["JPN", "KOR", "USA"])
+def test_batch_footprints_equal_the_reference(nation):
+    rules = WarningRules()
+    territory = load_territory(nation)
+    msgs = _edge_cases()
+    products = threat_products(msgs, rules)
+    got = footprints(products, territory, rules)
+    places = set()
+    for msg, product, fact in zip(msgs, products, got, strict=True):
+        ref_threat = threat_from_system_track(msg)
+        assert product.threat.status == ref_threat.status
+        if not product.flying:
+            assert fact is None
+            continue
+        want = footprint(ref_threat, territory, rules)
+        assert (fact.overflight, fact.place, fact.nominal) == (
+            want.overflight,
+            want.place,
+            want.nominal,
+        )
+        assert fact.distance_m() == pytest.approx(want.distance_m(), rel=1e-9, abs=1e-6)
+        places.add((fact.place, fact.overflight))
+        # the ground track is drawn when read, and equals the reference's to ~1e-11
+        track = product.threat.ground_track_rad
+        np.testing.assert_allclose(track, ref_threat.ground_track_rad, rtol=0, atol=1e-11)
+    assert len(places) >= 2  # the cases do reach different answers
+
+
+def test_lazy_ground_track_survives_replace_and_reads_like_a_field():
+    (product,) = threat_products([_track(1, 36.0, 138.0, 5e3, 0.0)])
+    threat = product.threat
+    assert "ground_track_rad" not in threat.__dict__
+    copy = dataclasses.replace(threat, t_ns=threat.t_ns + 1)
+    assert copy.ground_track_rad.shape[0] > 2 and not copy.ground_track_rad.flags.writeable
+    np.testing.assert_array_equal(copy.ground_track_rad, threat.ground_track_rad)
+    assert not threat.r_ecef_m.flags.writeable and not threat.cov_pos_ecef_m2.flags.writeable
+    with pytest.raises(AttributeError):
+        threat.no_such_field  # noqa: B018
+
+
+def test_ground_tracks_match_the_adapters_sampling():
+    from trilink.alerts.adapters import geodesic_ground_track
+
+    t = threat_from_system_track(_track(1, 36.0, 138.0, 5e3, 0.0))
+    lat, lon = ecef_lat_lon(t.r_ecef_m)
+    want = geodesic_ground_track(lat, lon, t.impact)
+    s12, az1, _ = vincenty_inverse(lat, lon, t.impact.lat_rad, t.impact.lon_rad)
+    (got,) = ground_tracks(np.array([lat]), np.array([lon]), np.atleast_1d(az1), np.atleast_1d(s12))
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-11)
+
+
+def ecef_lat_lon(r):
+    from trilink.geo.frames import ecef_to_geodetic
+
+    lla = ecef_to_geodetic(r)
+    return float(lla[0]), float(lla[1])
