@@ -67,17 +67,14 @@ def distances_reference(
 def assign(d2: Array, cost: Array, gate: float) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
     """Track and detection indices of the assigned pairs, all inside the gate."""
     feasible = d2 <= gate
-    rows = np.flatnonzero(feasible.any(axis=1))
-    cols = np.flatnonzero(feasible.any(axis=0))
-    if rows.size == 0 or cols.size == 0:
-        empty = np.zeros(0, dtype=np.intp)
-        return empty, empty
-    if feasible.sum() == rows.size == cols.size:
+    ri, ci = np.nonzero(feasible)
+    if ri.size <= 1 or (np.unique(ri).size == ri.size and np.unique(ci).size == ci.size):
         # Each gated track sees one detection and each detection one track: every feasible
         # pair is in the optimal assignment (leaving one out costs _INFEASIBLE), so this
         # is the solver's answer without the solver (the usual case: one missile, one plot).
-        ri, ci = np.nonzero(feasible)
         return ri, ci
+    rows = np.flatnonzero(feasible.any(axis=1))
+    cols = np.flatnonzero(feasible.any(axis=0))
     sub = np.where(feasible[np.ix_(rows, cols)], cost[np.ix_(rows, cols)], _INFEASIBLE)
     ri, ci = linear_sum_assignment(sub)
     keep = sub[ri, ci] < _INFEASIBLE

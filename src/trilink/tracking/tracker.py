@@ -122,6 +122,10 @@ class NationalTracker:
     def process(self, det: DetectionBatch) -> None:
         """Take one sensor's detections (any number of scans, in time order)."""
         t_all = np.asarray(det.t_ns, dtype=np.int64)
+        if t_all.size and t_all[0] == t_all[-1] and (t_all == t_all[0]).all():
+            # one scan (how the nodes deliver them): no grouping needed
+            self._scan(det, int(t_all[0]), np.asarray(det.z), np.asarray(det.R))
+            return
         for t in np.unique(t_all):
             sel = np.flatnonzero(t_all == t)
             self._scan(det, int(t), np.asarray(det.z)[sel], np.asarray(det.R)[sel])
