@@ -526,6 +526,65 @@ def _ci_pair(
     return w, True
 
 
+@njit_inner
+def _ci_row(
+    x: np.ndarray, P: np.ndarray, m: np.ndarray, trace: bool, fast: bool, max_iter: int,
+    rtol: float, info: np.ndarray, logdet_info: np.ndarray, x_out: np.ndarray,
+    P_out: np.ndarray, w_out: np.ndarray,
+) -> bool:  # fmt: skip
+    """CI of one row's K inputs x (K, n), P (K, n, n), mask m (K,) into x_out, P_out, w_out
+    (left untouched when no input is present); False if an input is not positive definite."""
+    k, n = x.shape
+    count = 0
+    for i in range(k):
+        count += 1 if m[i] else 0
+    if count == 0:
+        return True
+    if count == 1:
+        for i in range(k):
+            if m[i]:
+                x_out[:] = x[i]
+                P_out[:, :] = P[i]
+                w_out[i] = 1.0
+        return True
+    if count == 2 and not fast:
+        a = -1
+        b = -1
+        for i in range(k):
+            if m[i]:
+                if a < 0:
+                    a = i
+                else:
+                    b = i
+        wa, ok = _ci_pair(x[a], P[a], x[b], P[b], trace, x_out, P_out)
+        w_out[a] = wa
+        w_out[b] = 1.0 - wa
+        return ok
+    L = np.empty((n, n))
+    Li = np.empty((n, n))
+    for i in range(k):
+        info[i] = 0.0
+        if m[i]:
+            if not _chol(P[i], L):
+                return False
+            _inverse_from_chol(L, Li, info[i])
+            logdet_info[i] = -_logdet(L)
+    if fast:
+        w = _fast_weights(info, logdet_info, m, k, L)
+    else:
+        w = _newton_weights(P, info, logdet_info, m, trace, k, max_iter, rtol)
+    _combine(w, info, Li)
+    _chol(Li, L)
+    _inverse_from_chol(L, Li, P_out)
+    acc = np.zeros(n)
+    for i in range(k):
+        if w[i] != 0.0:
+            acc += w[i] * (info[i] @ x[i])
+    x_out[:] = P_out @ acc
+    w_out[:] = w
+    return True
+
+
 @njit
 def ci_kernel(
     x: np.ndarray, P: np.ndarray, mask: np.ndarray, trace: bool, fast: bool, max_iter: int,
@@ -542,61 +601,57 @@ def ci_kernel(
     good = np.ones(m_rows, np.bool_)
     info = np.zeros((k, n, n))
     logdet_info = np.zeros(k)
-    L = np.empty((n, n))
-    Li = np.empty((n, n))
+    for row in range(m_rows):
+        good[row] = _ci_row(
+            x[row], P[row], mask[row], trace, fast, max_iter, rtol, info, logdet_info,
+            xf[row], Pf[row], w_out[row],
+        )  # fmt: skip
+    return xf, Pf, w_out, good
+
+
+@njit
+def fuse_groups_kernel(
+    xa: np.ndarray, Pa: np.ndarray, t_ns: np.ndarray, idx: np.ndarray, mask: np.ndarray,
+    trace: bool, fast: bool, max_iter: int, rtol: float,
+):  # fmt: skip
+    """CI of the national rows ``idx`` (M, K) selected by ``mask`` of aligned states xa
+    (N, n), Pa (N, n, n), gathered here rather than as (M, K, ...) copies in NumPy.
+
+    Returns fused x (M, n), P (M, n, n) (NaN for rows with no input), the national row of
+    the most precise input (smallest position trace, the first of equals; -1 for none),
+    the newest input's report time (int64 min for none) and the positive-definite flag.
+    """
+    m_rows, k = idx.shape
+    n = xa.shape[1]
+    xf = np.full((m_rows, n), np.nan)
+    Pf = np.full((m_rows, n, n), np.nan)
+    best = np.full(m_rows, -1, np.int64)
+    newest = np.full(m_rows, np.iinfo(np.int64).min, np.int64)
+    good = np.ones(m_rows, np.bool_)
+    xr = np.zeros((k, n))
+    Pr = np.zeros((k, n, n))
+    w = np.zeros(k)
+    info = np.zeros((k, n, n))
+    logdet_info = np.zeros(k)
     for row in range(m_rows):
         m = mask[row]
-        count = 0
+        tr_best = np.inf
         for i in range(k):
-            count += 1 if m[i] else 0
-        if count == 0:
-            continue
-        if count == 1:
-            for i in range(k):
-                if m[i]:
-                    xf[row] = x[row, i]
-                    Pf[row] = P[row, i]
-                    w_out[row, i] = 1.0
-            continue
-        if count == 2 and not fast:
-            a = -1
-            b = -1
-            for i in range(k):
-                if m[i]:
-                    if a < 0:
-                        a = i
-                    else:
-                        b = i
-            wa, ok = _ci_pair(x[row, a], P[row, a], x[row, b], P[row, b], trace, xf[row], Pf[row])
-            w_out[row, a] = wa
-            w_out[row, b] = 1.0 - wa
-            good[row] = ok
-            continue
-        for i in range(k):
-            info[i] = 0.0
             if m[i]:
-                if _chol(P[row, i], L):
-                    _inverse_from_chol(L, Li, info[i])
-                    logdet_info[i] = -_logdet(L)
-                else:
-                    good[row] = False
-        if not good[row]:
+                r = idx[row, i]
+                xr[i] = xa[r]
+                Pr[i] = Pa[r]
+                tr = Pa[r, 0, 0] + Pa[r, 1, 1] + Pa[r, 2, 2]
+                if tr < tr_best or best[row] < 0:
+                    tr_best, best[row] = tr, r
+                newest[row] = max(newest[row], t_ns[r])
+        if best[row] < 0:
             continue
-        if fast:
-            w = _fast_weights(info, logdet_info, m, k, L)
-        else:
-            w = _newton_weights(P[row], info, logdet_info, m, trace, k, max_iter, rtol)
-        comb = Li.copy()
-        _combine(w, info, comb)
-        _chol(comb, L)
-        _inverse_from_chol(L, Li, Pf[row])
-        acc = np.zeros(n)
-        for i in range(k):
-            if w[i] != 0.0:
-                acc += w[i] * (info[i] @ x[row, i])
-        xf[row] = Pf[row] @ acc
-        w_out[row] = w
-    return xf, Pf, w_out, good
+        w[:] = 0.0
+        good[row] = _ci_row(
+            xr, Pr, m, trace, fast, max_iter, rtol, info, logdet_info, xf[row], Pf[row], w
+        )
+    return xf, Pf, best, newest, good
 
 
 @njit
@@ -628,3 +683,40 @@ def distance_kernel(xa: np.ndarray, Pa: np.ndarray, xb: np.ndarray, Pb: np.ndarr
         else:
             d2[row], logdet[row] = np.inf, np.inf
     return d2, logdet
+
+
+@njit
+def disputed_kernel(idx: np.ndarray, xa: np.ndarray, Pa: np.ndarray, gate: float) -> np.ndarray:
+    """(M,) True where two national rows of a system row (idx (M, K), -1 padded) differ by
+    more than ``gate`` in d^T (P_a + P_b)^-1 d (maintenance.disputed_pairings)."""
+    m_rows, k = idx.shape
+    n = xa.shape[1]
+    out = np.zeros(m_rows, np.bool_)
+    S = np.empty((n, n))
+    L = np.empty((n, n))
+    y = np.empty(n)
+    for row in range(m_rows):
+        for j in range(k):
+            a = idx[row, j]
+            if a < 0:
+                continue
+            for l2 in range(j + 1, k):
+                b = idx[row, l2]
+                if b < 0 or out[row]:
+                    continue
+                for i in range(n):
+                    for c in range(n):
+                        S[i, c] = Pa[a, i, c] + Pa[b, i, c]
+                if not _chol(S, L):
+                    out[row] = True  # an infinite distance, as in the reference
+                    continue
+                acc = 0.0
+                for i in range(n):
+                    t = xa[a, i] - xa[b, i]
+                    for c in range(i):
+                        t -= L[i, c] * y[c]
+                    y[i] = t / L[i, i]
+                    acc += y[i] * y[i]
+                if not np.isfinite(acc) or acc > gate:
+                    out[row] = True
+    return out

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from trilink.fusion import compiled
 from trilink.fusion.gating import difference_distance, self_gated_pairs
 
 Array = NDArray[np.float64]
@@ -31,6 +32,10 @@ def disputed_pairings(
     k = idx.shape[1]
     if k < 2:
         return disputed
+    if compiled.use_kernels() and xa.shape[-1] == 6:
+        from trilink.fusion.kernels_ci import disputed_kernel
+
+        return disputed_kernel(np.ascontiguousarray(idx, np.int64), xa, Pa, float(gate))
     # Every pair of slots of every row at once: one distance call for the whole table.
     cj, ck = np.triu_indices(k, 1)
     a, b = idx[:, cj].ravel(), idx[:, ck].ravel()

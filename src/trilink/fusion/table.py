@@ -42,6 +42,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
+from trilink.fusion import compiled
 from trilink.fusion.align import align, propagate
 from trilink.fusion.batch import NationalTrackBatch
 from trilink.fusion.gating import assign, gated_pairs
@@ -69,6 +70,27 @@ class _Fused(NamedTuple):
     has: NDArray[np.bool_]  # fused from at least one national track (else coasted)
     phase: NDArray[np.object_]
     last_report_ns: NDArray[np.int64]
+
+
+def _fuse_groups(
+    xa: Array,
+    Pa: Array,
+    t_ns: NDArray[np.int64],
+    idx: NDArray[np.intp],
+    mask: NDArray[np.bool_],
+    criterion: str,
+    omega: str,
+) -> tuple[Array, Array, NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_]]:
+    """CI of each system row's national rows, compiled (kernels_ci.fuse_groups_kernel)."""
+    from trilink.fusion.kernels_ci import fuse_groups_kernel
+
+    out = fuse_groups_kernel(
+        xa, Pa, t_ns, np.ascontiguousarray(idx, np.int64), np.ascontiguousarray(mask),
+        criterion == "trace", omega == "fast", 30, 1e-12,
+    )  # fmt: skip
+    if not np.all(out[4]):
+        raise np.linalg.LinAlgError("fusion: a national covariance is not positive definite")
+    return out
 
 
 def _flags(per_row: NDArray[np.bool_], idx: NDArray[np.intp]) -> NDArray[np.bool_]:
@@ -162,6 +184,10 @@ class SystemTrackTable:
         """Cheap fused estimate per system track for gating: fast CI, or the coast."""
         idx = self.sys_groups()
         mask = idx >= 0
+        if compiled.use_kernels() and xa.shape[-1] == 6:
+            xf, Pf, best, _, _ = _fuse_groups(xa, Pa, self.nat.t_ns, idx, mask, "trace", "fast")
+            found = best >= 0
+            return np.where(found[:, None], xf, xs), np.where(found[:, None, None], Pf, Ps)
         has = mask.any(axis=1)
         xr, Pr = xs.copy(), Ps.copy()
         if np.any(has):
@@ -323,7 +349,24 @@ class SystemTrackTable:
         """Fused x, P, has-contributor mask, phase and newest report time per system row."""
         cfg = self.config
         idx = self.sys_groups()
-        mask = (idx >= 0) & ~_flags(suspect, idx)
+        mask = idx >= 0
+        if np.any(suspect):
+            mask &= ~_flags(suspect, idx)
+        if cfg.method == "ci" and compiled.use_kernels() and xa.shape[-1] == 6:
+            # One compiled pass gathers, fuses and picks phase and newest report per row.
+            xf, Pf, best, newest, _ = _fuse_groups(
+                xa, Pa, self.nat.t_ns, idx, mask, cfg.criterion, cfg.omega
+            )
+            has = best >= 0
+            phase = self.sys.phase.copy()
+            phase[has] = self.nat.phase[best[has]]
+            return _Fused(
+                np.where(has[:, None], xf, xs),
+                np.where(has[:, None, None], Pf, Ps),
+                has,
+                phase,
+                np.maximum(self.sys.last_report_ns, newest),
+            )
         has = np.asarray(mask.any(axis=1), bool)
         xf, Pf = xs.copy(), Ps.copy()
         phase = self.sys.phase.copy()
@@ -350,6 +393,8 @@ class SystemTrackTable:
             (int(s.number[a]), int(s.number[b])): float(d)
             for a, b, d in zip(ia.tolist(), jb.tolist(), d2.tolist(), strict=True)
         }
+        if not hits and not self.merge_history:
+            return False  # the common cycle: no candidate, nothing being counted
         fresh = np.any(_flags(self.nat.fresh, idx), axis=1)
         for pair in set(self.merge_history) | set(hits):
             rows = np.searchsorted(s.number, pair)

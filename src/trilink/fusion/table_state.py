@@ -245,6 +245,8 @@ class SystemStore:
         self.ok_P = np.concatenate([self.ok_P, P])
 
     def remove(self, drop: NDArray[np.bool_]) -> None:
+        if not np.any(drop):
+            return
         keep = ~drop
         for name in self._COLUMNS:
             setattr(self, name, getattr(self, name)[keep])
