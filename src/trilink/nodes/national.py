@@ -59,7 +59,11 @@ class NodeEvent:
 class NationalNode:
     """One nation's node. Feed it detections with :meth:`on_detections`; call :meth:`tick`
     periodically (it reports updated tracks and its watermark); hand it received bytes
-    with :meth:`on_message`."""
+    with :meth:`on_message`.
+
+    ``bundle_reports`` (default True): a tick's TrackReports travel as signed bundles on
+    the node's tracks subject (ICD section 14), one signature for all of them; False sends
+    each one signed on its own (for a hub that predates bundles)."""
 
     def __init__(
         self,
@@ -73,7 +77,7 @@ class NationalNode:
         deadletter_path: Path | str | None = None,
         start_seq: int = 0,
         check_clock: bool = True,
-        bundle_reports: bool = False,
+        bundle_reports: bool = True,
     ):
         self.nation = nation
         self.bundle_reports = bundle_reports
