@@ -108,3 +108,42 @@ def test_assignment_shortcut_equals_the_solver(n: int, d: int, density: float, s
     ri, ci = linear_sum_assignment(np.where(feasible, cost, 1e12))
     keep = feasible[ri, ci]
     assert np.array_equal(ti, ri[keep]) and np.array_equal(di, ci[keep])
+
+
+@pytest.mark.parametrize("kind", ["radar", "ir"])
+def test_predict_and_gate_kernel_equals_reference(table, kind):
+    x, P, mu, t_hit, _ = table
+    rng = np.random.default_rng(9)
+    t_trk = t_hit - rng.integers(0, 20_000_000_000, t_hit.size)
+    t_now = int(t_hit.max()) + 1_000_000_000
+    meas = Measurement(kind, KOR.ecef, KOR.rot)
+    r = x[::9, 0, :3] + rng.normal(size=(5, 3)) * 2e3
+    z = range_az_el(np.vstack([r, r[:1] + 5e5]), KOR.ecef, KOR.rot)
+    R = np.broadcast_to(np.diag([30.0**2, 1e-3**2, 1e-3**2]), (z.shape[0], 3, 3)).copy()
+    if kind == "ir":
+        z, R = z[:, 1:].copy(), R[:, 1:, 1:].copy()
+    args = (x, P, mu, t_trk, t_now, z, R, meas, CFG)
+    before = [a.copy() for a in args[:4]]
+    a = mg.predict_and_gate(*args)
+    b = mg.predict_and_gate_reference(*args)
+    assert all(np.array_equal(u, v) for u, v in zip(before, args[:4], strict=True))  # pure
+    assert np.array_equal(a[0], b[0]) and 0 < a[0].size
+    assert (a[0].size < x.shape[0]) == (kind == "radar")  # angles gate every track
+    assert np.array_equal(a[4], b[4])
+    for u, v in zip(a[1:4] + a[5:], b[1:4] + b[5:], strict=True):
+        np.testing.assert_allclose(u, v, rtol=1e-9, atol=1e-9)
+
+
+def test_younger_duplicates_kernel_equals_reference(table):
+    x, P, mu, _, _ = table
+    x, P, mu = x[:6].copy(), P[:6].copy(), mu[:6].copy()
+    # rows 4 and 5 copy rows 1 and 0 (moved by half a sigma): each copy is the younger
+    sd = np.sqrt(np.diagonal(P[0, 0]))
+    x[4], P[4], mu[4] = x[1], P[1], mu[1]
+    x[5], P[5], mu[5] = x[0] + 0.5 * sd, P[0], mu[0]
+    ids = np.array([10, 3, 11, 12, 4, 20])
+    rows = np.array([0, 1, 3, 4, 5])
+    a = mg.younger_duplicates(x, P, mu, rows, ids, CFG.duplicate_gate)
+    b = mg.younger_duplicates_reference(x, P, mu, rows, ids, CFG.duplicate_gate)
+    assert np.array_equal(a, b)
+    assert a.tolist() == [False, False, False, True, True]

@@ -158,10 +158,13 @@ def warm_up(motion: str = "imm") -> float:
     kt.scan_candidates_kernel(x, P, mu, one, z, R, s, rot)
     kt.stale_kernel(x, P, mu, np.zeros(1, np.int64), np.zeros(1, np.bool_), 0, 1.0, 1.0, 1.0, 0.0)
     kt.phase_kernel(np.ascontiguousarray(x[:, 0]), one)
+    kt.duplicates_kernel(x, P, mu, np.zeros(1, np.int64), np.ones(1, np.int64), 16.0)
     if motion == "cv":
         kf.cv_predict_kernel(x[0], P[0], np.ones(2), 1.0)
     else:
         kf.imm_predict_kernel(x, P, mu, one, 1e5, 60.0, 1e-4, 25.0, 36.0, 1e-12, 0.2, 1e-4, 2.0)
+        kt.predict_gate_kernel(x, P, mu, np.zeros(1, np.int64), 0, z, R, s, rot, True, 1e5,
+                               60.0, 1e-4, 25.0, 36.0, 1e-12, 0.2, 1e-4, 2.0)  # fmt: skip
         x8 = np.zeros((1, 8))
         x8[0, 0], x8[0, 3] = 6.5e6, 1_000.0
         kp.predict_kernel(x8, np.eye(8)[None], np.zeros(1, np.bool_), np.full(1, np.nan),

@@ -2,7 +2,9 @@
 which confirmed tracks have become the same object, which tracks are stale, and each
 track's flight phase. The NumPy references are :func:`.association.candidates_reference`,
 :func:`.association.duplicate_pairs_reference`, :func:`.management.stale_reference` and
-:func:`.management.phase_codes_reference`.
+:func:`.management.phase_codes_reference`. :func:`predict_gate_kernel` and
+:func:`duplicates_kernel` chain kernels that the tracker would otherwise call one after
+the other (the chains are written out in :mod:`.management`).
 
 Each scan of a radar calls these on a handful of tracks, so what they save is NumPy's
 per-call overhead (a few microseconds per operation, tens of operations per scan), not
@@ -16,7 +18,8 @@ import math
 import numpy as np
 
 from trilink.geo.wgs84 import A, F
-from trilink.tracking.jit import njit
+from trilink.tracking.jit import njit, njit_inner
+from trilink.tracking.kernels_filters import combine_kernel, distances_kernel, imm_predict_kernel
 
 PHASE_BOOST, PHASE_MIDCOURSE, PHASE_REENTRY = 0, 1, 2
 
@@ -195,3 +198,98 @@ def duplicate_pairs_kernel(xc: np.ndarray, Pc: np.ndarray, gate: float) -> np.nd
             if d2 < gate:
                 same[a, b] = same[b, a] = True
     return same
+
+
+@njit
+def predict_gate_kernel(
+    x: np.ndarray, P: np.ndarray, mu: np.ndarray, t_trk: np.ndarray, t_ns: int,
+    z: np.ndarray, R: np.ndarray, sensor: np.ndarray, rot: np.ndarray, radar: bool,
+    ballistic_mean_s: float, boost_mean_s: float, q_accel_ballistic: float,
+    q_accel_boost: float, q_thrust_boost: float, q_kappa: float, drag_error: float,
+    thrust_var_floor: float, h_max_s: float,
+) -> tuple[
+    np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray
+]:  # fmt: skip
+    """:func:`.management.predict_and_gate_reference` of a two-model IMM table in one
+    call: candidates (:func:`scan_candidates_kernel` for a radar, all tracks for angles),
+    their time update to ``t_ns`` (:func:`.kernels_filters.imm_predict_kernel`), and
+    their gating distances and costs (:func:`.kernels_filters.distances_kernel`), the
+    smaller of the two models' for each detection (NaN if either is NaN, as ``np.min``).
+    Returns (candidate rows, new x, P, mu, t_trk of the whole table, d2 (C, D),
+    cost (C, D)); the inputs are not changed."""
+    n, nm, nx = x.shape[0], x.shape[1], x.shape[2]
+    nd = z.shape[0]
+    if n == 0 or nd == 0:
+        cand = np.zeros(0, dtype=np.int64)
+    elif radar:
+        dt_all = np.empty(n)
+        for i in range(n):
+            dt_all[i] = (t_ns - t_trk[i]) * 1e-9
+        cand = np.nonzero(scan_candidates_kernel(x, P, mu, dt_all, z, R, sensor, rot))[0]
+    else:
+        cand = np.arange(n)
+    c = cand.size
+    x_new, P_new, mu_new, t_new = x.copy(), P.copy(), mu.copy(), t_trk.copy()
+    if c == 0:
+        return cand, x_new, P_new, mu_new, t_new, np.zeros((0, nd)), np.zeros((0, nd))
+    dt = np.empty(c)
+    for k in range(c):
+        dt[k] = (t_ns - t_trk[cand[k]]) * 1e-9
+    xp, Pp, mup = imm_predict_kernel(
+        x[cand], P[cand], mu[cand], dt, ballistic_mean_s, boost_mean_s, q_accel_ballistic,
+        q_accel_boost, q_thrust_boost, q_kappa, drag_error, thrust_var_floor, h_max_s,
+    )  # fmt: skip
+    for k in range(c):  # (loops, not slice copies: those compile for seconds)
+        i = cand[k]
+        t_new[i] = t_ns
+        for j in range(nm):
+            mu_new[i, j] = mup[k, j]
+            for a in range(nx):
+                x_new[i, j, a] = xp[k, j, a]
+                for b in range(nx):
+                    P_new[i, j, a, b] = Pp[k, j, a, b]
+    d2m, costm = distances_kernel(
+        xp.reshape(c * nm, nx), Pp.reshape(c * nm, nx, nx), z, R, sensor, rot, radar
+    )
+    d2 = np.empty((c, nd))
+    cost = np.empty((c, nd))
+    for k in range(c):
+        for j in range(nd):
+            d2[k, j] = _nanmin(d2m, k * nm, nm, j)
+            cost[k, j] = _nanmin(costm, k * nm, nm, j)
+    return cand, x_new, P_new, mu_new, t_new, d2, cost
+
+
+@njit_inner
+def _nanmin(a: np.ndarray, r0: int, nr: int, j: int) -> float:
+    """``np.min(a[r0 : r0 + nr, j])``: the smallest, or NaN if any is NaN."""
+    m = a[r0, j]
+    for r in range(r0 + 1, r0 + nr):
+        v = a[r, j]
+        if math.isnan(m):
+            break
+        if math.isnan(v) or v < m:
+            m = v
+    return m
+
+
+@njit
+def duplicates_kernel(
+    x: np.ndarray, P: np.ndarray, mu: np.ndarray, rows: np.ndarray, ids: np.ndarray,
+    gate: float,
+) -> np.ndarray:  # fmt: skip
+    """:func:`.management.younger_duplicates_reference`: flags (C,) of the table rows
+    ``rows`` (confirmed tracks) that duplicate an older one among them (smaller id),
+    from their IMM mixtures (:func:`.kernels_filters.combine_kernel`,
+    :func:`duplicate_pairs_kernel`)."""
+    c = rows.size
+    drop = np.zeros(c, dtype=np.bool_)
+    if c < 2:
+        return drop
+    xc, Pc = combine_kernel(x[rows], P[rows], mu[rows])
+    same = duplicate_pairs_kernel(xc, Pc, gate)
+    for a in range(c):
+        for b in range(c):
+            if same[a, b] and ids[rows[b]] > ids[rows[a]]:
+                drop[b] = True
+    return drop

@@ -1,8 +1,9 @@
 """Track management tests of the national tracker, batched over the track table.
 
 Which tracks to delete before a scan (:func:`stale`), which may be near a radar scan's
-detections (:func:`scan_candidates`), and each estimate's flight phase
-(:func:`phase_codes`). IMM tables are ``x`` (N, M, 8), ``P`` (N, M, 8, 8), ``mu`` (N, M);
+detections (:func:`scan_candidates`), the candidates' time update and gating distances
+in one step (:func:`predict_and_gate`), which confirmed tracks duplicate an older one
+(:func:`younger_duplicates`), and each estimate's flight phase (:func:`phase_codes`). IMM tables are ``x`` (N, M, 8), ``P`` (N, M, 8, 8), ``mu`` (N, M);
 estimates ``x`` (K, >= 6); ECEF, SI. Each function runs its compiled kernel
 (:mod:`.kernels_tracks`) when :mod:`.jit` allows, else the NumPy ``*_reference`` twin,
 which states the rule; the tests compare the two.
@@ -16,11 +17,11 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from trilink.tracking.association import candidates_reference
+from trilink.tracking.association import candidates_reference, distances, duplicate_pairs
 from trilink.tracking.config import TrackerConfig
-from trilink.tracking.dynamics import approx_altitude
-from trilink.tracking.filters import Measurement
-from trilink.tracking.imm import combine
+from trilink.tracking.dynamics import NX, approx_altitude
+from trilink.tracking.filters import Measurement, ModelRows
+from trilink.tracking.imm import combine, imm_predict
 from trilink.tracking.initiation import radar_to_ecef
 from trilink.tracking.jit import arg, use_kernels
 
@@ -88,6 +89,87 @@ def scan_candidates_reference(
     det_pos = radar_to_ecef(z, R, meas, with_covariance=False)[0]
     sig_det = np.sqrt(R[:, 0, 0] + z[:, 0] ** 2 * (R[:, 1, 1] + R[:, 2, 2]))
     return candidates_reference(x, P, mu, dt_s, det_pos, sig_det)
+
+
+Gated = tuple[NDArray[np.intp], Array, Array, Array, NDArray[np.int64], Array, Array]
+"""(candidate rows (C,), the table's x, P, mu and t_trk after the time update, d2 (C, D),
+cost (C, D))."""
+
+
+def predict_and_gate(
+    x: Array, P: Array, mu: Array, t_trk: NDArray[np.int64], t_ns: int, z: Array, R: Array,
+    meas: Measurement, cfg: TrackerConfig,
+) -> Gated:  # fmt: skip
+    """The first half of a scan (see :func:`predict_and_gate_reference`); one compiled
+    call for the ballistic/boost IMM when :mod:`.jit` allows."""
+    if not use_kernels() or cfg.motion == "cv":
+        return predict_and_gate_reference(x, P, mu, t_trk, t_ns, z, R, meas, cfg)
+    from trilink.tracking.kernels_tracks import predict_gate_kernel
+
+    return predict_gate_kernel(
+        arg(x), arg(P), arg(mu), t_trk, int(t_ns), arg(z), arg(R), *meas.frame(),
+        meas.kind == "radar", cfg.ballistic_mean_s, cfg.boost_mean_s, cfg.q_accel_ballistic,
+        cfg.q_accel_boost, cfg.q_thrust_boost, cfg.q_kappa, cfg.drag_error,
+        ModelRows.thrust_var_floor, cfg.h_max_s,
+    )  # fmt: skip
+
+
+def predict_and_gate_reference(
+    x: Array, P: Array, mu: Array, t_trk: NDArray[np.int64], t_ns: int, z: Array, R: Array,
+    meas: Measurement, cfg: TrackerConfig,
+) -> Gated:  # fmt: skip
+    """Only tracks that may be near a detection (:func:`scan_candidates` for a radar;
+    all for angles) are predicted to the scan time (:func:`.imm.imm_predict`) and gated
+    (:func:`.association.distances`); the others keep their own time, so a scan of
+    another region costs nothing. Each track is gated on each model's prediction and
+    keeps the smaller distance and cost: a re-ignition after a staging coast falls in
+    the boost model's gate even while the IMM still trusts the ballistic one."""
+    n, nm, nd = x.shape[0], x.shape[1], z.shape[0]
+    if n == 0 or nd == 0:
+        cand = np.zeros(0, dtype=np.intp)
+    elif meas.kind == "radar":
+        dt_all = np.asarray((t_ns - t_trk) * 1e-9, dtype=np.float64)
+        cand = np.flatnonzero(scan_candidates(x, P, mu, dt_all, z, R, meas))
+    else:
+        cand = np.arange(n)
+    x, P, mu, t_trk = x.copy(), P.copy(), mu.copy(), t_trk.copy()
+    c = cand.size
+    if c:
+        dt = np.asarray((t_ns - t_trk[cand]) * 1e-9, dtype=np.float64)
+        x[cand], P[cand], mu[cand] = imm_predict(x[cand], P[cand], mu[cand], dt, cfg)
+        t_trk[cand] = t_ns
+    xp, Pp = x[cand], P[cand]
+    d2m, costm = distances(xp.reshape(c * nm, NX), Pp.reshape(c * nm, NX, NX), z, R, meas)
+    d2 = d2m.reshape(c, nm, nd).min(axis=1)
+    cost = costm.reshape(c, nm, nd).min(axis=1)
+    return cand, x, P, mu, t_trk, d2, cost
+
+
+def younger_duplicates(
+    x: Array, P: Array, mu: Array, rows: NDArray[np.intp], ids: NDArray[np.int64], gate: float
+) -> NDArray[np.bool_]:
+    """Flags (C,) of the confirmed tracks at table ``rows`` that duplicate an older one
+    among them (see :func:`younger_duplicates_reference`)."""
+    if not use_kernels():
+        return younger_duplicates_reference(x, P, mu, rows, ids, gate)
+    from trilink.tracking.kernels_tracks import duplicates_kernel
+
+    return duplicates_kernel(arg(x), arg(P), arg(mu), rows.astype(np.int64), ids, float(gate))
+
+
+def younger_duplicates_reference(
+    x: Array, P: Array, mu: Array, rows: NDArray[np.intp], ids: NDArray[np.int64], gate: float
+) -> NDArray[np.bool_]:
+    """Two confirmed tracks whose mixtures are closer than ``gate`` (squared Mahalanobis
+    distance, :func:`.association.duplicate_pairs`) have become the same object: the
+    younger (larger id) of each such pair is flagged."""
+    if rows.size < 2:
+        return np.zeros(rows.size, dtype=bool)
+    xc, Pc = combine(x[rows], P[rows], mu[rows])
+    same = duplicate_pairs(xc, Pc, gate)
+    r_ids = ids[rows]
+    younger = same & (r_ids[None, :] > r_ids[:, None])  # column j is younger than row i
+    return np.asarray(younger.any(axis=0))
 
 
 def phase_codes(x: Array, p_boost: Array) -> NDArray[np.int8]:

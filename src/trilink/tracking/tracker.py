@@ -28,8 +28,6 @@ from numpy.typing import NDArray
 
 from trilink.tracking.association import (
     assign,
-    distances,
-    duplicate_pairs,
     gate_threshold,
 )
 from trilink.tracking.config import TrackerConfig
@@ -38,7 +36,7 @@ from trilink.tracking.filters import Measurement
 from trilink.tracking.imm import N_MODELS, combine, imm_predict, imm_update, p_boost
 from trilink.tracking.initiation import initiate
 from trilink.tracking.jit import warm_up
-from trilink.tracking.management import phase_of, scan_candidates, stale
+from trilink.tracking.management import phase_of, predict_and_gate, stale, younger_duplicates
 from trilink.tracking.prediction import PointPrediction, Predictions, predict_points
 from trilink.tracking.records import (
     CONFIRMED,
@@ -141,23 +139,9 @@ class NationalTracker:
             det.kind, np.asarray(det.sensor_ecef_m, float), np.asarray(det.rot, float)
         )
         col = self._sensor_column(det.sensor_id)
-        # Only tracks that may be near a detection are predicted to the scan and gated;
-        # the others keep their own time (a scan of another region costs nothing).
-        cand = self._candidates(t, z, R, meas)
-        if cand.size:
-            dt = np.asarray((t - self.t_trk[cand]) * 1e-9, dtype=np.float64)
-            xp, Pp, mup = imm_predict(self.x[cand], self.P[cand], self.mu[cand], dt, cfg)
-            self.x[cand], self.P[cand], self.mu[cand] = xp, Pp, mup
-            self.t_trk[cand] = t
-        else:
-            xp, Pp = self.x[cand], self.P[cand]
-        # Gate on each model's prediction and keep the better: a re-ignition after a
-        # staging coast falls in the boost model's gate even while the IMM still trusts
-        # the ballistic one.
-        c, nm = cand.size, self.n_models
-        d2m, costm = distances(xp.reshape(c * nm, NX), Pp.reshape(c * nm, NX, NX), z, R, meas)
-        d2 = d2m.reshape(c, nm, z.shape[0]).min(axis=1)
-        cost = costm.reshape(c, nm, z.shape[0]).min(axis=1)
+        cand, self.x, self.P, self.mu, self.t_trk, d2, cost = predict_and_gate(
+            self.x, self.P, self.mu, self.t_trk, t, z, R, meas, cfg
+        )
         gate = gate_threshold(cfg.gate_probability, meas.dim)
         ci, di = assign(d2, cost, gate)
         ti = cand[ci]
@@ -198,16 +182,6 @@ class NationalTracker:
                 self._start(z[free], R[free], meas, t, col)
         self._merge_duplicates(cand)
 
-    def _candidates(self, t: int, z: Array, R: Array, meas: Measurement) -> NDArray[np.intp]:
-        """Tracks that could be inside the gate of some detection (a generous linear test)."""
-        n = len(self)
-        if n == 0 or z.shape[0] == 0:
-            return np.zeros(0, dtype=np.intp)
-        if meas.kind != "radar":
-            return np.arange(n)
-        dt = np.asarray((t - self.t_trk) * 1e-9, dtype=np.float64)
-        return np.flatnonzero(scan_candidates(self.x, self.P, self.mu, dt, z, R, meas))
-
     def _start(self, z: Array, R: Array, meas: Measurement, t: int, col: int) -> None:
         x, P, mu = initiate(z, R, meas, self.cfg)
         if self.n_models == 1:  # CV: the ballistic model's start (zero thrust), mu = 1
@@ -237,16 +211,11 @@ class NationalTracker:
         conf = cand[self.confirmed[cand]]
         if conf.size < 2:
             return
-        xc, Pc = combine(self.x[conf], self.P[conf], self.mu[conf])
-        same = duplicate_pairs(xc, Pc, self.cfg.duplicate_gate)
-        if not same.any():
-            return
-        ids = self.ids[conf]
-        younger = same & (ids[None, :] > ids[:, None])  # column j is younger than row i
-        drop = conf[younger.any(axis=0)]
-        keep = np.ones(len(self), dtype=bool)
-        keep[drop] = False
-        self._keep(keep)
+        drop = younger_duplicates(self.x, self.P, self.mu, conf, self.ids, self.cfg.duplicate_gate)
+        if drop.any():
+            keep = np.ones(len(self), dtype=bool)
+            keep[conf[drop]] = False
+            self._keep(keep)
 
     # --- output ------------------------------------------------------------------------
     def _record_rows(self, rows: NDArray[np.intp], sensor_id: str) -> None:
