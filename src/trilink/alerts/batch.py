@@ -41,7 +41,7 @@ from shapely.geometry.base import BaseGeometry
 
 from trilink import messages
 from trilink.alerts.adapters import ground_point_to_impact
-from trilink.alerts.projection import wrap_pi
+from trilink.alerts.projection import aeqd_sphere_forward, wrap_pi
 from trilink.alerts.rules import PHASES, Footprint, ImpactPrediction, ThreatInput, WarningRules
 from trilink.alerts.territory import (
     LAND,
@@ -50,6 +50,8 @@ from trilink.alerts.territory import (
     ZONE,
     Territory,
     _any_shift,
+    _circular_mean,
+    _polygon_deg,
 )
 from trilink.geo.frames import ecef_to_geodetic
 from trilink.geo.geodesic import geodesic_samples, vincenty_direct, vincenty_inverse
@@ -119,6 +121,15 @@ def _impact(gp: messages.GroundPoint) -> ImpactPrediction:
     if not (finite and 0 <= b <= a):
         return ground_point_to_impact(gp)  # raises ValueError as the reference does
     return _made(ImpactPrediction, fields)
+
+
+def pending_threat(fields: dict, params: tuple[float, ...]) -> ThreatInput:
+    """A :class:`ThreatInput` from its fields but the ground track, which is drawn when
+    read from ``params`` = (lat, lon, azimuth [rad], length [m], step [m]) of its
+    geodesic (what :func:`threat_products` makes; a restored snapshot uses it)."""
+    full = ThreatInput(**fields, ground_track_rad=_EMPTY_TRACK)  # the constructor's checks
+    kept = {k: v for k, v in full.__dict__.items() if k != "ground_track_rad"}
+    return _made(_PendingTrack, {**kept, "_track_params": tuple(float(v) for v in params)})
 
 
 def _set_track(threat: ThreatInput, track: Array) -> None:
@@ -481,17 +492,101 @@ def footprints(
                 place.get(id(p), OUTSIDE),
                 nominal_of[id(p)],
                 distance_fn=_distance_fn(p, territory, rules),
+                radius_aware=True,
             )
     return out
 
 
 def _distance_fn(product: Product, territory: Territory, rules: WarningRules):
-    def distance() -> float:
+    def distance(radius_m: float | None = None) -> float | None:
         if product.clear_ring is None:  # drawn once per product, for whichever partner asks
             product.clear_ring = rings([product.threat.impact], rules.clear_k)[0]  # type: ignore[list-item]
-        return territory.distance_m(product.clear_ring, "zone")
+        if radius_m is None:
+            return distance_near_m(territory, product.clear_ring, "zone")
+        return near_distance_m(territory, product.clear_ring, "zone", radius_m)
 
     return distance
+
+
+NEAR_M = 300e3
+"""Search radius of :func:`distance_near_m`: its answer is taken when under half this."""
+
+_SEGMENTS: weakref.WeakKeyDictionary[Territory, dict[str, tuple]] = weakref.WeakKeyDictionary()
+
+
+def _segments(territory: Territory, kind: str) -> tuple[shapely.STRtree, Array]:
+    """The boundary segments ``[lon0, lat0, lon1, lat1]`` deg (S, 4) of an area and a
+    tree of their bounding boxes, made once per territory and area."""
+    per = _SEGMENTS.setdefault(territory, {})
+    if kind not in per:
+        parts = shapely.get_parts(getattr(territory, kind))
+        segs = [np.zeros((0, 4))]
+        for ring in shapely.get_rings(parts):
+            xy = shapely.get_coordinates(ring)
+            segs.append(np.hstack([xy[:-1], xy[1:]]))
+        seg = np.concatenate(segs)
+        boxes = shapely.box(
+            np.minimum(seg[:, 0], seg[:, 2]), np.minimum(seg[:, 1], seg[:, 3]),
+            np.maximum(seg[:, 0], seg[:, 2]), np.maximum(seg[:, 1], seg[:, 3]),
+        )  # fmt: skip
+        per[kind] = (shapely.STRtree(boxes), seg)
+    return per[kind]
+
+
+def distance_near_m(territory: Territory, ring_rad: Array, kind: str = "zone") -> float:
+    """:meth:`Territory.distance_m`, from :func:`near_distance_m` when the answer is
+    under ``NEAR_M / 2``, else from the full method."""
+    d = near_distance_m(territory, ring_rad, kind, NEAR_M)
+    return territory.distance_m(ring_rad, kind) if d is None else d
+
+
+def near_distance_m(
+    territory: Territory, ring_rad: Array, kind: str, radius_m: float
+) -> float | None:
+    """:meth:`Territory.distance_m` if it is under ``radius_m / 2``, else None (then it is
+    at least that), measured on the area's boundary segments near the ring only.
+
+    ``distance_m`` clips the area to a 2,000-km window, projects all of it about the
+    ring's centre (spherical AEQD) and measures in that plane: most of its 0.3-0.6 ms go
+    to coast far away. The nearest segment pair is the same if it lies near the ring,
+    and GEOS measures a pair the same way whatever else the geometry holds (the tests
+    find the two bit for bit equal). Segments whose box misses the ring's box widened
+    by ``radius_m`` (lat by r / M_min, lon by r / (a cos(phi_max)), as for ellipses) are
+    at least ``radius_m`` away on the ellipsoid, and the AEQD plane never shortens a
+    distance (its scale is >= 1: Snyder 1987, eq. 25-2) beyond the 0.3 % of the
+    Gaussian radius and the bend of a projected chord (metres for the <= 51-km
+    segments of the built zones): so a nearest segment under ``radius_m / 2`` is the one
+    the full method finds, and none there means the full method finds none there
+    either. Near a pole or the antimeridian the full method answers.
+    """
+    ring = np.asarray(ring_rad, dtype=float)
+    geom = getattr(territory, kind)
+    if _any_shift(_polygon_deg(ring), geom, shapely.intersects):
+        return 0.0
+    lat_lo, lat_hi = ring[:, 0].min(), ring[:, 0].max()
+    dlat = radius_m / _M_MIN
+    phi_max = max(abs(lat_lo), abs(lat_hi)) + dlat
+    lon = np.degrees(np.unwrap(ring[:, 1]))
+    dlon = math.degrees(radius_m / (A * math.cos(min(phi_max, math.radians(80.0)))))
+    box = (
+        lon.min() - dlon,
+        math.degrees(lat_lo - dlat),
+        lon.max() + dlon,
+        math.degrees(lat_hi + dlat),
+    )
+    if phi_max > math.radians(80.0) or box[0] < -180.0 or box[2] > 180.0:
+        d = territory.distance_m(ring, kind)
+        return d if d < radius_m / 2 else None
+    tree, seg = _segments(territory, kind)
+    idx = tree.query(shapely.box(*box))
+    if idx.size == 0:
+        return None
+    centre = np.array([ring[:, 0].mean(), _circular_mean(ring[:, 1])])
+    ends = np.radians(seg[idx].reshape(-1, 2)[:, ::-1])  # [lat, lon] of both ends
+    xy = aeqd_sphere_forward(ends, centre).reshape(-1, 2, 2)
+    ring_xy = shapely.Polygon(aeqd_sphere_forward(ring, centre))
+    d = float(np.min(shapely.distance(ring_xy, shapely.linestrings(xy))))
+    return d if d < radius_m / 2 else None
 
 
 def _hits(territory: Territory, kind: str, shapes: list) -> NDArray[np.bool_]:

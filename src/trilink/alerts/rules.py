@@ -209,21 +209,24 @@ class Footprint:
     on first use by ``distance_fn`` and kept.
     """
 
-    __slots__ = ("_distance", "_distance_fn", "nominal", "overflight", "place")
+    __slots__ = ("_distance", "_distance_fn", "_radius_aware", "nominal", "overflight", "place")
 
     def __init__(
         self,
         overflight: bool,
         place: int,
         nominal: int,
-        distance_fn: Callable[[], float] | None = None,
+        distance_fn: Callable[..., float | None] | None = None,
         distance_m: float | None = None,
+        *,
+        radius_aware: bool = False,
     ):
         self.overflight = bool(overflight)
         self.place = int(place)
         self.nominal = int(nominal)
         self._distance_fn = distance_fn
         self._distance = distance_m
+        self._radius_aware = radius_aware
 
     def distance_m(self) -> float:
         """Distance [m] from the 3-sigma ellipse to the zone (0 when the 95 % one reaches
@@ -234,8 +237,22 @@ class Footprint:
             elif self._distance_fn is None:
                 self._distance = math.inf
             else:
-                self._distance = float(self._distance_fn())
+                self._distance = float(self._distance_fn())  # type: ignore[arg-type]
         return self._distance
+
+    def beyond(self, threshold_m: float) -> bool:
+        """``distance_m() > threshold_m``. A ``distance_fn`` that takes a search radius
+        (:mod:`trilink.alerts.batch`) answers from the area's nearby edges: the distance
+        when under half the radius, None when not (then it is beyond)."""
+        if self._distance is not None or self._distance_fn is None or self.place != OUTSIDE:
+            return self.distance_m() > threshold_m
+        if not self._radius_aware:
+            return self.distance_m() > threshold_m
+        near = self._distance_fn(max(3.0 * threshold_m, 1e3))
+        if near is None:
+            return True
+        self._distance = float(near)  # the distance itself: keep it
+        return self._distance > threshold_m
 
 
 def footprint(threat: ThreatInput, territory: Territory, rules: WarningRules) -> Footprint:
@@ -306,7 +323,7 @@ def decide(
     held = (
         (not raised)
         and previously_threatened
-        and not (facts.distance_m() > rules.far_distance_m and not overflight)
+        and not (facts.beyond(rules.far_distance_m) and not overflight)
     )
     level = "threat" if (raised or held) else "launch"
 

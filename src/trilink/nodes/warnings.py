@@ -51,6 +51,7 @@ from trilink.alerts import (
 )
 from trilink.alerts.batch import Product, footprints, threat_products
 from trilink.alerts.rules import Footprint
+from trilink.alerts.snapshot import restore_state, state_to_json
 from trilink.alerts.territory import geodata_manifest
 from trilink.link.subjects import HUB
 from trilink.messages import Envelope, SystemTrack
@@ -163,6 +164,43 @@ class PartnerWarnings:
     def __call__(self, partner: str, tracks: list[SystemTrack], t_ns: int) -> list[Envelope]:
         return [warning_message(e) for e in self.events(partner, tracks, t_ns)]
 
+    def snapshot(self) -> dict:
+        """Everything later decisions depend on, as plain JSON values (strict JSON: no
+        NaN or infinity), for a restarted hub: every partner's open warning threads with
+        their sequence counters, references, announced predictions and rate-limit
+        clocks (:mod:`trilink.alerts.snapshot`). The per-cycle product cache is not
+        state (it is rebuilt from the next call's tracks); ``history`` is not kept."""
+        return {
+            "kind": "trilink.warner",
+            "version": SNAPSHOT_VERSION,
+            "id_prefix": self.id_prefix,
+            "partners": [[p, state_to_json(s)] for p, s in self.states.items()],
+        }
+
+    def restore(self, d: dict) -> None:
+        """Take the state of :meth:`snapshot` (after ``json.loads``): from the next call
+        on, the same warnings as the warner the snapshot was taken from. Partners not in
+        the snapshot are left without threads. Raises ``ValueError`` for a snapshot of
+        another kind or version, or of a warner with another id prefix (its warning ids
+        would not continue)."""
+        if d.get("kind") != "trilink.warner" or d.get("version") != SNAPSHOT_VERSION:
+            raise ValueError(
+                f"not a warner snapshot of version {SNAPSHOT_VERSION}: "
+                f"kind={d.get('kind')!r}, version={d.get('version')!r}"
+            )
+        if d.get("id_prefix") != self.id_prefix:
+            raise ValueError(
+                f"snapshot of a warner with id prefix {d.get('id_prefix')!r}, "
+                f"this one has {self.id_prefix!r}"
+            )
+        partners = {str(p): threads for p, threads in d["partners"]}
+        for partner in partners:
+            self.state(partner)
+        for partner, state in self.states.items():
+            restore_state(state, partners.get(partner, []))
+        self._products.clear()
+        self._cycle_t_ns = None
+
     def _products_of(self, msgs: Sequence[SystemTrack], t_ns: int) -> list[Product]:
         """Each track's :class:`Product`, from this cycle's cache or made now (in one
         batch). The cache holds one cycle (cleared when the cycle time changes) and at
@@ -180,6 +218,9 @@ class PartnerWarnings:
             self._products.update(zip(missing, made, strict=True))
         return [self._products[k] for k in keys]
 
+
+SNAPSHOT_VERSION = 1
+"""Version of :meth:`PartnerWarnings.snapshot`'s layout."""
 
 MAX_PRODUCTS = 100_000
 """Bound on the per-cycle product cache (a cycle of the issue-7 soak holds 1,000)."""
