@@ -15,13 +15,12 @@ from hypothesis import strategies as st
 from trilink.errors import DecodeError
 from trilink.link.golden import signed_examples
 from trilink.link.validate import (
-    _DIAGONAL,
     _FINITE,
     PD_TOLERANCE,
-    _cholesky_loops,
     _finite_checker,
-    _first_bad_pivot,
+    _first_failure,
     _nonfinite_path,
+    _reference_failure,
     check_covariance,
     validate,
 )
@@ -82,12 +81,19 @@ def test_unrolled_cholesky_gives_the_same_floats_as_the_loops(entries, shift, lo
     a = np.array(entries).reshape(6, 6)
     sd = 10.0 ** np.array(log_sd)
     c = pack_covariance((a @ a.T + shift * np.eye(6)) * np.outer(sd, sd))
-    d = [c[k] for k in _DIAGONAL]
-    if min(d) <= 0:
-        return
-    s = [1.0 / math.sqrt(v) for v in d]
     for tol in (PD_TOLERANCE, 0.0, 0.5, 0.9, 0.999):  # fail at different rows: same pivot
-        assert _first_bad_pivot(c, *s, tol) == _cholesky_loops(c, s, tol)
+        assert _first_failure(c, tol) == _reference_failure(c, tol)
+
+
+@pytest.mark.parametrize("i", range(6))
+@pytest.mark.parametrize("v", [0.0, -1.0, math.nan])
+def test_unrolled_variance_check_names_the_same_element(i, v):
+    p = np.eye(6)
+    p[i, i] = v
+    c = pack_covariance(p)
+    got = _first_failure(c, PD_TOLERANCE)
+    assert got is not None and got[:2] == ("variance", i)
+    assert repr(got) == repr(_reference_failure(c, PD_TOLERANCE))
 
 
 FINITE_CASES = [

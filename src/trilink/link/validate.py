@@ -16,7 +16,8 @@ possible, and only a failure walks the message again to name its field.
   to find the path of a bad value).
 - Positive definiteness: Cholesky of the 6x6 correlation matrix, unrolled at import into
   straight-line code (no loops or lists: about 4 us instead of 12 us); the operations and
-  their order are those of the loop form, so the pivots are the same floats.
+  their order are those of the loop form (:func:`_reference_failure`, kept for the
+  tests), so the pivots are the same floats.
 - Node ids: one set comparison; the field of an unknown id is looked for only on failure.
 """
 
@@ -147,13 +148,12 @@ def check_covariance(c: CovarianceEcef, field: str) -> None:
     (a 100 km^2 launch covariance and a 10 m^2 terminal one are judged alike). Row by
     row (Cholesky-Banachiewicz), straight from the packed floats.
     """
-    d = [c[k] for k in _DIAGONAL]
-    for i, v in enumerate(d):
-        if not v > 0.0:
-            raise DecodeError(field, f"variance P[{i}][{i}] = {v!r} is not positive")
-    failed = _first_bad_pivot(c, *[1.0 / math.sqrt(v) for v in d], PD_TOLERANCE)
+    failed = _first_failure(c, PD_TOLERANCE)
     if failed is not None:
-        j, pivot = failed
+        what, j, value = failed
+        if what == "variance":
+            raise DecodeError(field, f"variance P[{j}][{j}] = {value!r} is not positive")
+        pivot = value
         raise DecodeError(
             field,
             f"not positive definite: Cholesky pivot {j} of the unit-diagonal matrix is "
@@ -161,9 +161,15 @@ def check_covariance(c: CovarianceEcef, field: str) -> None:
         )
 
 
-def _cholesky_loops(c: CovarianceEcef, s: list[float], tol: float) -> tuple[int, float] | None:
-    """The reference form of :func:`_first_bad_pivot` (which is this, unrolled): the first
-    (row, pivot) at or below ``tol``, else None. ``s`` scales to unit diagonal."""
+def _reference_failure(c: CovarianceEcef, tol: float) -> tuple[str, int, float] | None:
+    """The loop form of :func:`_first_failure` (which is this, unrolled): the first
+    variance that is not positive as ``("variance", i, P[i][i])``, else the first Cholesky
+    pivot at or below ``tol`` as ``("pivot", j, pivot)``, else None."""
+    d = [c[k] for k in _DIAGONAL]
+    for i, v in enumerate(d):
+        if not v > 0.0:
+            return "variance", i, v
+    s = [1.0 / math.sqrt(v) for v in d]  # scales to unit diagonal
     low: list[list[float]] = []
     for j in range(6):
         idx, sj = _PACKED[j], s[j]
@@ -175,17 +181,24 @@ def _cholesky_loops(c: CovarianceEcef, s: list[float], tol: float) -> tuple[int,
             row[k] = acc / lk[k]
         pivot = row[j] - sum(x * x for x in row[:j])
         if not pivot > tol:
-            return j, pivot
+            return "pivot", j, pivot
         row[j] = math.sqrt(pivot)
         low.append(row)
     return None
 
 
 def _unrolled_cholesky_source() -> str:
-    """Python source of :func:`_cholesky_loops` with every loop unrolled: variable ``rJK``
-    is row[k] of row j, the same operations in the same order (so the same floats)."""
-    s_args = ", ".join(f"s{j}" for j in range(6))
-    out = [f"def _first_bad_pivot(c, {s_args}, tol):"]
+    """Python source of :func:`_reference_failure` with every loop unrolled: ``sJ`` is the
+    scale of row j, ``rJK`` element k of row j, the same operations in the same order (so
+    the same floats)."""
+    out = ["def _first_failure(c, tol):"]
+    for i in range(6):
+        out.append(f"    s{i} = c[{_DIAGONAL[i]}]")
+    for i in range(6):
+        out.append(f"    if not s{i} > 0.0:")
+        out.append(f'        return "variance", {i}, s{i}')
+    for i in range(6):
+        out.append(f"    s{i} = 1.0 / sqrt(s{i})")
     for j in range(6):
         for k in range(j + 1):
             out.append(f"    r{j}{k} = c[{_PACKED[j][k]}] * s{j} * s{k}")
@@ -199,7 +212,7 @@ def _unrolled_cholesky_source() -> str:
             squares = f"({squares} + r{j}{k} * r{j}{k})"
         out.append(f"    p = r{j}{j} - {squares}")
         out.append("    if not p > tol:")
-        out.append(f"        return {j}, p")
+        out.append(f'        return "pivot", {j}, p')
         out.append(f"    r{j}{j} = sqrt(p)")
     out.append("    return None")
     return "\n".join(out) + "\n"
@@ -207,7 +220,9 @@ def _unrolled_cholesky_source() -> str:
 
 _namespace: dict[str, Any] = {"sqrt": math.sqrt}
 exec(_unrolled_cholesky_source(), _namespace)
-_first_bad_pivot: Callable[..., tuple[int, float] | None] = _namespace["_first_bad_pivot"]
+_first_failure: Callable[[CovarianceEcef, float], tuple[str, int, float] | None] = _namespace[
+    "_first_failure"
+]
 
 
 def _check_ground(g: GroundPoint | None, field: str) -> None:
