@@ -1,18 +1,34 @@
-"""Monte Carlo speed (issue 6, "Speed"): trials of the SRBM salvo, trilateral, 2 processes.
+"""Monte Carlo speed (issue 6, "Speed"): trials of the SRBM salvo on 2 processes, and where
+each trial's CPU time goes.
 
 Runs ``--trials`` (8; 2 with ``--quick``) seeded trials of the built-in scenario's SRBM
 salvo (``srbm-1``, ``srbm-2``, ``srbm-3``: three launches 20 s apart, each run to the last
-impact plus 60 s) in the trilateral configuration, through
+impact plus 60 s) in the trilateral and the alone configuration, through
 :func:`trilink.evaluate.montecarlo.run_trials` on ``--jobs`` (2) worker processes: the
 path ``trilink evaluate`` takes, including starting the workers. Each worker is limited
 to one BLAS/OpenMP thread.
 
-Printed: the wall time of the batch; per trial its wall and CPU time (median, max); the
-extrapolation to 1,000 trials two ways — from the batch's wall time (workers already
-started), and from the median CPU time per trial divided over the workers (what an
-otherwise idle 2-core machine would do); and the goal: 1,000 trials in under 10 minutes
-on a 2-core machine like the CI's. On a shared machine the wall time includes waiting
-for the CPU; the CPU-based figure is the one to judge the goal by, and both are printed.
+Printed, per configuration: the wall time of the batch; per trial its wall and CPU time
+(median, max); for trilateral, the extrapolation to 1,000 trials two ways — from the
+batch's wall time (workers already started), and from the median CPU time per trial
+divided over the workers (what an otherwise idle 2-core machine would do); and the goal:
+1,000 trials in under 10 minutes on a 2-core machine like the CI's (1.2 CPU-s per trial).
+On a shared machine the wall time includes waiting for the CPU; the CPU-based figure is
+the one to judge the goal by, and both are printed.
+
+Then the breakdown: ``--breakdown`` (2) more trials per configuration in this process
+(after one warm-up trial each), with the CPU time (``time.process_time``) of each part
+summed by wrapping the functions that do it:
+
+* ``simulate``: flights and sensor detections (:func:`trilink.scenario.simulate`);
+* ``trackers``: the national trackers (``NationalTracker.process`` and ``.tracks``, the
+  impact/launch predictions of every report included);
+* ``hub``: everything inside the hub node (``HubNode.on_message`` and ``.run_due``: its
+  receiving, fusion, warnings, releases and signing);
+* ``nodes+link``: the rest of the run (national nodes building, signing and receiving
+  messages, the simulated link, the event loop);
+* ``metrics``: the rest of the trial (perturbation, configuration, timeline, errors,
+  SIAP, latency histograms).
 
 Run: ``.venv/bin/python benchmarks/bench_montecarlo.py [--trials 8] [--jobs 2] [--quick]``.
 """
@@ -29,50 +45,122 @@ import argparse  # noqa: E402
 import dataclasses  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
+from collections import Counter  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
+from contextlib import ExitStack, contextmanager  # noqa: E402
+from typing import Any  # noqa: E402
 
-from trilink.evaluate.montecarlo import run_trials  # noqa: E402
+from trilink.evaluate import montecarlo  # noqa: E402
+from trilink.evaluate.montecarlo import run_trial, run_trials  # noqa: E402
+from trilink.nodes.hub import HubNode  # noqa: E402
 from trilink.scenario import load_scenario  # noqa: E402
+from trilink.scenario.model import Scenario  # noqa: E402
+from trilink.tracking.tracker import NationalTracker  # noqa: E402
 
 GOAL_TRIALS = 1000
 GOAL_S = 600.0
 SALVO = ("srbm-1", "srbm-2", "srbm-3")
+CONFIGS = ("trilateral", "alone")
+PARTS = ("simulate", "trackers", "hub", "nodes+link", "metrics")
+
+
+@contextmanager
+def _timed(cpu: Counter[str], owner: Any, name: str, part: str) -> Iterator[None]:
+    """Add the CPU time of every call of ``owner.name`` to ``cpu[part]`` while inside."""
+    fn: Callable[..., Any] = getattr(owner, name)
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        t0 = time.process_time()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            cpu[part] += time.process_time() - t0
+
+    setattr(owner, name, wrapper)
+    try:
+        yield
+    finally:
+        setattr(owner, name, fn)
+
+
+def breakdown(sc: Scenario, config: str, seeds: range) -> dict[str, float]:
+    """Mean CPU seconds per trial of each part (see the module docstring)."""
+    run_trial(sc, config, seeds.start - 1)  # warm-up: kernels loaded, flights designed
+    cpu: Counter[str] = Counter()
+    wraps = [
+        (montecarlo, "simulate", "simulate"),
+        (montecarlo, "run_simulation", "run"),
+        (NationalTracker, "process", "trackers"),
+        (NationalTracker, "tracks", "trackers"),
+        (HubNode, "on_message", "hub"),
+        (HubNode, "run_due", "hub"),
+    ]
+    total = 0.0
+    for seed in seeds:
+        with ExitStack() as stack:
+            for owner, name, part in wraps:
+                stack.enter_context(_timed(cpu, owner, name, part))
+            t0 = time.process_time()
+            run_trial(sc, config, seed)
+            total += time.process_time() - t0
+    n = len(seeds)
+    out = {
+        "simulate": cpu["simulate"] / n,
+        "trackers": cpu["trackers"] / n,
+        "hub": cpu["hub"] / n,
+        "nodes+link": (cpu["run"] - cpu["trackers"] - cpu["hub"]) / n,
+        "metrics": (total - cpu["run"] - cpu["simulate"]) / n,
+    }
+    return out | {"total": total / n}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--trials", type=int, default=8, help="trials to time")
+    ap.add_argument("--trials", type=int, default=8, help="trials to time per configuration")
     ap.add_argument("--jobs", type=int, default=2, help="worker processes")
     ap.add_argument("--seed", type=int, default=1000, help="first seed")
-    ap.add_argument("--quick", action="store_true", help="2 trials (CI smoke run)")
+    ap.add_argument("--breakdown", type=int, default=2, help="trials per breakdown (0: none)")
+    ap.add_argument("--quick", action="store_true", help="2 trials, 1 per breakdown (CI smoke)")
     args = ap.parse_args()
     k = 2 if args.quick else args.trials
+    nb = min(args.breakdown, 1) if args.quick else args.breakdown
 
     sc = load_scenario("korea-japan")
     sc = dataclasses.replace(sc, launches=tuple(x for x in sc.launches if x.id in SALVO))
-    print(f"scenario {sc.name}, launches {', '.join(SALVO)}, trilateral; {k} trials on "
+    print(f"scenario {sc.name}, launches {', '.join(SALVO)}; {k} trials per configuration on "
           f"{args.jobs} processes ({os.cpu_count()} CPUs here)")  # fmt: skip
 
-    t0 = time.perf_counter()
-    trials = run_trials(sc, ["trilateral"], range(args.seed, args.seed + k), jobs=args.jobs)
-    wall = time.perf_counter() - t0
+    med: dict[str, float] = {}
+    for config in CONFIGS:
+        t0 = time.perf_counter()
+        trials = run_trials(sc, [config], range(args.seed, args.seed + k), jobs=args.jobs)
+        wall = time.perf_counter() - t0
+        walls = [t.wall_s for t in trials]
+        cpus = [t.extra["cpu_s"] for t in trials]
+        med[config] = statistics.median(cpus)
+        workers = min(args.jobs, k)
+        print(f"{config}: batch wall {wall:.1f} s for {k} trials (worker start-up included); "
+              f"per trial wall median {statistics.median(walls):.2f} s (max {max(walls):.2f}), "
+              f"CPU median {med[config]:.2f} s (max {max(cpus):.2f}); parallel efficiency "
+              f"{sum(cpus) / (workers * wall):.2f}")  # fmt: skip
+        if config == "trilateral":
+            by_wall = wall / k * GOAL_TRIALS
+            by_cpu = med[config] * GOAL_TRIALS / args.jobs
+            verdict = "meets" if by_cpu < GOAL_S else "misses"
+            print(f"summary: 1,000 trilateral trials ~ {by_cpu / 60:.1f} min from CPU/trial over "
+                  f"{args.jobs} cores ({by_wall / 60:.1f} min from this batch's wall time); goal "
+                  f"< {GOAL_S / 60:.0f} min: {verdict} it ({by_cpu / GOAL_S:.2f} x the budget)")  # fmt: skip
+    budget = GOAL_S * args.jobs / GOAL_TRIALS
+    print(f"summary: per trial CPU trilateral {med['trilateral']:.2f} s, alone "
+          f"{med['alone']:.2f} s; budget per trial on {args.jobs} cores {budget:.2f} s")  # fmt: skip
 
-    walls = [t.wall_s for t in trials]
-    cpus = [t.extra["cpu_s"] for t in trials]
-    med_cpu = statistics.median(cpus)
-    workers = min(args.jobs, k)
-    print(f"batch wall {wall:.1f} s for {k} trials (worker start-up included)")
-    print(f"per trial: wall median {statistics.median(walls):.1f} s (max {max(walls):.1f}), "
-          f"CPU median {med_cpu:.1f} s (max {max(cpus):.1f})")  # fmt: skip
-    print(f"parallel efficiency: {sum(cpus) / (workers * wall):.2f} "
-          f"(trial CPU seconds / ({workers} workers x batch wall))")  # fmt: skip
-    by_wall = wall / k * GOAL_TRIALS
-    by_cpu = med_cpu * GOAL_TRIALS / args.jobs
-    verdict = "meets" if by_cpu < GOAL_S else "misses"
-    print(f"summary: 1,000 trials ~ {by_cpu / 60:.1f} min from CPU/trial over {args.jobs} cores "
-          f"({by_wall / 60:.1f} min from this batch's wall time); goal < {GOAL_S / 60:.0f} min: "
-          f"{verdict} it ({by_cpu / GOAL_S:.2f} x the budget)")  # fmt: skip
-    print(f"summary: per trial CPU {med_cpu:.2f} s; budget per trial on {args.jobs} cores "
-          f"{GOAL_S * args.jobs / GOAL_TRIALS:.2f} s")  # fmt: skip
+    if nb <= 0:
+        return
+    print(f"breakdown: CPU s per trial, mean of {nb} in this process after a warm-up")
+    print(f"  {'config':11s}" + "".join(f"{p:>11s}" for p in (*PARTS, "total")))
+    for config in CONFIGS:
+        b = breakdown(sc, config, range(args.seed + 100, args.seed + 100 + nb))
+        print(f"  {config:11s}" + "".join(f"{b[p]:11.2f}" for p in (*PARTS, "total")))
 
 
 if __name__ == "__main__":
