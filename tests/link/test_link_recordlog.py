@@ -106,3 +106,32 @@ def test_decode_prints_a_log_as_json_lines(tmp_path):
     assert lines[1]["headers"] == {"x": "y"}
     assert lines[2]["error"]["field"] == "$"
     assert "3 records, 1 not decodable" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["bundle.msgpack.hex", "bundle.json"])
+def test_decode_prints_a_bundle_with_its_items(tmp_path, name):
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps({"KOR": RFC8032_TEST1_PUBLIC.hex()}))
+    result = runner.invoke(_cli(), ["decode", "--keys", str(keys), str(GOLDEN / name)])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    golden = json.loads((GOLDEN / "track_report.json").read_text())
+    assert out["kind"] == "bundle" and out["signature_check"] == "valid"
+    assert [m["kind"] for m in out["items"]] == ["track_report", "track_report"]
+    assert out["items"][0] == golden | {"signature": ""}  # the golden report, unsigned
+    tampered = bytes.fromhex((GOLDEN / "bundle.msgpack.hex").read_text()).replace(
+        b"K0007", b"K0008"
+    )
+    bad = runner.invoke(_cli(), ["decode", "--keys", str(keys)], input=tampered)
+    assert bad.exit_code == 2 and "signature" in bad.stderr
+
+
+def test_decode_reads_bundles_in_a_log(tmp_path):
+    path = tmp_path / "run.tlog"
+    bundle = bytes.fromhex((GOLDEN / "bundle.msgpack.hex").read_text())
+    with LogWriter(path) as w:
+        w.append(1, "trilink.KOR.tracks", bundle)
+    result = runner.invoke(_cli(), ["decode", str(path)])
+    assert result.exit_code == 0, result.output
+    (line,) = [json.loads(x) for x in result.stdout.splitlines()]
+    assert [m["seq"] for m in line["message"]["items"]] == [41, 42]

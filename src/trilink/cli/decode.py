@@ -123,12 +123,12 @@ def _load_keys(path: Path | None, err: Console) -> Any:
 
 def _decode_one(payload: bytes, decoder: Any, keyring: Any, *, as_json: bool) -> dict[str, Any]:
     from trilink.errors import DecodeError, VerificationError
-    from trilink.link.codec import encode_json, iter_payload_messages
+    from trilink.link.codec import encode_json, open_bundle
     from trilink.messages import Bundle
 
     try:
-        msg = decoder.decode_json(payload) if as_json else decoder.decode_payload(payload)
-        items = iter_payload_messages(payload, decoder) if isinstance(msg, Bundle) else None
+        msg = decoder.decode_json_payload(payload) if as_json else decoder.decode_payload(payload)
+        items = open_bundle(msg, decoder) if isinstance(msg, Bundle) else None
     except DecodeError as e:
         return {"error": {"field": e.field, "reason": e.reason}}
     out: dict[str, Any] = {"message": json.loads(encode_json(msg))}

@@ -125,9 +125,13 @@ class Decoder:
 
     def decode_json(self, data: bytes | bytearray | memoryview | str) -> Message:
         """JSON text -> a validated message (the same checks as :meth:`decode`)."""
+        return self._single(self.decode_json_payload(data))
+
+    def decode_json_payload(self, data: bytes | bytearray | memoryview | str) -> Message | Bundle:
+        """JSON text -> a validated message or bundle (items base64 in JSON, bytes here)."""
         if isinstance(data, str):
             data = data.encode()
-        return self._single(self._finish(self._parse(data, _json_decoder, "JSON")))
+        return self._finish(self._parse(data, _json_decoder, "JSON"))
 
     def _parse(
         self,
@@ -190,13 +194,18 @@ def iter_payload_messages(
     prefixed ``items[i].``)."""
     d = _default if decoder is None else decoder
     msg = d.decode_payload(data)
-    if not isinstance(msg, Bundle):
-        return [msg]
+    return open_bundle(msg, d) if isinstance(msg, Bundle) else [msg]
+
+
+def open_bundle(bundle: Bundle, decoder: Decoder | None = None) -> list[Message]:
+    """The items of a decoded bundle, decoded and checked by the item rules (NOT its
+    signature): what :func:`iter_payload_messages` does after decoding the payload."""
+    d = _default if decoder is None else decoder
     out = []
-    for i, item in enumerate(msg.items):
+    for i, item in enumerate(bundle.items):
         try:
             m = d.decode(item)
-            problem = bundle_item_problem(msg, m)
+            problem = bundle_item_problem(bundle, m)
         except DecodeError as e:
             raise DecodeError(f"items[{i}].{e.field}".rstrip(".$"), e.reason) from None
         if problem is not None:
