@@ -209,3 +209,16 @@ def test_missing_truncated_and_corrupt_recordings(recording, tmp_path):
     bad.write_bytes(b"NOTALOG\n" + data[8:])
     with pytest.raises(DecodeError):
         read_records(bad)
+
+
+def test_bundled_releases_are_read_item_by_item(recording, tmp_path):
+    _, sent = recording
+    msgs = sent[("JPN", "tracks")][:3]
+    hub = Stamper("HUB", private_key_from_seed(b"\1" * 32), start_seq=10**6)
+    t = msgs[-1].sent_ns
+    with LogWriter(tmp_path / LOG_NAME) as log:
+        for payload in hub.bundle(msgs, t):  # one bundle of three, signatures moved to it
+            log.append(t, hub_out("JPN", "tracks"), payload)
+    view = partner_view(read_records(tmp_path), "JPN")
+    assert list(view.system_tracks) == [msgspec.structs.replace(m, signature=b"") for m in msgs]
+    assert view.skipped == 0 and len(view.tracks) == 3

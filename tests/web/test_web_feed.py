@@ -230,3 +230,33 @@ def test_track_table_is_bounded():
     for n in range(1, 6):
         p.apply(system_track(n, 20.0 + n, ("JPN",)), T0_NS + int((21 + n) * NS))
     assert [t["number"] for t in p.snapshot()["tracks"]] == [3, 4, 5]
+
+
+def test_bundled_releases_are_verified_once_and_applied_item_by_item():
+    feed, hub = make_feed(), HubOut()
+    t = T0_NS + 31 * NS
+    stamped = [
+        hub.stamper.stamp(system_track(n, 30.0, ("JPN",)), t, sign=False) for n in (101, 102)
+    ]
+    (payload,) = hub.stamper.bundle(stamped, t)
+    tampered = bytearray(payload)
+    tampered[-3] ^= 1  # inside the last item: the bundle's signature no longer holds
+    subject = subjects.hub_out("JPN", "tracks")
+    run_scene(feed, [(subject, payload), (subject, bytes(tampered)), (subject, payload)])
+    snap = feed.snapshot("JPN")
+    assert sorted(t["number"] for t in snap["tracks"]) == [101, 102]
+    assert feed.accepted == 2
+    assert snap["rejected"] == {"bad_signature": 1, "replayed": 2}  # the replay, per item
+
+
+def test_unverified_feed_opens_bundles_too():
+    feed = BusFeed(InMemoryBus(), ["JPN"], None, clock=feed_clock)
+    hub = HubOut()
+    t = T0_NS + 31 * NS
+    stamped = [
+        hub.stamper.stamp(system_track(n, 30.0, ("JPN",)), t, sign=False) for n in (101, 102)
+    ]
+    run_scene(
+        feed, [(subjects.hub_out("JPN", "tracks"), p) for p in hub.stamper.bundle(stamped, t)]
+    )
+    assert sorted(t["number"] for t in feed.snapshot("JPN")["tracks"]) == [101, 102]
