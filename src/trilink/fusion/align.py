@@ -127,6 +127,14 @@ def _rk4_mean(x: Array, h: Array) -> Array:
     return x + hv / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
 
 
+def _per_row(value: ArrayLike, rows: int) -> Array:
+    """A scalar or (rows,) argument as a contiguous float array (rows,)."""
+    a = np.asarray(value, dtype=float)
+    if a.shape == (rows,) and a.flags.c_contiguous:
+        return a
+    return np.ascontiguousarray(np.broadcast_to(a, (rows,)))
+
+
 def _n_steps(dt_s: Array, max_step_s: float) -> int:
     longest = float(np.max(np.abs(dt_s), initial=0.0))
     return max(1, math.ceil(longest / max_step_s)) if longest > 0.0 else 0
@@ -208,21 +216,17 @@ def propagate(
     a 2 s step keeps the position error of RK4 on a ballistic arc below a millimetre over
     a minute (checked in tests against a 0.1 s reference). Inputs are not modified.
     """
-    x = np.array(x, dtype=float, ndmin=2)
-    cov: Array = np.array(P, dtype=float, ndmin=3)
-    dt = np.broadcast_to(np.asarray(dt_s, dtype=float), x.shape[:1])
-    q = np.broadcast_to(np.asarray(q_m2ps3, dtype=float), dt.shape)
-    sig = np.broadcast_to(np.asarray(sigma_acc_mps2, dtype=float), dt.shape)
+    x = np.array(x, dtype=float, ndmin=2, order="C")
+    cov: Array = np.array(P, dtype=float, ndmin=3, order="C")
+    rows = x.shape[0]
+    dt, q, sig = (_per_row(v, rows) for v in (dt_s, q_m2ps3, sigma_acc_mps2))
     n = _n_steps(dt, max_step_s)
     if n == 0:
         return x, cov
     if compiled.use_kernels():
         from trilink.fusion.kernels_align import propagate_kernel
 
-        return propagate_kernel(
-            np.ascontiguousarray(x), np.ascontiguousarray(cov), np.ascontiguousarray(dt),
-            np.ascontiguousarray(q), np.ascontiguousarray(sig), n, GM, J2, A, OMEGA,
-        )  # fmt: skip
+        return propagate_kernel(x, cov, dt, q, sig, n, GM, J2, A, OMEGA)
     h = dt / n
     psi_total = np.zeros((x.shape[0], 6, 3))
     q_step = white_noise_q(h, q)

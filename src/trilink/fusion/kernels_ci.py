@@ -119,6 +119,28 @@ def _matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray) -> None:
 
 
 @njit_inner
+def _matvec(A: np.ndarray, v: np.ndarray, out: np.ndarray) -> None:
+    """out = A @ v for a small square A (loops: no BLAS call)."""
+    n = A.shape[0]
+    for i in range(n):
+        s = 0.0
+        for k in range(n):
+            s += A[i, k] * v[k]
+        out[i] = s
+
+
+@njit_inner
+def _trace_of_product(A: np.ndarray, B: np.ndarray) -> float:
+    """tr(A B) = sum_ab A_ab B_ba, without forming the product."""
+    n = _N
+    s = 0.0
+    for a in range(n):
+        for b in range(n):
+            s += A[a, b] * B[b, a]
+    return s
+
+
+@njit_inner
 def _combine(w: np.ndarray, info: np.ndarray, out: np.ndarray) -> None:
     """out = sum_k w_k info_k (inputs with zero weight skipped)."""
     n = _N
@@ -245,21 +267,84 @@ def _solve(a: np.ndarray, x: np.ndarray) -> None:
 
 
 @njit_inner
+def _support_point(
+    H: np.ndarray, c: np.ndarray, idx: np.ndarray, size: int, ridge: float, kkt: np.ndarray,
+    sol: np.ndarray, v: np.ndarray,
+) -> bool:  # fmt: skip
+    """v = the minimiser of the quadratic model on the affine hull of the support
+    idx[:size] (KKT system), clipped at 0 and renormalised; False if it is infeasible."""
+    v[:] = 0.0
+    if size == 1:
+        v[idx[0]] = 1.0
+        return True
+    a = kkt[: size + 1, : size + 1]
+    for i in range(size):
+        for j in range(size):
+            a[i, j] = H[idx[i], idx[j]]
+        a[i, i] += ridge
+        a[i, size] = 1.0
+        a[size, i] = 1.0
+        sol[i] = -c[idx[i]]
+    a[size, size] = 0.0
+    sol[size] = 1.0
+    _solve(a, sol[: size + 1])
+    ok = True
+    total = 0.0
+    for i in range(size):
+        ok = ok and sol[i] >= -1e-12 and np.isfinite(sol[i])
+        v[idx[i]] = max(sol[i], 0.0)
+        total += v[idx[i]]
+    if ok:
+        for i in range(size):
+            v[idx[i]] /= total
+    return ok
+
+
+@njit_inner
+def _model_value(H: np.ndarray, c: np.ndarray, v: np.ndarray) -> float:
+    """1/2 v^T H v + c^T v."""
+    k = v.shape[0]
+    val = 0.0
+    for i in range(k):
+        hv = 0.0
+        for j in range(k):
+            hv += H[i, j] * v[j]
+        val += v[i] * (0.5 * hv + c[i])
+    return val
+
+
+@njit_inner
 def _simplex_qp(g: np.ndarray, H: np.ndarray, w: np.ndarray, m: np.ndarray) -> np.ndarray:
     """Exact minimiser of the quadratic model over the simplex (intersection._simplex_qp):
-    every support, in the order of itertools.combinations, the best feasible one kept."""
+    every support, in the order of itertools.combinations, the best feasible one kept.
+
+    The support of all present inputs is tried first: when its KKT point is feasible it
+    is the minimiser over the whole simplex (its affine hull contains every other
+    support's point), so the enumeration is skipped; this is the common case of an
+    interior optimum.
+    """
     k = w.shape[0]
-    c = g - H @ w
+    c = np.empty(k)
+    _matvec(H, w, c)
+    for i in range(k):
+        c[i] = g[i] - c[i]
     dmax = 0.0
     for i in range(k):
         dmax = max(dmax, abs(H[i, i]))
     ridge = 1e-12 * dmax + 1e-300
-    best_val = np.inf
-    best = w.copy()
     v = np.empty(k)
     idx = np.empty(k, np.int64)
     kkt = np.empty((k + 1, k + 1))
     sol = np.empty(k + 1)
+    present = 0
+    for i in range(k):
+        if m[i]:
+            idx[present] = i
+            present += 1
+    if present > 1 and _support_point(H, c, idx, present, ridge, kkt, sol, v):
+        return v
+    best_val = np.inf
+    best = w.copy()
     for size in range(1, k + 1):
         for i in range(size):  # first combination of `size` out of k
             idx[i] = i
@@ -267,39 +352,11 @@ def _simplex_qp(g: np.ndarray, H: np.ndarray, w: np.ndarray, m: np.ndarray) -> n
             ok = True
             for i in range(size):
                 ok = ok and m[idx[i]]
-            if ok:
-                v[:] = 0.0
-                if size == 1:
-                    v[idx[0]] = 1.0
-                else:
-                    a = kkt[: size + 1, : size + 1]
-                    for i in range(size):
-                        for j in range(size):
-                            a[i, j] = H[idx[i], idx[j]]
-                        a[i, i] += ridge
-                        a[i, size] = 1.0
-                        a[size, i] = 1.0
-                        sol[i] = -c[idx[i]]
-                    a[size, size] = 0.0
-                    sol[size] = 1.0
-                    _solve(a, sol[: size + 1])
-                    total = 0.0
-                    for i in range(size):
-                        ok = ok and sol[i] >= -1e-12 and np.isfinite(sol[i])
-                        v[idx[i]] = max(sol[i], 0.0)
-                        total += v[idx[i]]
-                    for i in range(size):
-                        v[idx[i]] /= total
-                if ok:
-                    val = 0.0
-                    for i in range(k):
-                        hv = 0.0
-                        for j in range(k):
-                            hv += H[i, j] * v[j]
-                        val += v[i] * (0.5 * hv + c[i])
-                    if val < best_val:
-                        best_val = val
-                        best[:] = v
+            if ok and _support_point(H, c, idx, size, ridge, kkt, sol, v):
+                val = _model_value(H, c, v)
+                if val < best_val:
+                    best_val = val
+                    best[:] = v
             # next combination in lexicographic order
             i = size - 1
             while i >= 0 and idx[i] == k - size + i:
@@ -450,11 +507,18 @@ def _ci_pair(
     _inverse_from_chol(R, ws[0], Ib)
     # Joint basis: R^T Pa^-1 R = U diag(lambda) U^T, V = R U (pair.joint_diagonalise).
     _matmul(Ia, R, PD)
-    M = R.T @ PD
+    M = np.empty((n, n))
+    for i in range(n):
+        for j in range(n):
+            acc = 0.0
+            for k in range(n):
+                acc += R[k, i] * PD[k, j]
+            M[i, j] = acc
     lam, U = np.linalg.eigh(0.5 * (M + M.T))
     floor = 1e-14 * np.max(np.abs(lam)) + 1e-300
     lam = np.maximum(lam, floor)
-    V = R @ U
+    V = np.empty((n, n))
+    _matmul(R, np.ascontiguousarray(U), V)
     c = np.sum(V * V, axis=0)
     w = _joint_weight(lam, c, trace)
     # Two Newton steps in information form (pair._polish_ci), each kept only if it lowers f.
@@ -465,9 +529,9 @@ def _ci_pair(
         _matmul(P, D, PD)
         if trace:
             _matmul(PD, P, PDP)
-            g, h = -np.trace(PDP), 2.0 * np.sum(PDP * PD.T)
+            g, h = -np.trace(PDP), 2.0 * _trace_of_product(PDP, PD)
         else:
-            g, h = -np.trace(PD), np.sum(PD * PD.T)
+            g, h = -np.trace(PD), _trace_of_product(PD, PD)
         step = w - g / h
         w_new = w if np.isnan(step) else min(max(step, 0.0), 1.0)
         f_new = _pair_covariance(w_new, Ia, Ib, trace, ws, P_new)
@@ -502,8 +566,11 @@ def _ci_pair(
         _pair_covariance(w, Ia, Ib, trace, ws, P)
     # x = xb + P (w Ia) (xa - xb): the gains sum to I, so ECEF-sized means stay out.
     d = xa - xb
-    t = w * (Ia @ d)
-    x = xb + P @ t
+    t = np.empty(n)
+    _matvec(Ia, d, t)
+    x = np.empty(n)
+    _matvec(P, w * t, x)
+    x += xb
     # Never worse than an input (pair._best_of_inputs).
     L = ws[0]
     f, fa, fb = (
@@ -577,10 +644,12 @@ def _ci_row(
     _chol(Li, L)
     _inverse_from_chol(L, Li, P_out)
     acc = np.zeros(n)
+    t = np.empty(n)
     for i in range(k):
         if w[i] != 0.0:
-            acc += w[i] * (info[i] @ x[i])
-    x_out[:] = P_out @ acc
+            _matvec(info[i], x[i], t)
+            acc += w[i] * t
+    _matvec(P_out, acc, x_out)
     w_out[:] = w
     return True
 

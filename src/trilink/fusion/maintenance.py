@@ -81,6 +81,8 @@ def merge_candidates(
     # A track fed by every nation can only meet a track fed by none (coasting), so when
     # nothing coasts those tracks need not be searched at all.
     cand = np.flatnonzero(nations != full) if np.all(nations != 0) else np.arange(len(xf))
+    if cand.size < 2:
+        return np.empty(0, np.intp), np.empty(0, np.intp), np.empty(0)
     ia, jb, d2 = self_gated_pairs(xf[cand], Pf[cand], gate)
     ia, jb = cand[ia], cand[jb]
     disjoint = (nations[ia] & nations[jb]) == 0
