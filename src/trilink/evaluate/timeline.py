@@ -83,6 +83,29 @@ def which_missile(
     return best
 
 
+def which_missiles(
+    x: NDArray[np.float64],
+    measured_ns: NDArray[np.int64],
+    truths: Sequence[Trajectory],
+    gate_m: float = ASSOCIATION_GATE_M,
+) -> list[str | None]:
+    """:func:`which_missile` of K positions at once (x (K, >= 3), NaN rows for none)."""
+    best: list[str | None] = [None] * len(measured_ns)
+    if not len(measured_ns):
+        return best
+    x = np.asarray(x, dtype=float).reshape(len(measured_ns), -1)
+    best_d = np.full(len(measured_ns), gate_m)
+    t = np.asarray(measured_ns, dtype=np.int64)
+    for traj in truths:  # in order, a strictly nearer one replacing: as which_missile
+        r, _, inside = traj.state_at(t)
+        d = np.linalg.norm(r - x[:, :3], axis=-1)
+        nearer = np.flatnonzero(inside & (d < best_d))
+        best_d[nearer] = d[nearer]
+        for k in nearer.tolist():
+            best[k] = traj.missile_id
+    return best
+
+
 def first_detections(detections: Iterable[Detections]) -> dict[tuple[str, str], tuple[int, str]]:
     """(nation, missile id) -> (first detection time, sensor id); reads truth: evaluation
     only. Ties go to the sensor listed first."""
@@ -113,8 +136,14 @@ def build_timeline(
             first = firsts.get((partner, t.missile_id))
             if first is not None:
                 per[t.missile_id].first_own_detection_ns, per[t.missile_id].first_own_sensor = first
-        for ev in sorted(events, key=lambda e: e.t_ns):
-            mid = which_missile(ev.x, ev.measured_ns, truths)
+        ordered = sorted(events, key=lambda e: e.t_ns)
+        nan = np.full(3, np.nan)
+        mids = which_missiles(
+            np.array([nan if ev.x is None else np.asarray(ev.x, float)[:3] for ev in ordered]),
+            np.array([ev.measured_ns for ev in ordered], dtype=np.int64),
+            truths,
+        )
+        for ev, mid in zip(ordered, mids, strict=True):
             if mid is None:
                 continue
             m = per[mid]
