@@ -100,15 +100,20 @@ async def publisher(cfg: dict[str, Any], nation: str) -> None:
         truth = propagate_state(x, -lag)
         P = radar_covariance(truth[:, :3], models[nation])
         est = truth + np.einsum("nij,nj->ni", np.linalg.cholesky(P), rng.standard_normal((n, 6)))
-        for j in range(n):
-            body = TrackReport(
+        # One scan's reports leave together, as signed bundles (what `trilink node` does).
+        now = clock.now_ns()
+        stamped = [
+            stamper.stamp(TrackReport(
                 source=nation, measured_ns=t_k - int(lag[j] * S), releasability=rel,
                 track_id=f"{nation}-{j}-{gen[j]}", nation=nation, state_ecef=state_to_wire(est[j]),
                 covariance_ecef=covariance_to_wire(P[j]), phase="ballistic", status="confirmed",
                 quality=quality_of(P[j]), n_updates=k,
-            )  # fmt: skip
-            await nc.publish(f"trilink.{nation}.tracks", stamper.seal(body, clock.now_ns()))
-            sent += 1
+            ), now, sign=False)
+            for j in range(n)
+        ]  # fmt: skip
+        for payload in stamper.bundle(stamped, now):
+            await nc.publish(f"trilink.{nation}.tracks", payload)
+        sent += n
         hb = Heartbeat(source=nation, measured_ns=t_k, releasability=rel, state="running",
                        uptime_s=float(k))  # fmt: skip
         await nc.publish(f"trilink.{nation}.status", encode(stamper.stamp(hb, clock.now_ns())))
@@ -130,7 +135,7 @@ async def receiver(cfg: dict[str, Any]) -> None:
     import nats
     import nats.errors
 
-    from trilink.link import decode
+    from trilink.link import iter_payload_messages
     from trilink.link.pki import CertPair, client_tls
     from trilink.messages import SystemTrack
 
@@ -140,7 +145,8 @@ async def receiver(cfg: dict[str, Any]) -> None:
         errors.append(f"{type(e).__name__}: {e}")
 
     lat: dict[int, list[float]] = {}
-    counts: dict[str, int] = {p: 0 for p in NATIONS}
+    counts: dict[str, int] = {p: 0 for p in NATIONS}  # messages (bundle items counted)
+    payloads: dict[str, int] = {p: 0 for p in NATIONS}  # deliveries (a bundle is one)
     seqs: dict[str, set[int]] = {p: set() for p in NATIONS}
     dups = 0
     conns = []
@@ -152,16 +158,17 @@ async def receiver(cfg: dict[str, Any]) -> None:
         async def on(m: Any, p: str = p) -> None:
             nonlocal dups
             now = time.time_ns()
-            msg = decode(m.data)
-            counts[p] += 1
-            if msg.seq in seqs[p]:
-                dups += 1
-            seqs[p].add(msg.seq)
-            if isinstance(msg, SystemTrack):
-                scan_ns = -(-(msg.measured_ns - cfg["start_t_ns"]) // S) * S  # ceil to the scan
-                wall = cfg["wall0_ns"] + scan_ns
-                minute = int((now - cfg["wall0_ns"]) // (60 * S))
-                lat.setdefault(minute, []).append((now - wall) / 1e9)
+            payloads[p] += 1
+            for msg in iter_payload_messages(m.data):
+                counts[p] += 1
+                if msg.seq in seqs[p]:
+                    dups += 1
+                seqs[p].add(msg.seq)
+                if isinstance(msg, SystemTrack):
+                    scan_ns = -(-(msg.measured_ns - cfg["start_t_ns"]) // S) * S  # ceil: scan
+                    wall = cfg["wall0_ns"] + scan_ns
+                    minute = int((now - cfg["wall0_ns"]) // (60 * S))
+                    lat.setdefault(minute, []).append((now - wall) / 1e9)
 
         await nc.subscribe(
             f"trilink.hub.out.{p}.>", cb=on, pending_msgs_limit=-1, pending_bytes_limit=-1
@@ -171,7 +178,7 @@ async def receiver(cfg: dict[str, Any]) -> None:
     for nc in conns:
         await nc.close()
     out = {
-        "counts": counts, "duplicates": dups, "errors": errors[:5], "n_errors": len(errors),
+        "counts": counts, "payloads": payloads, "duplicates": dups, "errors": errors[:5], "n_errors": len(errors),
         "minutes": {
             str(m): [len(v), float(np.percentile(v, 50)), float(np.percentile(v, 99)), float(max(v))]
             for m, v in sorted(lat.items())
@@ -335,7 +342,8 @@ def report(args, results, hub_out, recv_out, samples, stored_in, stored_out, hub
           f"{max(p['late_max_s'] for p in pubs.values()):.2f} s")  # fmt: skip
     print(f"hub process: {hub_line}")
     print(f"sourced into HUB_FROM_<N> (store-and-forward copy): {stored_in}")
-    print(f"releases stored for each partner (HUB_TO_<P>): {stored_out}; received: {recv['counts']}; "
+    print(f"payloads stored for each partner (HUB_TO_<P>): {stored_out}; received: {recv['payloads']} "
+          f"payloads carrying {recv['counts']} messages; "
           f"duplicates {recv['duplicates']}; client errors {recv['n_errors']} {recv['errors']}")  # fmt: skip
     print("\nminute  releases      p50 s     p99 s     max s")
     for m, (n, p50, p99, mx) in recv["minutes"].items():
@@ -361,7 +369,7 @@ def report(args, results, hub_out, recv_out, samples, stored_in, stored_out, hub
         if "reports in" in hub_line
         else None
     )
-    lost_out = {p: stored_out[p] - recv["counts"][p] for p in NATIONS}
+    lost_out = {p: stored_out[p] - recv["payloads"][p] for p in NATIONS}
     mins = recv["minutes"]
     last = mins[max(mins, key=int)] if mins else [0, float("nan"), float("nan"), float("nan")]
     print(f"\nsummary: {args.tracks}x{len(NATIONS)} tracks at 1 Hz for {args.minutes:g} min: reports not "

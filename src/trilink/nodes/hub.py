@@ -36,7 +36,7 @@ from trilink.fusion import (
     align,
     fuse,
 )
-from trilink.link import Keyring, encode, subjects
+from trilink.link import Keyring, subjects
 from trilink.messages import (
     Envelope,
     Heartbeat,
@@ -139,6 +139,7 @@ class HubNode:
         self._launch_sent: set[tuple[str, int]] = set()
         self._may: dict[tuple[str, str], bool] = {}
         self._decisions: dict[tuple[str, tuple[str, ...], str], Decision] = {}
+        self._outbox: list[tuple[str, Envelope]] = []  # this cycle's releases, by subject
         self._released: dict[str, set[int]] = {p: set() for p in self.partners}
         # The nations whose data each partner's copy of a track carried, last released:
         # a warning about that track, or its end, is released under the same consent.
@@ -153,18 +154,18 @@ class HubNode:
 
     # --- input --------------------------------------------------------------------------
     def on_message(self, subject: str, payload: bytes) -> list[Outbound]:
-        msg = self.link.receiver(payload, subject)
-        if msg is None:
-            return self.link.refusals()
+        """Take one delivery (a message or a bundle of them); the refusals to publish."""
         now = self.clock.now_ns()
-        self.heard_ns[msg.source] = now
-        self.last_seq[msg.source] = msg.seq
-        if isinstance(msg, TrackReport):
-            self.reports_in += 1
-            self._pending.append(msg)
-        elif isinstance(msg, Heartbeat):
-            self.watermarks[msg.source] = max(self.watermarks.get(msg.source, 0), msg.measured_ns)
-        return []
+        for msg in self.link.receive(payload, subject):
+            self.heard_ns[msg.source] = now
+            self.last_seq[msg.source] = max(self.last_seq.get(msg.source, -1), msg.seq)
+            if isinstance(msg, TrackReport):
+                self.reports_in += 1
+                self._pending.append(msg)
+            elif isinstance(msg, Heartbeat):
+                mark = max(self.watermarks.get(msg.source, 0), msg.measured_ns)
+                self.watermarks[msg.source] = mark
+        return self.link.refusals()
 
     def due(self) -> bool:
         """Whether the next fusion cycle may run now."""
@@ -217,13 +218,26 @@ class HubNode:
             self.pictures.append(picture)
             self.reports.extend(ready)
         self.cycles += 1
-        out = self._release_all(picture, t_ns)
+        self._outbox = []
+        self._release_all(picture, t_ns)
+        # Everything a cycle releases on one subject (a partner's tracks, its events, its
+        # warnings) travels as signed bundles: one signature, not one per message.
+        by_subject: dict[str, list[Envelope]] = {}
+        for subject, msg in self._outbox:
+            by_subject.setdefault(subject, []).append(msg)
+        self._outbox = []
+        now = self.clock.now_ns()
+        out = [
+            Outbound(subject, payload)
+            for subject, msgs in by_subject.items()
+            for payload in self.link.stamper.bundle(msgs, now)
+        ]
         # The hub's heartbeat goes to every partner: its status and its cycle time.
         hb = self._heartbeat(t_ns)
         out.extend(self.link.seal(hb, subjects.hub_out(p, "status")) for p in self.partners)
         return out
 
-    def _release_all(self, picture: SystemPicture, t_ns: int) -> list[Outbound]:
+    def _release_all(self, picture: SystemPicture, t_ns: int) -> None:
         live = np.flatnonzero(picture.live())
         ended = np.flatnonzero(~picture.live())
         products: list[Release] = []
@@ -249,7 +263,7 @@ class HubNode:
                 fused = subsets[key]
                 if fused is not None:
                     products.append(Release(partner, est.number, allowed, *fused))
-        out, by_partner = self._publish_products(products, picture, t_ns)
+        by_partner = self._publish_products(products, picture, t_ns)
         for i in ended:  # tell each partner that held it that the track has ended
             number = int(picture.number[i])
             for partner in self.partners:
@@ -257,8 +271,7 @@ class HubNode:
                     self._released[partner].discard(number)
                     sent = self._lost(partner, number, picture, int(i), t_ns)
                     if sent is not None:
-                        out.append(sent[0])
-                        by_partner.setdefault(partner, []).append(sent[1])
+                        by_partner.setdefault(partner, []).append(sent)
         if self.warner is not None:
             # Every partner, every cycle: the warning rules also run their clocks (an
             # all-clear after impact, a thread closed when its track was lost).
@@ -267,12 +280,9 @@ class HubNode:
                 for warning in self.warner(partner, tracks, t_ns):
                     about = getattr(warning, "system_track_number", None)
                     srcs = self._track_sources.get((partner, about), (partner,))
-                    sent_w = self._release(
+                    self._release(
                         warning, srcs, partner, subjects.hub_out(partner, "warnings"), t_ns
                     )
-                    if sent_w is not None:
-                        out.append(sent_w[0])
-        return out
 
     def _may_release(self, source: str, partner: str) -> bool:
         """Whether ``source``'s data may reach ``partner`` in a system track (the policy is
@@ -305,10 +315,11 @@ class HubNode:
 
     def _publish_products(
         self, products: list[Release], picture: SystemPicture, t_ns: int
-    ) -> tuple[list[Outbound], dict[str, list[SystemTrack]]]:
+    ) -> dict[str, list[SystemTrack]]:
+        """Release each product to its partner; what each partner got, by partner."""
         by_partner: dict[str, list[SystemTrack]] = {}
         if not products:
-            return [], by_partner
+            return by_partner
         # One body per distinct product (track number and the nations fused in it): the
         # predictions are computed once, not once per partner.
         distinct: dict[tuple[int, tuple[str, ...]], Release] = {}
@@ -343,7 +354,6 @@ class HubNode:
             )
             for k, prod in enumerate(firsts)
         ]
-        out: list[Outbound] = []
         for prod in products:
             body = bodies[index[(prod.number, prod.sources)]]
             msg = msgspec.structs.replace(body, releasability=(prod.partner,))
@@ -352,19 +362,19 @@ class HubNode:
             )
             if sent is None:
                 continue
-            out.append(sent[0])
-            by_partner.setdefault(prod.partner, []).append(sent[1])
+            assert isinstance(sent, SystemTrack)
+            by_partner.setdefault(prod.partner, []).append(sent)
             self._released[prod.partner].add(prod.number)
             self._track_sources[(prod.partner, prod.number)] = prod.sources
-            out.extend(self._launch_event(prod, msg, picture, t_ns))
-        return out, by_partner
+            self._launch_event(prod, msg, picture, t_ns)
+        return by_partner
 
     def _launch_event(
         self, prod: Release, msg: SystemTrack, picture: SystemPicture, t_ns: int
-    ) -> list[Outbound]:
+    ) -> None:
         key = (prod.partner, prod.number)
         if key in self._launch_sent or msg.launch is None:
-            return []
+            return
         self._launch_sent.add(key)
         first = picture.get(prod.number)
         ev = LaunchEvent(
@@ -376,12 +386,13 @@ class HubNode:
             first_detection_ns=int(first.first_seen_ns) if first is not None else int(t_ns),
             detecting_nations=prod.sources,
         )
-        sent = self._release(
+        self._release(
             ev, prod.sources, prod.partner, subjects.hub_out(prod.partner, "events"), t_ns
         )
-        return [] if sent is None else [sent[0]]
 
-    def _lost(self, partner: str, number: int, picture: SystemPicture, i: int, t_ns: int):
+    def _lost(
+        self, partner: str, number: int, picture: SystemPicture, i: int, t_ns: int
+    ) -> SystemTrack | None:
         P = picture.P[i]
         msg = SystemTrack(
             source=HUB_ID,
@@ -395,11 +406,15 @@ class HubNode:
             quality=quality_of(P),
         )
         nations = self._track_sources.get((partner, number), (partner,))
-        return self._release(msg, nations, partner, subjects.hub_out(partner, "tracks"), t_ns)
+        sent = self._release(msg, nations, partner, subjects.hub_out(partner, "tracks"), t_ns)
+        assert sent is None or isinstance(sent, SystemTrack)
+        return sent
 
     def _release(
         self, msg: Envelope, sources: Iterable[str], partner: str, subject: str, t_ns: int
-    ):
+    ) -> Envelope | None:
+        """Policy, redaction, stamp (unsigned: it leaves in this cycle's bundle on
+        ``subject``) and the audit record; the stamped message, or None if denied."""
         srcs = tuple(sorted(set(sources)))
         kind = kind_of(msg)
         key = (kind, srcs, partner)
@@ -410,7 +425,7 @@ class HubNode:
         if decision.allowed:
             out = redact(msg, decision.redact)
             assert isinstance(out, Envelope)
-            stamped = self.link.stamper.stamp(out, self.clock.now_ns())
+            stamped = self.link.stamper.stamp(out, self.clock.now_ns(), sign=False)
         self.audit.record(
             t_ns=int(t_ns),
             kind=kind,
@@ -422,9 +437,9 @@ class HubNode:
             message_id=None if stamped is None else stamped.message_id,
             number=getattr(msg, "system_track_number", None),
         )
-        if stamped is None:
-            return None
-        return Outbound(subject, encode(stamped)), stamped
+        if stamped is not None:
+            self._outbox.append((subject, stamped))
+        return stamped
 
     def _audit_denied(self, partner: str, number: int, nations: tuple[str, ...], t_ns: int) -> None:
         self.audit.record(
