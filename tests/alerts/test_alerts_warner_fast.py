@@ -23,9 +23,10 @@ from geographiclib.geodesic import Geodesic
 
 from trilink import messages
 from trilink.alerts import load_territory, threat_from_system_track, to_cap_document
-from trilink.alerts.batch import footprints, ground_tracks, rings, threat_products
-from trilink.alerts.ellipse import ellipse_ring
-from trilink.alerts.rules import WarningRules, footprint
+from trilink.alerts.batch import ground_tracks, rings, threat_products
+from trilink.alerts.ellipse import ellipse_ring, ellipse_ring_numpy
+from trilink.alerts.footprints import distance_near_m, footprints, within_m
+from trilink.alerts.rules import ImpactPrediction, WarningRules, footprint
 from trilink.geo.geodesic import (
     geodesic_direct,
     geodesic_inverse,
@@ -144,12 +145,24 @@ def test_geodesic_samples_follow_the_geodesic_to_its_end():
         geodesic_samples([lat0], [lon0], [az0], [1.0], [1])
 
 
-def test_rings_equal_ellipse_ring():
+def test_rings_equal_the_numpy_ellipse_ring():
     rules = WarningRules()
     t = threat_from_system_track(_track(7, 40.0, 135.5, 25e3, 0.0))
     got = rings([t.impact], rules.threat_k)[0]
     imp = t.impact
-    want = ellipse_ring(
+    assert imp is not None
+    np.testing.assert_array_equal(
+        got,
+        ellipse_ring(
+            imp.lat_rad,
+            imp.lon_rad,
+            imp.semi_major_m,
+            imp.semi_minor_m,
+            imp.orientation_rad,
+            rules.threat_k,
+        ),
+    )
+    want = ellipse_ring_numpy(
         imp.lat_rad,
         imp.lon_rad,
         imp.semi_major_m,
@@ -270,3 +283,32 @@ def ecef_lat_lon(r):
 
     lla = ecef_to_geodetic(r)
     return float(lla[0]), float(lla[1])
+
+
+@pytest.mark.parametrize("nation", ["JPN", "KOR", "USA"])
+def test_zone_distance_from_nearby_segments_equals_the_full_method(nation):
+    """Rings scattered around the zones (Guam's for the USA), 1-40 km ellipses at 3 sigma: the
+    segment search gives Territory.distance_m's value to the last bit, and
+    within_m's None means at least half its radius."""
+    territory = load_territory(nation)
+    rng = np.random.default_rng(5)
+    south, north, west, east = (
+        (8.0, 24.0, 138.0, 152.0) if nation == "USA" else (25.0, 48.0, 118.0, 150.0)
+    )
+    lat, lon = rng.uniform(south, north, 120), rng.uniform(west, east, 120)  # near the zones
+    a = rng.uniform(1e3, 40e3, 120)
+    impacts = [
+        ImpactPrediction(math.radians(la), math.radians(lo), 0, 1.0, s, s / 3, float(az))
+        for la, lo, s, az in zip(lat, lon, a, rng.uniform(0, 3, 120), strict=True)
+    ]
+    near = 0
+    for ring in rings(impacts, 3.0):
+        want = territory.distance_m(ring)
+        assert distance_near_m(territory, ring) == want
+        got = within_m(territory, ring, "zone", 102e3)
+        if got is None:
+            assert want >= 51e3
+        else:
+            near += 1
+            assert got == want < 51e3
+    assert near >= 5

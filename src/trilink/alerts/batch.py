@@ -1,29 +1,27 @@
-"""The warning rules' geometry for many tracks at once: what the hub's warner runs.
+"""Released tracks as the warning rules' inputs, many at once, shared between partners.
 
-:func:`trilink.alerts.threat_from_system_track` and :func:`trilink.alerts.assess` answer
-for one track and one partner, one geometry at a time (the reference). A hub cycle asks
-the same of every released track for every partner (1,000 tracks x 3 partners in the
-soak of issue 7), so here:
+:func:`trilink.alerts.threat_from_system_track` converts one released track at a time
+(the reference). A hub cycle releases the same track to every partner (1,000 tracks x 3
+partners in the soak of issue 7), so :func:`threat_products` converts all the tracks of
+a call at once into :class:`Product` values the warner keeps for the cycle and shares
+between the partners that receive the same content:
 
-- :func:`threat_products`: the :class:`Product` of each released track: its
-  :class:`ThreatInput`, exactly as :func:`~trilink.alerts.threat_from_system_track` makes
-  it, plus its geometry in degrees as shapely objects (95 % impact ellipse, remaining
-  ground track). ECEF to geodetic for all tracks in one call; the ground tracks' inverse
-  and direct geodesics and the ellipses' 73 points each run through compiled Vincenty
-  loops (:func:`trilink.geo.geodesic.vincenty_inverse` / ``vincenty_direct``) instead of
-  geographiclib and per-track NumPy. A product depends only on the released content, so
-  the warner builds it once per cycle and shares it between the partners that receive it.
-- :func:`footprints`: the :class:`~trilink.alerts.rules.Footprint` of each product for
-  one partner: overflight, impact place and nominal place by vectorised shapely
-  predicates over all products at once (prepared territory, one call per area); the
-  3-sigma distance to the zone is left to be computed when asked (rarely: see
-  :func:`~trilink.alerts.rules.decide`).
+- the :class:`ThreatInput`, field for field as ``threat_from_system_track`` makes it;
+- what :mod:`trilink.alerts.footprints` needs to test it against each partner's areas:
+  bounding boxes of its ground track and impact ellipse (proven to hold them, so that
+  geometry far from an area is never drawn), and, once asked for, the ellipse polygon
+  and the ground-track line as shapely objects in degrees.
 
-Differences from the reference: the ellipse points equal :func:`ellipse_ring`'s to a few
-ulp and the ground-track points to ~1e-11 relative (Vincenty's inverse against
-Karney's). The decisions are the same unless a vertex sits within that of an area's
-edge; ``tests/alerts/test_alerts_warner_fast.py`` checks a recorded SRBM salvo byte for
-byte against the reference's warnings.
+The per-track geometry runs in compiled loops (:mod:`trilink.geo.kernels_geodesic`):
+geodetic point, Vincenty's inverse geodesic to the impact point (instead of
+geographiclib's, 150 us a call), the boxes, the ellipse rings, and the ground-track
+samples, which are drawn only when read (:class:`_PendingTrack`).
+
+Differences from the reference: ellipse points equal ``ellipse_ring``'s to a few ulp,
+ground-track points ``geodesic_ground_track``'s to ~1e-11 relative (Vincenty's inverse
+against Karney's). Decisions could differ only for a vertex within that of an area's
+edge; ``tests/alerts/test_alerts_warner_fast.py`` checks the recorded SRBM salvo byte
+for byte against the warnings of the code before this module.
 
 Angles in radians, lengths in metres; shapely geometries in degrees (x = lon, y = lat).
 """
@@ -31,8 +29,8 @@ Angles in radians, lengths in metres; shapely geometries in degrees (x = lon, y 
 from __future__ import annotations
 
 import math
-import weakref
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import shapely
@@ -41,29 +39,21 @@ from shapely.geometry.base import BaseGeometry
 
 from trilink import messages
 from trilink.alerts.adapters import ground_point_to_impact
-from trilink.alerts.projection import aeqd_sphere_forward, wrap_pi
-from trilink.alerts.rules import PHASES, Footprint, ImpactPrediction, ThreatInput, WarningRules
-from trilink.alerts.territory import (
-    LAND,
-    OUTSIDE,
-    TERRITORIAL_SEA,
-    ZONE,
-    Territory,
-    _any_shift,
-    _circular_mean,
-    _polygon_deg,
-)
-from trilink.geo.frames import ecef_to_geodetic
-from trilink.geo.geodesic import geodesic_samples, vincenty_direct, vincenty_inverse
-from trilink.geo.wgs84 import E2, A, F
+from trilink.alerts.rules import PHASES, ImpactPrediction, ThreatInput, WarningRules
+from trilink.geo.geodesic import geodesic_samples
+from trilink.geo.kernels_geodesic import ellipse_rings, track_geometry
+from trilink.geo.wgs84 import E2, EP2, A, B, F
 
 Array = NDArray[np.float64]
 
 RING_POINTS = 72  # vertices of the ellipse the rules test (ImpactPrediction.ring's default)
+EDGE_RAD = 1e-7  # slack on every bounding box: far above the round-off it must absorb
+M_MIN = A * (1.0 - E2)  # smallest meridian radius of curvature (at the equator) [m]
+POLAR_RAD = math.radians(89.0)  # no ellipse box reaching past this latitude
+_CONSTS = np.array([A, F, B, E2, EP2, M_MIN, EDGE_RAD, POLAR_RAD])
 _UPPER = [(i, j) for i in range(6) for j in range(i, 6)]  # messages' packing order
-_M_MIN = A * (1.0 - E2)  # smallest meridian radius of curvature (at the equator) [m]
-_EDGE_RAD = 1e-7  # slack on every bounding box: far above the round-off it must absorb
-_NO_BOX = (-math.inf, -math.inf, math.inf, math.inf)
+NO_BOX = (math.nan,) * 4
+"""A box that bounds nothing: the geometry is always drawn and tested."""
 
 
 class _PendingTrack(ThreatInput):
@@ -146,7 +136,16 @@ class Product:
     shapely line (``track_box`` bounds it), the ``clear_k`` ellipse ring for distances.
     """
 
-    __slots__ = ("clear_ring", "ellipse", "ellipse_box", "flying", "line", "threat", "track_box")
+    __slots__ = (
+        "clear",
+        "clear_ring",
+        "ellipse",
+        "ellipse_box",
+        "flying",
+        "line",
+        "threat",
+        "track_box",
+    )
 
     def __init__(self, threat: ThreatInput, flying: bool):
         self.threat = threat
@@ -154,37 +153,36 @@ class Product:
         self.ellipse: BaseGeometry | None = None
         self.line: BaseGeometry | None = None
         self.clear_ring: Array | None = None
-        self.ellipse_box: tuple[float, ...] = _NO_BOX
-        self.track_box: tuple[float, ...] = _NO_BOX
-
-
-def ellipse_offsets(impacts: Sequence[ImpactPrediction], k: float, n: int) -> Array:
-    """:func:`~trilink.alerts.ellipse.ellipse_offsets_m` for many ellipses (N, n, 2),
-    the same operations in the same order."""
-    t = np.linspace(0.0, 2.0 * np.pi, n, endpoint=False)
-    a = np.array([i.semi_major_m for i in impacts])[:, None, None]
-    b = np.array([i.semi_minor_m for i in impacts])[:, None, None]
-    th = np.array([i.orientation_rad for i in impacts])
-    u = np.stack([np.sin(th), np.cos(th)], axis=-1)[:, None, :]
-    w = np.stack([np.cos(th), -np.sin(th)], axis=-1)[:, None, :]
-    return k * (a * np.cos(t)[None, :, None] * u - b * np.sin(t)[None, :, None] * w)
+        self.clear: Any = None  # footprints.ClearRing of clear_ring, once measured from
+        self.ellipse_box: tuple[float, ...] = NO_BOX
+        self.track_box: tuple[float, ...] = NO_BOX
 
 
 def rings(impacts: Sequence[ImpactPrediction], k: float, n: int = RING_POINTS) -> Array:
     """Closed ``[lat, lon]`` rad rings (N, n + 1, 2) of the ``k``-sigma ellipses, as
     :func:`~trilink.alerts.ellipse.ellipse_ring` draws each (AEQD about the centre)."""
-    if not impacts:
-        return np.zeros((0, n + 1, 2))
-    offsets = ellipse_offsets(impacts, k, n)
-    lat0 = np.array([i.lat_rad for i in impacts])[:, None]
-    lon0 = np.array([i.lon_rad for i in impacts])[:, None]
-    s = np.hypot(offsets[..., 0], offsets[..., 1])
-    az = np.arctan2(offsets[..., 0], offsets[..., 1])
-    lat, lon = vincenty_direct(
-        np.broadcast_to(lat0, s.shape), np.broadcast_to(lon0, s.shape), az, s
-    )
-    ring = np.stack([lat, lon0 + wrap_pi(lon - lon0)], axis=-1)
-    return np.concatenate([ring, ring[:, :1]], axis=1)
+    out = np.empty((len(impacts), n + 1, 2))
+    if impacts:
+        t = np.linspace(0.0, 2.0 * np.pi, n, endpoint=False)  # as ellipse_offsets_m
+        cols = np.array(
+            [
+                (i.lat_rad, i.lon_rad, i.semi_major_m, i.semi_minor_m, i.orientation_rad)
+                for i in impacts
+            ]
+        ).T.copy()
+        ellipse_rings(
+            cols[0],
+            cols[1],
+            cols[2],
+            cols[3],
+            cols[4],
+            float(k),
+            np.cos(t),
+            np.sin(t),
+            _CONSTS,
+            out,
+        )
+    return out
 
 
 def ground_tracks(lat: Array, lon: Array, az1: Array, s12: Array, step_m: float = 20e3) -> list:
@@ -201,13 +199,6 @@ def ground_tracks(lat: Array, lon: Array, az1: Array, s12: Array, step_m: float 
     ]
 
 
-def _degrees_xy(latlon_rad: Array) -> Array:
-    """``[lat, lon]`` rad (..., K, 2) to shapely ``[lon, lat]`` degrees with the longitude
-    unwrapped along K (as territory._polygon_deg and track_crosses do)."""
-    lon = np.degrees(np.unwrap(latlon_rad[..., 1], axis=-1))
-    return np.stack([lon, np.degrees(latlon_rad[..., 0])], axis=-1)
-
-
 def threat_products(
     msgs: Sequence[messages.SystemTrack],
     rules: WarningRules = WarningRules(),
@@ -215,7 +206,23 @@ def threat_products(
     impacted_height_m: float = 1e3,
     step_m: float = 20e3,
 ) -> list[Product]:
-    """:func:`~trilink.alerts.threat_from_system_track` for many tracks, as products."""
+    """:func:`~trilink.alerts.threat_from_system_track` for many tracks, as products.
+
+    Boxes (degrees, ``[lon_min, lat_min, lon_max, lat_max]``), from
+    :func:`~trilink.geo.kernels_geodesic.track_geometry`:
+
+    - ground track: along a geodesic the longitude changes monotonically (Clairaut: the
+      sign of sin(azimuth) never changes), so it spans the endpoints' (the shorter way,
+      as the samples, unwrapped from the start); the latitude is monotonic too unless
+      the path passes its vertex (cos(azimuth) changes sign), whose latitude comes from
+      cos(beta_v) = |cos(beta_1) sin(az1)|. A straight segment between two samples stays
+      in their box. An azimuth within 1e-6 of east or west counts as passing.
+    - ellipse: every vertex lies ``k sqrt(a^2 cos^2 t + b^2 sin^2 t) <= k a`` along a
+      geodesic from the centre; a path of length r changes latitude by at most
+      r / M_min (M >= a(1 - e^2)) and longitude by at most r / (a cos(phi_max)) (a
+      parallel's radius N cos(phi) >= a cos(phi)); the polygon stays in its vertices'
+      box. None past 89 deg of latitude.
+    """
     n = len(msgs)
     if n == 0:
         return []
@@ -224,181 +231,91 @@ def threat_products(
     cov = np.zeros((n, 6, 6))
     for c, (i, j) in enumerate(_UPPER):
         cov[:, i, j] = cov[:, j, i] = packed[:, c]
-    lla = ecef_to_geodetic(state[:, :3])
-    lat, lon, h = lla[:, 0], lla[:, 1], lla[:, 2]
-    cl = np.cos(lat)
-    up_speed = (cl * np.cos(lon)) * state[:, 3] + (cl * np.sin(lon)) * state[:, 4]
-    up_speed = up_speed + np.sin(lat) * state[:, 5]
     impacts = [_impact(m.impact) if m.impact is not None else None for m in msgs]
-    status = []
-    for k, m in enumerate(msgs):
-        imp = impacts[k]
-        if m.status == "lost":
-            fallen = h[k] < impacted_height_m or (imp is not None and m.measured_ns >= imp.t_ns)
-            status.append("impacted" if fallen else "lost")
-        elif h[k] < impacted_height_m and up_speed[k] <= 0.0:
-            status.append("impacted")  # below 1 km and descending (adapters: why)
-        else:
-            status.append("in_flight")
-
-    # Remaining ground tracks: the geodesic to the impact point, drawn when needed.
-    pending = [k for k in range(n) if impacts[k] is not None and status[k] == "in_flight"]
-    params: dict[int, tuple[float, ...]] = {}
-    boxes: dict[int, tuple[float, ...]] = {}
-    if pending:
-        ilat = np.array([impacts[k].lat_rad for k in pending])  # type: ignore[union-attr]
-        ilon = np.array([impacts[k].lon_rad for k in pending])  # type: ignore[union-attr]
-        s12, az1, az2 = vincenty_inverse(lat[pending], lon[pending], ilat, ilon)
-        box = _track_boxes(lat[pending], lon[pending], ilat, ilon, az1, az2)
-        for j, k in enumerate(pending):
-            params[k] = (lat[k], lon[k], az1[j], s12[j], step_m)
-            boxes[k] = tuple(box[j])
-
+    aimed = np.array([imp is not None for imp in impacts])
+    ilat = np.array([imp.lat_rad if imp is not None else 0.0 for imp in impacts])
+    ilon = np.array([imp.lon_rad if imp is not None else 0.0 for imp in impacts])
+    reach = np.array([imp.semi_major_m if imp is not None else 0.0 for imp in impacts])
+    reach = reach * rules.threat_k * (1.0 + 1e-9) + 1.0  # round-off on k a, and a metre
+    lla, up_speed = np.empty((n, 3)), np.empty(n)
+    inv, track_box, ellipse_box = np.zeros((n, 3)), np.empty((n, 4)), np.empty((n, 4))
+    track_geometry(
+        state, aimed, ilat, ilon, reach, _CONSTS, lla, up_speed, inv, track_box, ellipse_box
+    )
+    h = lla[:, 2]
     # Read-only rows of one private copy: what ThreatInput.__post_init__ would copy and
     # freeze for each track, without 4,000 small copies per 1,000 tracks.
-    state_ro, cov_ro = state.copy(), cov.copy()
-    state_ro.flags.writeable = cov_ro.flags.writeable = False
+    state.flags.writeable = cov.flags.writeable = False
     products = []
     for k, m in enumerate(msgs):
         if m.phase not in PHASES:
             raise ValueError(f"phase must be one of {PHASES}, got {m.phase!r}")
+        imp = impacts[k]
+        if m.status == "lost":
+            fallen = h[k] < impacted_height_m or (imp is not None and m.measured_ns >= imp.t_ns)
+            status = "impacted" if fallen else "lost"
+        elif h[k] < impacted_height_m and up_speed[k] <= 0.0:
+            status = "impacted"  # below 1 km and descending (adapters: why)
+        else:
+            status = "in_flight"
         launch = m.launch
         fields = {
             "track_id": str(m.system_track_number),
             "t_ns": m.measured_ns,
-            "status": status[k],
+            "status": status,
             "phase": m.phase,
             "confirmed": m.status != "tentative",
             "launch_lat_rad": math.radians(launch.lat_deg) if launch else math.nan,
             "launch_lon_rad": math.radians(launch.lon_deg) if launch else math.nan,
             "launch_t_ns": launch.t_ns if launch else None,
-            "impact": impacts[k],
+            "impact": imp,
             "ground_track_rad": _EMPTY_TRACK,
-            "r_ecef_m": state_ro[k, :3],
-            "v_ecef_mps": state_ro[k, 3:],
-            "cov_pos_ecef_m2": cov_ro[k, :3, :3],
-            "cov_vel_ecef_m2s2": cov_ro[k, 3:, 3:],
+            "r_ecef_m": state[k, :3],
+            "v_ecef_mps": state[k, 3:],
+            "cov_pos_ecef_m2": cov[k, :3, :3],
+            "cov_vel_ecef_m2s2": cov[k, 3:, 3:],
             "missile_class": m.missile_class or "",
         }
-        if k in params:
-            del fields["ground_track_rad"]  # drawn when read (_PendingTrack)
-            fields["_track_params"] = params[k]
-        threat = _made(_PendingTrack if k in params else ThreatInput, fields)
-        product = Product(threat, m.status != "tentative" and status[k] == "in_flight")
-        product.track_box = boxes.get(k, _NO_BOX)
+        tracked = imp is not None and status == "in_flight"
+        if tracked:  # the ground track to the impact point, drawn when read
+            del fields["ground_track_rad"]
+            fields["_track_params"] = (lla[k, 0], lla[k, 1], inv[k, 1], inv[k, 0], step_m)
+        product = Product(
+            _made(_PendingTrack if tracked else ThreatInput, fields),
+            m.status != "tentative" and status == "in_flight",
+        )
+        if tracked:
+            product.track_box = tuple(track_box[k])
+        if imp is not None:
+            product.ellipse_box = tuple(ellipse_box[k])
         products.append(product)
-    _ellipse_boxes([p for p in products if p.flying and p.threat.impact is not None], rules)
     return products
 
 
-def _track_boxes(lat1, lon1, lat2, lon2, az1, az2) -> Array:
-    """Bounds ``[lon_min, lat_min, lon_max, lat_max]`` deg (N, 4) of the geodesics.
-
-    Along a geodesic the longitude changes monotonically (Clairaut: the sign of
-    sin(azimuth) never changes), so it spans the endpoints' (the shorter way round, as
-    the samples, unwrapped from the start). The latitude is monotonic too unless the
-    path passes its vertex, where the azimuth is +-90 deg (cos(azimuth) changes sign);
-    then it reaches the vertex latitude, from the reduced latitude beta_v with
-    cos(beta_v) = |cos(beta_1) sin(az1)|. Unsure cases (an azimuth within 1e-6 of east
-    or west, NaN) get no box: their track is always drawn and tested.
-    """
-    dlon = np.arctan2(np.sin(lon2 - lon1), np.cos(lon2 - lon1))
-    lo = np.minimum(lon1, lon1 + dlon)
-    hi = np.maximum(lon1, lon1 + dlon)
-    south, north = np.minimum(lat1, lat2), np.maximum(lat1, lat2)
-    c1, c2 = np.cos(az1), np.cos(az2)
-    vertex = ~((c1 > 1e-6) & (c2 > 1e-6) | (c1 < -1e-6) & (c2 < -1e-6))
-    beta1 = np.arctan((1.0 - F) * np.tan(lat1))
-    beta_v = np.arccos(np.clip(np.abs(np.cos(beta1) * np.sin(az1)), 0.0, 1.0))
-    lat_v = np.arctan(np.tan(beta_v) / (1.0 - F))
-    north = np.where(vertex & (c1 > -1e-6), np.maximum(north, lat_v), north)  # heading north
-    south = np.where(vertex & (c1 < 1e-6), np.minimum(south, -lat_v), south)
-    box = np.degrees(
-        np.stack([lo - _EDGE_RAD, south - _EDGE_RAD, hi + _EDGE_RAD, north + _EDGE_RAD], axis=-1)
-    )
-    unsure = ~np.isfinite(box).all(axis=-1) | ~np.isfinite(az1 + az2)
-    box[unsure] = _NO_BOX
-    return box
-
-
-def _ellipse_boxes(products: Sequence[Product], rules: WarningRules) -> None:
-    """Bounds (deg) of each ``threat_k``-sigma ellipse polygon, without drawing it.
-
-    Every vertex is ``k sqrt(a^2 cos^2 t + b^2 sin^2 t) <= k a`` along a geodesic from
-    the centre; a path of length r changes latitude by at most r / M_min (M >= a(1 - e^2)
-    everywhere) and longitude by at most r / (a cos(phi_max)) (a parallel's radius
-    N cos(phi) >= a cos(phi)); the polygon's straight edges stay inside its vertices'
-    box. Near a pole (phi_max > 89 deg) no box.
-    """
-    if not products:
-        return
-    imp = [p.threat.impact for p in products]
-    r = np.array([i.semi_major_m for i in imp]) * rules.threat_k * (1.0 + 1e-9) + 1.0  # type: ignore[union-attr]
-    lat0 = np.array([i.lat_rad for i in imp])  # type: ignore[union-attr]
-    lon0 = np.array([i.lon_rad for i in imp])  # type: ignore[union-attr]
-    dlat = r / _M_MIN
-    phi_max = np.abs(lat0) + dlat
-    dlon = r / (A * np.cos(np.minimum(phi_max, math.radians(89.0))))
-    box = np.degrees(
-        np.stack([lon0 - dlon, lat0 - dlat, lon0 + dlon, lat0 + dlat], axis=-1)
-        + _EDGE_RAD * np.array([-1, -1, 1, 1])
-    )
-    box[phi_max > math.radians(89.0)] = _NO_BOX
-    for p, b in zip(products, box, strict=True):
-        p.ellipse_box = tuple(b)
-
-
-_AREAS: weakref.WeakKeyDictionary[Territory, BaseGeometry] = weakref.WeakKeyDictionary()
-
-
-def _areas(territory: Territory) -> BaseGeometry:
-    """The union of the territory's three areas, prepared (a box meets it when it meets
-    any of them; one test instead of three), made once per territory (2-35 ms)."""
-    areas = _AREAS.get(territory)
-    if areas is None:
-        areas = shapely.union_all([territory.land, territory.territorial, territory.zone])
-        shapely.prepare(areas)
-        _AREAS[territory] = areas
-    return areas
-
-
-def _near(geom: BaseGeometry, boxes: list[tuple[float, ...]]) -> NDArray[np.bool_]:
-    """Which boxes may hold something that meets ``geom``: a box meets it, or reaches
-    past +-180 deg (then territory._any_shift's copies apply: no shortcut)."""
-    b = np.array(boxes, dtype=float).reshape(-1, 4)
-    wraps = ~np.isfinite(b).all(axis=-1) | (b[:, 0] < -180.0) | (b[:, 2] > 180.0)
-    near = wraps.copy()
-    ok = np.flatnonzero(~wraps)
-    if ok.size:
-        near[ok] = shapely.intersects(geom, shapely.box(b[ok, 0], b[ok, 1], b[ok, 2], b[ok, 3]))
-    return near
-
-
-def _draw_lines(products: Sequence[Product]) -> None:
+def draw_lines(products: Sequence[Product]) -> None:
     """Draw (once) the ground tracks of these products and their shapely lines."""
     todo = [p for p in products if p.line is None]
     missing = [p for p in todo if "ground_track_rad" not in p.threat.__dict__]
     if missing:
-        cols = np.array([p.threat.__dict__["_track_params"][:4] for p in missing]).T
-        step_m = missing[0].threat.__dict__["_track_params"][4]
-        for p, track in zip(
-            missing, ground_tracks(cols[0], cols[1], cols[2], cols[3], step_m), strict=True
-        ):
+        cols = np.array([p.threat.__dict__["_track_params"] for p in missing]).T
+        tracks = ground_tracks(cols[0], cols[1], cols[2], cols[3], float(cols[4, 0]))
+        if np.any(cols[4] != cols[4, 0]):  # another step: one call each (never, in a hub)
+            tracks = [ground_tracks(c[0:1], c[1:2], c[2:3], c[3:4], float(c[4]))[0] for c in cols.T]
+        for p, track in zip(missing, tracks, strict=True):
             _set_track(p.threat, track)
     todo = [p for p in todo if p.threat.ground_track_rad.shape[0] > 1]
     if todo:
         tracks = [p.threat.ground_track_rad for p in todo]
         sizes = np.array([len(t) for t in tracks])
-        made = shapely.linestrings(
-            _unwrapped_xy(np.concatenate(tracks), sizes),
-            indices=np.repeat(np.arange(len(tracks)), sizes),
-        )
+        xy = _unwrapped_xy(np.concatenate(tracks), sizes)
+        made = shapely.linestrings(xy, indices=np.repeat(np.arange(len(tracks)), sizes))
         for p, line in zip(todo, made, strict=True):
             p.line = line
 
 
 def _unwrapped_xy(latlon_rad: Array, sizes: NDArray[np.int64]) -> Array:
-    """:func:`_degrees_xy` of several tracks stacked one after another (sum(sizes), 2).
+    """Stacked tracks (sum(sizes), 2) ``[lat, lon]`` rad to shapely ``[lon, lat]`` degrees,
+    each track's longitudes unwrapped as ``territory.track_crosses`` does.
 
     np.unwrap changes nothing where no step within a track reaches pi (adds zeros):
     then one conversion serves all; a track that does step past pi is unwrapped alone.
@@ -415,190 +332,20 @@ def _unwrapped_xy(latlon_rad: Array, sizes: NDArray[np.int64]) -> Array:
     return np.column_stack([lon_deg, np.degrees(latlon_rad[:, 0])])
 
 
-def _draw_ellipses(products: Sequence[Product], rules: WarningRules) -> None:
-    """Draw (once) the ``threat_k``-sigma ellipse polygons of these products."""
+def draw_ellipses(products: Sequence[Product], rules: WarningRules) -> None:
+    """Draw (once) the ``threat_k``-sigma ellipse polygons of these products, with the
+    longitudes unwrapped as ``territory._polygon_deg`` does."""
     todo = [p for p in products if p.ellipse is None]
     if todo:
         ring = rings([p.threat.impact for p in todo], rules.threat_k)  # type: ignore[misc]
-        for p, poly in zip(todo, shapely.polygons(_degrees_xy(ring)), strict=True):
+        lon = np.degrees(np.unwrap(ring[..., 1], axis=-1))
+        xy = np.stack([lon, np.degrees(ring[..., 0])], axis=-1)
+        for p, poly in zip(todo, shapely.polygons(xy), strict=True):
             p.ellipse = poly
 
 
-def footprints(
-    products: Sequence[Product], territory: Territory, rules: WarningRules = WarningRules()
-) -> list[Footprint | None]:
-    """Each flying product's :class:`Footprint` against ``territory`` (None when not
-    flying: the rules then do not assess it). The same answers as
-    :func:`~trilink.alerts.rules.footprint`; geometry is drawn only for products whose
-    bounding box meets the area, and the distance is left lazy."""
-    out: list[Footprint | None] = [None] * len(products)
-    fly = [p for p in products if p.flying]
-    if not fly:
-        return out
-    area = getattr(territory, rules.overflight_kind)
-    overflight: dict[int, bool] = {}
-    tracked = [
-        p
-        for p in fly
-        if isinstance(p.threat, _PendingTrack) or p.threat.ground_track_rad.shape[0] > 0
-    ]
-    near = [
-        p
-        for p, hit in zip(tracked, _near(area, [p.track_box for p in tracked]), strict=True)
-        if hit
-    ]
-    _draw_lines(near)
-    lines = [p for p in near if p.line is not None]
-    for p, hit in zip(
-        lines, _hits(territory, rules.overflight_kind, [p.line for p in lines]), strict=True
-    ):
-        overflight[id(p)] = bool(hit)
-    for p in near:  # a one-point ground track: the point's own area (track_crosses)
-        if p.threat.ground_track_rad.shape[0] == 1:
-            overflight[id(p)] = bool(
-                territory.track_crosses(p.threat.ground_track_rad, rules.overflight_kind)
-            )
-
-    aimed = [p for p in fly if p.threat.impact is not None]
-    place: dict[int, int] = {}
-    if aimed:
-        boxes = [p.ellipse_box for p in aimed]
-        near_any = _near(_areas(territory), boxes)
-        close = [p for p, hit in zip(aimed, near_any, strict=True) if hit]
-        if close:
-            _draw_ellipses(close, rules)
-            polys = [p.ellipse for p in close]
-            land = _hits(territory, "land", polys)
-            sea = _hits(territory, "territorial", polys)
-            zone = _hits(territory, "zone", polys)
-            code = np.where(
-                land, LAND, np.where(sea, TERRITORIAL_SEA, np.where(zone, ZONE, OUTSIDE))
-            )
-            place = {id(p): int(c) for p, c in zip(close, code, strict=True)}
-        nominal = territory.locate(
-            np.array([p.threat.impact.lat_rad for p in aimed]),  # type: ignore[union-attr]
-            np.array([p.threat.impact.lon_rad for p in aimed]),  # type: ignore[union-attr]
-        )
-        nominal_of = {id(p): int(c) for p, c in zip(aimed, nominal, strict=True)}
-    for k, p in enumerate(products):
-        if not p.flying:
-            continue
-        over = overflight.get(id(p), False)
-        if p.threat.impact is None:
-            out[k] = Footprint(over, OUTSIDE, OUTSIDE, distance_m=math.inf)
-        else:
-            out[k] = Footprint(
-                over,
-                place.get(id(p), OUTSIDE),
-                nominal_of[id(p)],
-                distance_fn=_distance_fn(p, territory, rules),
-                radius_aware=True,
-            )
-    return out
-
-
-def _distance_fn(product: Product, territory: Territory, rules: WarningRules):
-    def distance(radius_m: float | None = None) -> float | None:
-        if product.clear_ring is None:  # drawn once per product, for whichever partner asks
-            product.clear_ring = rings([product.threat.impact], rules.clear_k)[0]  # type: ignore[list-item]
-        if radius_m is None:
-            return distance_near_m(territory, product.clear_ring, "zone")
-        return near_distance_m(territory, product.clear_ring, "zone", radius_m)
-
-    return distance
-
-
-NEAR_M = 300e3
-"""Search radius of :func:`distance_near_m`: its answer is taken when under half this."""
-
-_SEGMENTS: weakref.WeakKeyDictionary[Territory, dict[str, tuple]] = weakref.WeakKeyDictionary()
-
-
-def _segments(territory: Territory, kind: str) -> tuple[shapely.STRtree, Array]:
-    """The boundary segments ``[lon0, lat0, lon1, lat1]`` deg (S, 4) of an area and a
-    tree of their bounding boxes, made once per territory and area."""
-    per = _SEGMENTS.setdefault(territory, {})
-    if kind not in per:
-        parts = shapely.get_parts(getattr(territory, kind))
-        segs = [np.zeros((0, 4))]
-        for ring in shapely.get_rings(parts):
-            xy = shapely.get_coordinates(ring)
-            segs.append(np.hstack([xy[:-1], xy[1:]]))
-        seg = np.concatenate(segs)
-        boxes = shapely.box(
-            np.minimum(seg[:, 0], seg[:, 2]), np.minimum(seg[:, 1], seg[:, 3]),
-            np.maximum(seg[:, 0], seg[:, 2]), np.maximum(seg[:, 1], seg[:, 3]),
-        )  # fmt: skip
-        per[kind] = (shapely.STRtree(boxes), seg)
-    return per[kind]
-
-
-def distance_near_m(territory: Territory, ring_rad: Array, kind: str = "zone") -> float:
-    """:meth:`Territory.distance_m`, from :func:`near_distance_m` when the answer is
-    under ``NEAR_M / 2``, else from the full method."""
-    d = near_distance_m(territory, ring_rad, kind, NEAR_M)
-    return territory.distance_m(ring_rad, kind) if d is None else d
-
-
-def near_distance_m(
-    territory: Territory, ring_rad: Array, kind: str, radius_m: float
-) -> float | None:
-    """:meth:`Territory.distance_m` if it is under ``radius_m / 2``, else None (then it is
-    at least that), measured on the area's boundary segments near the ring only.
-
-    ``distance_m`` clips the area to a 2,000-km window, projects all of it about the
-    ring's centre (spherical AEQD) and measures in that plane: most of its 0.3-0.6 ms go
-    to coast far away. The nearest segment pair is the same if it lies near the ring,
-    and GEOS measures a pair the same way whatever else the geometry holds (the tests
-    find the two bit for bit equal). Segments whose box misses the ring's box widened
-    by ``radius_m`` (lat by r / M_min, lon by r / (a cos(phi_max)), as for ellipses) are
-    at least ``radius_m`` away on the ellipsoid, and the AEQD plane never shortens a
-    distance (its scale is >= 1: Snyder 1987, eq. 25-2) beyond the 0.3 % of the
-    Gaussian radius and the bend of a projected chord (metres for the <= 51-km
-    segments of the built zones): so a nearest segment under ``radius_m / 2`` is the one
-    the full method finds, and none there means the full method finds none there
-    either. Near a pole or the antimeridian the full method answers.
-    """
-    ring = np.asarray(ring_rad, dtype=float)
-    geom = getattr(territory, kind)
-    if _any_shift(_polygon_deg(ring), geom, shapely.intersects):
-        return 0.0
-    lat_lo, lat_hi = ring[:, 0].min(), ring[:, 0].max()
-    dlat = radius_m / _M_MIN
-    phi_max = max(abs(lat_lo), abs(lat_hi)) + dlat
-    lon = np.degrees(np.unwrap(ring[:, 1]))
-    dlon = math.degrees(radius_m / (A * math.cos(min(phi_max, math.radians(80.0)))))
-    box = (
-        lon.min() - dlon,
-        math.degrees(lat_lo - dlat),
-        lon.max() + dlon,
-        math.degrees(lat_hi + dlat),
-    )
-    if phi_max > math.radians(80.0) or box[0] < -180.0 or box[2] > 180.0:
-        d = territory.distance_m(ring, kind)
-        return d if d < radius_m / 2 else None
-    tree, seg = _segments(territory, kind)
-    idx = tree.query(shapely.box(*box))
-    if idx.size == 0:
-        return None
-    centre = np.array([ring[:, 0].mean(), _circular_mean(ring[:, 1])])
-    ends = np.radians(seg[idx].reshape(-1, 2)[:, ::-1])  # [lat, lon] of both ends
-    xy = aeqd_sphere_forward(ends, centre).reshape(-1, 2, 2)
-    ring_xy = shapely.Polygon(aeqd_sphere_forward(ring, centre))
-    d = float(np.min(shapely.distance(ring_xy, shapely.linestrings(xy))))
-    return d if d < radius_m / 2 else None
-
-
-def _hits(territory: Territory, kind: str, shapes: list) -> NDArray[np.bool_]:
-    """Which shapes meet the ``kind`` area: one vectorised predicate, and the +-360 deg
-    copies (territory._any_shift) only for the few shapes that cross the antimeridian."""
-    if not shapes:
-        return np.zeros(0, dtype=bool)
-    geom = getattr(territory, kind)
-    arr = np.empty(len(shapes), dtype=object)
-    arr[:] = shapes
-    hit = np.asarray(shapely.intersects(geom, arr), dtype=bool)
-    bounds = shapely.bounds(arr)
-    for j in np.flatnonzero(~hit & ((bounds[:, 2] > 180.0) | (bounds[:, 0] < -180.0))):
-        hit[j] = _any_shift(shapes[j], geom, shapely.intersects)
-    return hit
+def clear_ring(product: Product, rules: WarningRules) -> Array:
+    """The ``clear_k``-sigma ring (n + 1, 2) of a product's ellipse, drawn once."""
+    if product.clear_ring is None:
+        product.clear_ring = rings([product.threat.impact], rules.clear_k)[0]  # type: ignore[list-item]
+    return product.clear_ring

@@ -248,7 +248,9 @@ class Footprint:
             return self.distance_m() > threshold_m
         if not self._radius_aware:
             return self.distance_m() > threshold_m
-        near = self._distance_fn(max(3.0 * threshold_m, 1e3))
+        # Searched within just over 2x the threshold: an answer under half the radius
+        # is the distance itself; None means at least that, so beyond the threshold.
+        near = self._distance_fn(2.0 * threshold_m + 2e3)
         if near is None:
             return True
         self._distance = float(near)  # the distance itself: keep it

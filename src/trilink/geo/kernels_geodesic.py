@@ -18,6 +18,13 @@ call, 10,000 calls per Monte Carlo trial. These loops are the same equations per
   Karney's solution (geographiclib) to ~1e-12 relative in distance and ~1e-12 rad in
   azimuth for the distances the warner meets (measured in the tests).
 
+- :func:`track_geometry` and :func:`ellipse_rings`: the warner's per-track geometry
+  (:mod:`trilink.alerts.batch`): the geodetic point of each state (Bowring with two
+  refinements, as :func:`trilink.geo.frames.ecef_to_geodetic`, to a few ulp), the
+  geodesic to its predicted impact point, bounding boxes of that geodesic and of the
+  impact ellipse, and the ellipses' rings (``ellipse_ring``'s construction). In one
+  file with the geodesics they call, so that numba's per-file cache key covers them.
+
 T. Vincenty, "Direct and inverse solutions of geodesics on the ellipsoid with application
 of nested equations", Survey Review 23 (176), 88-93, 1975.
 
@@ -83,35 +90,41 @@ def _sigma(sigma0, guess, sigma1, big_b):  # pragma: no cover - compiled
     return sigma, cos_2sm, math.sin(sigma), math.cos(sigma)
 
 
+@_njit_inner
+def direct_one(lat1, lon1, az1, s, a_m, f):  # pragma: no cover - compiled
+    """End point ``(lat2, lon2)`` of one geodesic (Vincenty's direct solution)."""
+    b = a_m * (1.0 - f)
+    tan_u1 = (1.0 - f) * math.tan(lat1)
+    cos_u1 = 1.0 / math.sqrt(1.0 + tan_u1 * tan_u1)
+    sin_u1 = tan_u1 * cos_u1
+    sin_a1, cos_a1 = math.sin(az1), math.cos(az1)
+    sigma1 = math.atan2(tan_u1, cos_a1)
+    sin_alpha = cos_u1 * sin_a1
+    cos2_alpha = 1.0 - sin_alpha * sin_alpha
+    u2 = cos2_alpha * (a_m * a_m - b * b) / (b * b)
+    big_a = 1.0 + u2 / 16384.0 * (4096.0 + u2 * (-768.0 + u2 * (320.0 - 175.0 * u2)))
+    big_b = u2 / 1024.0 * (256.0 + u2 * (-128.0 + u2 * (74.0 - 47.0 * u2)))
+    sigma0 = s / (b * big_a)
+    sigma, cos_2sm, sin_s, cos_s = _sigma(sigma0, sigma0, sigma1, big_b)
+    tmp = sin_u1 * sin_s - cos_u1 * cos_s * cos_a1
+    lat2 = math.atan2(
+        sin_u1 * cos_s + cos_u1 * sin_s * cos_a1,
+        (1.0 - f) * math.sqrt(sin_alpha * sin_alpha + tmp * tmp),
+    )
+    lam = math.atan2(sin_s * sin_a1, cos_u1 * cos_s - sin_u1 * sin_s * cos_a1)
+    c = f / 16.0 * cos2_alpha * (4.0 + f * (4.0 - 3.0 * cos2_alpha))
+    big_l = lam - (1.0 - c) * f * sin_alpha * (
+        sigma + c * sin_s * (cos_2sm + c * cos_s * (-1.0 + 2.0 * cos_2sm**2))
+    )
+    # as np.pi - np.mod(np.pi - x, 2 pi): Python's % has the same sign rule as np.mod
+    return lat2, math.pi - (math.pi - (lon1 + big_l)) % (2.0 * math.pi)
+
+
 @_njit
 def direct_points(lat1, lon1, az1, s, a_m, f, lat2, lon2):  # pragma: no cover - compiled
     """End points of geodesics (n,) arrays in, written into ``lat2``/``lon2`` (n,)."""
-    b = a_m * (1.0 - f)
     for i in range(lat1.shape[0]):
-        tan_u1 = (1.0 - f) * math.tan(lat1[i])
-        cos_u1 = 1.0 / math.sqrt(1.0 + tan_u1 * tan_u1)
-        sin_u1 = tan_u1 * cos_u1
-        sin_a1, cos_a1 = math.sin(az1[i]), math.cos(az1[i])
-        sigma1 = math.atan2(tan_u1, cos_a1)
-        sin_alpha = cos_u1 * sin_a1
-        cos2_alpha = 1.0 - sin_alpha * sin_alpha
-        u2 = cos2_alpha * (a_m * a_m - b * b) / (b * b)
-        big_a = 1.0 + u2 / 16384.0 * (4096.0 + u2 * (-768.0 + u2 * (320.0 - 175.0 * u2)))
-        big_b = u2 / 1024.0 * (256.0 + u2 * (-128.0 + u2 * (74.0 - 47.0 * u2)))
-        sigma0 = s[i] / (b * big_a)
-        sigma, cos_2sm, sin_s, cos_s = _sigma(sigma0, sigma0, sigma1, big_b)
-        tmp = sin_u1 * sin_s - cos_u1 * cos_s * cos_a1
-        lat2[i] = math.atan2(
-            sin_u1 * cos_s + cos_u1 * sin_s * cos_a1,
-            (1.0 - f) * math.sqrt(sin_alpha * sin_alpha + tmp * tmp),
-        )
-        lam = math.atan2(sin_s * sin_a1, cos_u1 * cos_s - sin_u1 * sin_s * cos_a1)
-        c = f / 16.0 * cos2_alpha * (4.0 + f * (4.0 - 3.0 * cos2_alpha))
-        big_l = lam - (1.0 - c) * f * sin_alpha * (
-            sigma + c * sin_s * (cos_2sm + c * cos_s * (-1.0 + 2.0 * cos_2sm**2))
-        )
-        # as np.pi - np.mod(np.pi - x, 2 pi): Python's % has the same sign rule as np.mod
-        lon2[i] = math.pi - (math.pi - (lon1[i] + big_l)) % (2.0 * math.pi)
+        lat2[i], lon2[i] = direct_one(lat1[i], lon1[i], az1[i], s[i], a_m, f)
 
 
 @_njit
@@ -217,6 +230,103 @@ def line_points(lat1, lon1, az1, s12, counts, a_m, f, lat2, lon2):  # pragma: no
             )
             lon2[out] = math.pi - (math.pi - (lon1[g] + big_l)) % (2.0 * math.pi)
             out += 1
+
+
+@_njit_inner
+def _geodetic(x, y, z, a_m, b_m, e2, ep2):  # pragma: no cover - compiled
+    p = math.hypot(x, y)
+    lon = math.atan2(y, x)
+    beta = math.atan2(a_m * z, b_m * p)  # parametric latitude, first guess
+    lat = math.atan2(z + ep2 * b_m * math.sin(beta) ** 3, p - e2 * a_m * math.cos(beta) ** 3)
+    for _ in range(2):
+        beta = math.atan2((1.0 - e2) ** 0.5 * math.sin(lat), math.cos(lat))
+        lat = math.atan2(z + ep2 * b_m * math.sin(beta) ** 3, p - e2 * a_m * math.cos(beta) ** 3)
+    sin_lat, cos_lat = math.sin(lat), math.cos(lat)
+    n = a_m / math.sqrt(1.0 - e2 * sin_lat**2)
+    h = p * cos_lat + z * sin_lat - a_m * a_m / n
+    return lat, lon, h
+
+
+@_njit
+def track_geometry(
+    state, aimed, ilat, ilon, reach_m, consts, lla, up, inv, track_box, ellipse_box
+):  # pragma: no cover - compiled
+    """Per row of ``state`` (N, 6) ECEF: ``lla`` (N, 3), vertical speed ``up`` (N,);
+    for rows with ``aimed`` (an impact prediction at ``ilat``, ``ilon``):
+    ``inv`` (N, 3) = s12, az1, az2 to it, ``track_box`` (N, 4) and ``ellipse_box``
+    (N, 4) for an ellipse whose vertices are at most ``reach_m`` from its centre
+    (NaN rows when there is no box: the caller then draws and tests everything).
+
+    ``consts`` = (a, f, b, e2, ep2, m_min, edge_rad, polar_rad).
+    """
+    a_m, f, b_m, e2, ep2, m_min, edge, polar = (
+        consts[0], consts[1], consts[2], consts[3], consts[4], consts[5], consts[6], consts[7],
+    )  # fmt: skip
+    deg = 180.0 / math.pi
+    for i in range(state.shape[0]):
+        lat, lon, h = _geodetic(state[i, 0], state[i, 1], state[i, 2], a_m, b_m, e2, ep2)
+        lla[i, 0], lla[i, 1], lla[i, 2] = lat, lon, h
+        cl = math.cos(lat)
+        up[i] = (cl * math.cos(lon)) * state[i, 3] + (cl * math.sin(lon)) * state[i, 4]
+        up[i] = up[i] + math.sin(lat) * state[i, 5]
+        for j in range(4):
+            track_box[i, j] = math.nan
+            ellipse_box[i, j] = math.nan
+        if not aimed[i]:
+            continue
+        s12, az1, az2 = inverse_one(lat, lon, ilat[i], ilon[i], a_m, f)
+        inv[i, 0], inv[i, 1], inv[i, 2] = s12, az1, az2
+        # ground track: longitude monotonic; latitude too unless it passes the vertex
+        dlon = math.atan2(math.sin(ilon[i] - lon), math.cos(ilon[i] - lon))
+        lo, hi = min(lon, lon + dlon), max(lon, lon + dlon)
+        south, north = min(lat, ilat[i]), max(lat, ilat[i])
+        c1, c2 = math.cos(az1), math.cos(az2)
+        vertex = not ((c1 > 1e-6 and c2 > 1e-6) or (c1 < -1e-6 and c2 < -1e-6))
+        if vertex:
+            beta1 = math.atan((1.0 - f) * math.tan(lat))
+            cos_bv = min(1.0, abs(math.cos(beta1) * math.sin(az1)))
+            lat_v = math.atan(math.tan(math.acos(cos_bv)) / (1.0 - f))
+            if c1 > -1e-6:  # heading north: may pass the northern vertex
+                north = max(north, lat_v)
+            if c1 < 1e-6:
+                south = min(south, -lat_v)
+        box = ((lo - edge) * deg, (south - edge) * deg, (hi + edge) * deg, (north + edge) * deg)
+        if math.isfinite(box[0] + box[1] + box[2] + box[3] + az1 + az2):
+            track_box[i, 0], track_box[i, 1], track_box[i, 2], track_box[i, 3] = box
+        # ellipse: vertices within reach_m of the centre along geodesics
+        r = reach_m[i]
+        dlat = r / m_min
+        phi_max = abs(ilat[i]) + dlat
+        if phi_max <= polar:
+            dl = r / (a_m * math.cos(phi_max))
+            ellipse_box[i, 0] = (ilon[i] - dl - edge) * deg
+            ellipse_box[i, 1] = (ilat[i] - dlat - edge) * deg
+            ellipse_box[i, 2] = (ilon[i] + dl + edge) * deg
+            ellipse_box[i, 3] = (ilat[i] + dlat + edge) * deg
+
+
+@_njit
+def ellipse_rings(lat0, lon0, a, b, th, k, cos_t, sin_t, consts, out):  # pragma: no cover
+    """Closed rings (N, n + 1, 2) ``[lat, lon]`` of the ``k``-sigma ellipses; ``cos_t``,
+    ``sin_t`` (n,) of the ring's parameter (from NumPy, as ellipse_offsets_m has them);
+    ``consts`` = (a, f). Longitudes unrolled about each centre's."""
+    a_m, f = consts[0], consts[1]
+    n = cos_t.shape[0]
+    two_pi = 2.0 * math.pi
+    for i in range(lat0.shape[0]):
+        u0, u1 = math.sin(th[i]), math.cos(th[i])  # major axis (east, north)
+        w0, w1 = math.cos(th[i]), -math.sin(th[i])  # minor axis
+        for j in range(n):
+            x = k * (a[i] * cos_t[j] * u0 - b[i] * sin_t[j] * w0)
+            y = k * (a[i] * cos_t[j] * u1 - b[i] * sin_t[j] * w1)
+            s = math.hypot(x, y)
+            az = math.atan2(x, y)
+            lat, lon = direct_one(lat0[i], lon0[i], az, s, a_m, f)
+            d = lon - lon0[i]
+            out[i, j, 0] = lat
+            out[i, j, 1] = lon0[i] + (((d + math.pi) % two_pi) - math.pi)  # wrap_pi
+        out[i, n, 0] = out[i, 0, 0]
+        out[i, n, 1] = out[i, 0, 1]
 
 
 def as_arg(x: Any) -> np.ndarray:

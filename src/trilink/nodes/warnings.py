@@ -49,7 +49,8 @@ from trilink.alerts import (
     threat_from_system_track,
     warning_fields,
 )
-from trilink.alerts.batch import Product, footprints, threat_products
+from trilink.alerts.batch import Product, threat_products
+from trilink.alerts.footprints import footprints
 from trilink.alerts.rules import Footprint
 from trilink.alerts.snapshot import restore_state, state_to_json
 from trilink.alerts.territory import geodata_manifest

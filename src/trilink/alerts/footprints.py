@@ -1,0 +1,237 @@
+"""Where each released track's geometry meets one partner's areas: the rules' facts.
+
+:func:`footprints` gives, for every product of a call (:mod:`trilink.alerts.batch`),
+the :class:`~trilink.alerts.rules.Footprint` that :func:`trilink.alerts.rules.footprint`
+would give one at a time: does the remaining ground track cross the partner's territory
+(overflight), which area does the 95 % impact ellipse reach, which holds the nominal
+impact point. All products at once: a product's bounding box that misses an area settles
+that test without drawing its geometry; the rest are drawn once per cycle (for whichever
+partner asks first) and tested with one vectorised shapely predicate per area
+(prepared geometries).
+
+The 3-sigma ellipse's distance to the zone is left lazy: the rules need it only to
+release a held threat (``Footprint.beyond``), a warning's text when it is sent.
+:func:`near_distance_m` measures it on the zone's boundary segments near the ring
+instead of projecting the whole zone (bit for bit the same value, tested).
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from collections.abc import Sequence
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+from shapely.geometry.base import BaseGeometry
+
+from trilink.alerts.batch import M_MIN, Product, clear_ring, draw_ellipses, draw_lines
+from trilink.alerts.projection import aeqd_sphere_forward
+from trilink.alerts.rules import Footprint, WarningRules
+from trilink.alerts.territory import (
+    LAND,
+    OUTSIDE,
+    TERRITORIAL_SEA,
+    ZONE,
+    Territory,
+    _any_shift,
+    _circular_mean,
+    _polygon_deg,
+)
+from trilink.geo.wgs84 import A
+
+Array = NDArray[np.float64]
+
+
+def footprints(
+    products: Sequence[Product], territory: Territory, rules: WarningRules = WarningRules()
+) -> list[Footprint | None]:
+    """Each flying product's :class:`Footprint` against ``territory`` (None when not
+    flying: the rules then do not assess it). The same answers as
+    :func:`~trilink.alerts.rules.footprint`; geometry is drawn only for products whose
+    bounding box meets the area, and the distance is left lazy."""
+    out: list[Footprint | None] = [None] * len(products)
+    # A flying product has a ground track (of >= 2 samples) exactly when it has an
+    # impact prediction (threat_products): both tests concern the same products.
+    aimed = [p for p in products if p.flying and p.threat.impact is not None]
+    over: dict[int, bool] = {}
+    place: dict[int, int] = {}
+    facts: dict[int, Footprint] = {}
+    if aimed:
+        kind = rules.overflight_kind
+        near = _near(getattr(territory, kind), [p.track_box for p in aimed])
+        crossing = [p for p, hit in zip(aimed, near, strict=True) if hit]
+        draw_lines(crossing)
+        hits = _hits(territory, kind, [p.line for p in crossing])
+        over = {id(p): bool(h) for p, h in zip(crossing, hits, strict=True)}
+        near = _near(_areas(territory), [p.ellipse_box for p in aimed])
+        close = [p for p, hit in zip(aimed, near, strict=True) if hit]
+        if close:
+            draw_ellipses(close, rules)
+            polys = [p.ellipse for p in close]
+            land = _hits(territory, "land", polys)
+            sea = _hits(territory, "territorial", polys)
+            zone = _hits(territory, "zone", polys)
+            code = np.where(
+                land, LAND, np.where(sea, TERRITORIAL_SEA, np.where(zone, ZONE, OUTSIDE))
+            )
+            place = {id(p): int(c) for p, c in zip(close, code, strict=True)}
+        nominal = territory.locate(
+            np.array([p.threat.impact.lat_rad for p in aimed]),  # type: ignore[union-attr]
+            np.array([p.threat.impact.lon_rad for p in aimed]),  # type: ignore[union-attr]
+        )
+        for p, where in zip(aimed, nominal.tolist(), strict=True):
+            facts[id(p)] = Footprint(
+                over.get(id(p), False),
+                place.get(id(p), OUTSIDE),
+                where,
+                distance_fn=_distance_fn(p, territory, rules),
+                radius_aware=True,
+            )
+    for k, p in enumerate(products):
+        if p.flying:  # without a prediction: no ground track, no ellipse
+            out[k] = facts.get(id(p)) or Footprint(False, OUTSIDE, OUTSIDE, distance_m=math.inf)
+    return out
+
+
+def _distance_fn(product: Product, territory: Territory, rules: WarningRules):
+    def distance(radius_m: float | None = None) -> float | None:
+        if product.clear is None:  # drawn once, for whichever partner asks
+            product.clear = ClearRing(clear_ring(product, rules))
+        if radius_m is None:
+            return distance_near_m(territory, product.clear, "zone")
+        return within_m(territory, product.clear, "zone", radius_m)
+
+    return distance
+
+
+class ClearRing:
+    """A closed ring (n + 1, 2) rad with what measuring from it needs, made once: its
+    polygon in degrees (as ``territory._polygon_deg``), its box, and its polygon in the
+    spherical AEQD plane about its mean point (as ``Territory.distance_m`` places it)."""
+
+    __slots__ = ("box", "centre", "planar", "poly_deg", "ring")
+
+    def __init__(self, ring_rad: Array):
+        self.ring = np.asarray(ring_rad, dtype=float)
+        self.poly_deg = _polygon_deg(self.ring)
+        self.box = shapely.bounds(self.poly_deg)  # lon, lat deg
+        self.centre = np.array([self.ring[:, 0].mean(), _circular_mean(self.ring[:, 1])])
+        self.planar = shapely.Polygon(aeqd_sphere_forward(self.ring, self.centre))
+
+
+_AREAS: weakref.WeakKeyDictionary[Territory, BaseGeometry] = weakref.WeakKeyDictionary()
+
+
+def _areas(territory: Territory) -> BaseGeometry:
+    """The union of the territory's three areas, prepared (a box meets it when it meets
+    any of them; one test instead of three), made once per territory (2-35 ms)."""
+    areas = _AREAS.get(territory)
+    if areas is None:
+        areas = shapely.union_all([territory.land, territory.territorial, territory.zone])
+        shapely.prepare(areas)
+        _AREAS[territory] = areas
+    return areas
+
+
+def _near(geom: BaseGeometry, boxes: list[tuple[float, ...]]) -> NDArray[np.bool_]:
+    """Which boxes may hold something that meets ``geom``: a box meets it, or reaches
+    past +-180 deg (then territory._any_shift's copies apply: no shortcut)."""
+    b = np.array(boxes, dtype=float).reshape(-1, 4)
+    wraps = ~np.isfinite(b).all(axis=-1) | (b[:, 0] < -180.0) | (b[:, 2] > 180.0)
+    near = wraps.copy()
+    ok = np.flatnonzero(~wraps)
+    if ok.size:
+        near[ok] = shapely.intersects(geom, shapely.box(b[ok, 0], b[ok, 1], b[ok, 2], b[ok, 3]))
+    return near
+
+
+NEAR_M = 300e3
+"""Search radius of :func:`distance_near_m`: its answer is taken when under half this."""
+
+_SEGMENTS: weakref.WeakKeyDictionary[Territory, dict[str, tuple]] = weakref.WeakKeyDictionary()
+
+
+def _segments(territory: Territory, kind: str) -> tuple[shapely.STRtree, Array]:
+    """The boundary segments ``[lon0, lat0, lon1, lat1]`` deg (S, 4) of an area and a
+    tree of their bounding boxes, made once per territory and area."""
+    per = _SEGMENTS.setdefault(territory, {})
+    if kind not in per:
+        parts = shapely.get_parts(getattr(territory, kind))
+        segs = [np.zeros((0, 4))]
+        for ring in shapely.get_rings(parts):
+            xy = shapely.get_coordinates(ring)
+            segs.append(np.hstack([xy[:-1], xy[1:]]))
+        seg = np.concatenate(segs)
+        boxes = shapely.box(
+            np.minimum(seg[:, 0], seg[:, 2]), np.minimum(seg[:, 1], seg[:, 3]),
+            np.maximum(seg[:, 0], seg[:, 2]), np.maximum(seg[:, 1], seg[:, 3]),
+        )  # fmt: skip
+        per[kind] = (shapely.STRtree(boxes), seg)
+    return per[kind]
+
+
+def distance_near_m(territory: Territory, ring: Array | ClearRing, kind: str = "zone") -> float:
+    """:meth:`Territory.distance_m` (bit for bit), from the area's segments near the ring
+    (:func:`within_m`) when it is under ``NEAR_M / 2``, else by the full method."""
+    clear = ring if isinstance(ring, ClearRing) else ClearRing(ring)
+    d = within_m(territory, clear, kind, NEAR_M)
+    return territory.distance_m(clear.ring, kind) if d is None else d
+
+
+def within_m(
+    territory: Territory, ring: Array | ClearRing, kind: str, radius_m: float
+) -> float | None:
+    """:meth:`Territory.distance_m` if it is under ``radius_m / 2``, else None (it is then
+    at least ``radius_m / 2``), measured on the area's boundary segments near the ring.
+
+    ``distance_m`` clips the area to a 2,000-km window, projects all of it about the
+    ring's centre (spherical AEQD) and measures in that plane. The nearest segment pair
+    is the same if it lies near the ring, and GEOS measures a pair the same way whatever
+    else the geometry holds (the tests find the two bit for bit equal). Segments whose
+    box misses the ring's box widened by ``radius_m`` (lat by r / M_min, lon by
+    r / (a cos(phi_max)), as for ellipses) are at least ``radius_m`` away on the
+    ellipsoid, and the AEQD plane shortens no distance (its scale is >= 1: Snyder 1987,
+    eq. 25-2) beyond the 0.3 % of the Gaussian radius and the bend of a projected chord
+    (metres for the <= 51-km segments of the built zones): so the nearest segment, if
+    under ``radius_m / 2``, is among those measured. Near a pole or the antimeridian the
+    full method answers.
+    """
+    clear = ring if isinstance(ring, ClearRing) else ClearRing(ring)
+    geom = getattr(territory, kind)
+    if _any_shift(clear.poly_deg, geom, shapely.intersects):
+        return 0.0
+    lon_lo, lat_lo, lon_hi, lat_hi = clear.box
+    dlat = math.degrees(radius_m / M_MIN)
+    phi_max = math.radians(max(abs(lat_lo), abs(lat_hi)) + dlat)
+    if phi_max > math.radians(80.0) or not lon_lo >= -180.0 or not lon_hi <= 180.0:
+        d = territory.distance_m(clear.ring, kind)
+        return d if d < radius_m / 2 else None
+    dlon = math.degrees(radius_m / (A * math.cos(phi_max)))
+    if lon_lo - dlon < -180.0 or lon_hi + dlon > 180.0:
+        d = territory.distance_m(clear.ring, kind)
+        return d if d < radius_m / 2 else None
+    tree, seg = _segments(territory, kind)
+    idx = tree.query(shapely.box(lon_lo - dlon, lat_lo - dlat, lon_hi + dlon, lat_hi + dlat))
+    if idx.size == 0:
+        return None
+    ends = np.radians(seg[idx].reshape(-1, 2)[:, ::-1])  # [lat, lon] of both ends
+    xy = aeqd_sphere_forward(ends, clear.centre).reshape(-1, 2, 2)
+    d = float(np.min(shapely.distance(clear.planar, shapely.linestrings(xy))))
+    return d if d < radius_m / 2 else None
+
+
+def _hits(territory: Territory, kind: str, shapes: list) -> NDArray[np.bool_]:
+    """Which shapes meet the ``kind`` area: one vectorised predicate, and the +-360 deg
+    copies (territory._any_shift) only for the few shapes that cross the antimeridian."""
+    if not shapes:
+        return np.zeros(0, dtype=bool)
+    geom = getattr(territory, kind)
+    arr = np.empty(len(shapes), dtype=object)
+    arr[:] = shapes
+    hit = np.asarray(shapely.intersects(geom, arr), dtype=bool)
+    bounds = shapely.bounds(arr)
+    for j in np.flatnonzero(~hit & ((bounds[:, 2] > 180.0) | (bounds[:, 0] < -180.0))):
+        hit[j] = _any_shift(shapes[j], geom, shapely.intersects)
+    return hit
