@@ -147,3 +147,47 @@ def test_younger_duplicates_kernel_equals_reference(table):
     b = mg.younger_duplicates_reference(x, P, mu, rows, ids, CFG.duplicate_gate)
     assert np.array_equal(a, b)
     assert a.tolist() == [False, False, False, True, True]
+
+
+def test_update_and_count_kernel_equals_reference(table):
+    x, P, mu, t_hit, _ = table
+    x, P, mu = x[:6].copy(), P[:6].copy(), mu[:6].copy()
+    mu[2] = [0.05, 0.95]  # boosting: its burnout height is taken once it has M hits
+    n = 6
+    counts = mg.Counts(
+        nis=np.full(n, np.nan),
+        t_hit=t_hit[:6].copy(),
+        hits=np.array([5, 2, 2, 1, 2, 9]),
+        burnout_h=np.full(n, np.nan),
+        watch=np.array([[1, 0], [1, 1], [0, 1], [1, 1], [0, 0], [1, 0]], dtype=bool),
+        opps=np.array([6, 3, 2, 3, 2, 9]),
+        confirmed=np.array([True, False, False, False, False, True]),
+    )
+    meas = Measurement("radar", KOR.ecef, KOR.rot)
+    rng = np.random.default_rng(2)
+    r = np.vstack([x[[1, 2, 0], 0, :3] + rng.normal(size=(3, 3)) * 100.0, x[0, 0, :3] + 4e5])
+    z = range_az_el(r, KOR.ecef, KOR.rot)
+    R = np.broadcast_to(np.diag([30.0**2, 1e-3**2, 1e-3**2]), (4, 3, 3)).copy()
+    cand = np.array([0, 1, 2, 3, 5])
+    d2 = rng.uniform(0.0, 40.0, (cand.size, 4))
+    d2[0, 3] = 1.0  # the far detection falls in a confirmed track's gate: not free
+    ci, di = np.array([1, 2]), np.array([0, 1])  # tracks 1 and 2 take detections 0 and 1
+    args = (x, P, mu, counts, cand, (ci, di), d2, z, R, meas, int(t_hit.max()), 1, CFG)
+    a = mg.update_and_count(*args)
+    b = mg.update_and_count_reference(*args)
+    for u, v in zip(a[:3], b[:3], strict=True):
+        np.testing.assert_allclose(u, v, rtol=1e-9, atol=1e-9)
+    for f in ("nis", "burnout_h"):
+        np.testing.assert_allclose(getattr(a[3], f), getattr(b[3], f), rtol=1e-12)
+    for f in ("t_hit", "hits", "watch", "opps", "confirmed"):
+        assert np.array_equal(getattr(a[3], f), getattr(b[3], f)), f
+    assert np.array_equal(a[4], b[4]) and np.array_equal(a[5], b[5])
+    c, failed, free = b[3], b[4], b[5]
+    assert c.confirmed.tolist() == [True, True, True, False, False, True]
+    took = np.isin(np.arange(n), cand[ci]) & (b[2][:, 1] > 0.8) & (c.hits >= CFG.confirm_m)
+    assert np.array_equal(np.isfinite(c.burnout_h), took) and took[2]
+    assert failed.tolist() == [False, False, False, True, False, False]  # 4 opportunities
+    assert c.opps.tolist() == [6, 4, 3, 4, 2, 9]  # sensor 1's watchers, the new one included
+    assert np.isnan(counts.nis).all()  # inputs untouched
+    assert free[2] == (not (d2[[0, 1, 2, 4], 2] <= 14.0).any())  # chi2(3) gate ~ 21.1
+    assert not free[0] and not free[1] and not free[3]

@@ -68,7 +68,8 @@ def assign(d2: Array, cost: Array, gate: float) -> tuple[NDArray[np.intp], NDArr
     """Track and detection indices of the assigned pairs, all inside the gate."""
     feasible = d2 <= gate
     ri, ci = np.nonzero(feasible)
-    if ri.size <= 1 or (np.unique(ri).size == ri.size and np.unique(ci).size == ci.size):
+    r, c = ri.tolist(), ci.tolist()  # (a handful: sets beat np.unique here)
+    if len(set(r)) == len(r) and len(set(c)) == len(c):
         # Each gated track sees one detection and each detection one track: every feasible
         # pair is in the optimal assignment (leaving one out costs _INFEASIBLE), so this
         # is the solver's answer without the solver (the usual case: one missile, one plot).

@@ -159,6 +159,10 @@ def warm_up(motion: str = "imm") -> float:
     kt.stale_kernel(x, P, mu, np.zeros(1, np.int64), np.zeros(1, np.bool_), 0, 1.0, 1.0, 1.0, 0.0)
     kt.phase_kernel(np.ascontiguousarray(x[:, 0]), one)
     kt.duplicates_kernel(x, P, mu, np.zeros(1, np.int64), np.ones(1, np.int64), 16.0)
+    i0, f1 = np.zeros(1, np.int64), np.zeros(1, np.bool_)
+    kt.update_count_kernel(x, P, mu, one, i0, i0, one, np.zeros((1, 1), np.bool_), i0, f1,
+                           i0, i0, i0, i0, np.ones((1, 1)), z, R, s, rot, True, 0, 0, 3, 4,
+                           16.0, 1e-5)  # fmt: skip
     if motion == "cv":
         kf.cv_predict_kernel(x[0], P[0], np.ones(2), 1.0)
     else:

@@ -2,9 +2,9 @@
 which confirmed tracks have become the same object, which tracks are stale, and each
 track's flight phase. The NumPy references are :func:`.association.candidates_reference`,
 :func:`.association.duplicate_pairs_reference`, :func:`.management.stale_reference` and
-:func:`.management.phase_codes_reference`. :func:`predict_gate_kernel` and
-:func:`duplicates_kernel` chain kernels that the tracker would otherwise call one after
-the other (the chains are written out in :mod:`.management`).
+:func:`.management.phase_codes_reference`. :func:`predict_gate_kernel`,
+:func:`update_count_kernel` and :func:`duplicates_kernel` are the steps of a scan in one
+call each (written out in NumPy in :mod:`.management`).
 
 Each scan of a radar calls these on a handful of tracks, so what they save is NumPy's
 per-call overhead (a few microseconds per operation, tens of operations per scan), not
@@ -19,7 +19,12 @@ import numpy as np
 
 from trilink.geo.wgs84 import A, F
 from trilink.tracking.jit import njit, njit_inner
-from trilink.tracking.kernels_filters import combine_kernel, distances_kernel, imm_predict_kernel
+from trilink.tracking.kernels_filters import (
+    combine_kernel,
+    distances_kernel,
+    imm_predict_kernel,
+    imm_update_kernel,
+)
 
 PHASE_BOOST, PHASE_MIDCOURSE, PHASE_REENTRY = 0, 1, 2
 
@@ -293,3 +298,75 @@ def duplicates_kernel(
             if same[a, b] and ids[rows[b]] > ids[rows[a]]:
                 drop[b] = True
     return drop
+
+
+@njit
+def update_count_kernel(
+    x: np.ndarray, P: np.ndarray, mu: np.ndarray, nis: np.ndarray, t_hit: np.ndarray,
+    hits: np.ndarray, burnout_h: np.ndarray, watch: np.ndarray, opps: np.ndarray,
+    confirmed: np.ndarray, cand: np.ndarray, ti: np.ndarray, di: np.ndarray,
+    ci: np.ndarray, d2: np.ndarray, z: np.ndarray, R: np.ndarray, sensor: np.ndarray,
+    rot: np.ndarray, radar: bool, t_ns: int, col: int, confirm_m: int, confirm_n: int,
+    gate: float, mu_floor: float,
+) -> tuple[
+    np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+    np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+]:  # fmt: skip
+    """:func:`.management.update_and_count_reference` in one call: new copies of the
+    table arrays, then the tracks that failed M-of-N (N,) and the detections free to
+    start tracks (D,)."""
+    n, nm, nx = x.shape[0], x.shape[1], x.shape[2]
+    nd = z.shape[0]
+    x, P, mu, nis = x.copy(), P.copy(), mu.copy(), nis.copy()
+    t_hit, hits, burnout_h = t_hit.copy(), hits.copy(), burnout_h.copy()
+    watch, opps, confirmed = watch.copy(), opps.copy(), confirmed.copy()
+    m = ti.size
+    watchers = watch[:, col].copy()
+    if m:
+        xu, Pu, mu_u, _ = imm_update_kernel(
+            x[ti], P[ti], mu[ti], z[di], R[di], sensor, rot, radar, mu_floor
+        )
+        for k in range(m):
+            i = ti[k]
+            for j in range(nm):  # (loops, not slice copies: those compile for seconds)
+                mu[i, j] = mu_u[k, j]
+                for a in range(nx):
+                    x[i, j, a] = xu[k, j, a]
+                    for b in range(nx):
+                        P[i, j, a, b] = Pu[k, j, a, b]
+            nis[i] = d2[ci[k], di[k]]
+            t_hit[i] = t_ns
+            hits[i] += 1
+            # burnout height: the height of the models' mean at the last confident
+            # boost update (approx_altitude)
+            if nm > 1 and mu_u[k, 1] > 0.8 and hits[i] >= confirm_m:
+                r = np.zeros(3)
+                for j in range(nm):
+                    for a in range(3):
+                        r[a] += xu[k, j, a]
+                for a in range(3):
+                    r[a] /= nm
+                rn = math.sqrt(r[0] * r[0] + r[1] * r[1] + r[2] * r[2])
+                burnout_h[i] = rn - A * (1.0 - F * (r[2] * r[2] / (rn * rn)))
+            watchers[i] = True
+            watch[i, col] = True
+    failed = np.zeros(n, dtype=np.bool_)
+    for i in range(n):
+        if watchers[i]:
+            opps[i] += 1
+        if not confirmed[i]:
+            if hits[i] >= confirm_m:
+                confirmed[i] = True
+            elif opps[i] >= confirm_n:
+                failed[i] = True
+    free = np.zeros(nd, dtype=np.bool_)
+    if radar:
+        for j in range(nd):
+            free[j] = True
+            for k in range(cand.size):
+                if confirmed[cand[k]] and d2[k, j] <= gate:
+                    free[j] = False
+                    break
+        for k in range(m):
+            free[di[k]] = False
+    return x, P, mu, nis, t_hit, hits, burnout_h, watch, opps, confirmed, failed, free

@@ -2,8 +2,10 @@
 
 Which tracks to delete before a scan (:func:`stale`), which may be near a radar scan's
 detections (:func:`scan_candidates`), the candidates' time update and gating distances
-in one step (:func:`predict_and_gate`), which confirmed tracks duplicate an older one
-(:func:`younger_duplicates`), and each estimate's flight phase (:func:`phase_codes`). IMM tables are ``x`` (N, M, 8), ``P`` (N, M, 8, 8), ``mu`` (N, M);
+in one step (:func:`predict_and_gate`), the measurement update of the assigned tracks
+with the M-of-N counts (:func:`update_and_count`), which confirmed tracks duplicate an
+older one (:func:`younger_duplicates`), and each estimate's flight phase
+(:func:`phase_codes`). IMM tables are ``x`` (N, M, 8), ``P`` (N, M, 8, 8), ``mu`` (N, M);
 estimates ``x`` (K, >= 6); ECEF, SI. Each function runs its compiled kernel
 (:mod:`.kernels_tracks`) when :mod:`.jit` allows, else the NumPy ``*_reference`` twin,
 which states the rule; the tests compare the two.
@@ -14,14 +16,21 @@ covariance growth).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+
 import numpy as np
 from numpy.typing import NDArray
 
-from trilink.tracking.association import candidates_reference, distances, duplicate_pairs
+from trilink.tracking.association import (
+    candidates_reference,
+    distances,
+    duplicate_pairs,
+    gate_threshold,
+)
 from trilink.tracking.config import TrackerConfig
 from trilink.tracking.dynamics import NX, approx_altitude
 from trilink.tracking.filters import Measurement, ModelRows
-from trilink.tracking.imm import combine, imm_predict
+from trilink.tracking.imm import MU_FLOOR, combine, imm_predict, imm_update, p_boost
 from trilink.tracking.initiation import radar_to_ecef
 from trilink.tracking.jit import arg, use_kernels
 
@@ -143,6 +152,94 @@ def predict_and_gate_reference(
     d2 = d2m.reshape(c, nm, nd).min(axis=1)
     cost = costm.reshape(c, nm, nd).min(axis=1)
     return cand, x, P, mu, t_trk, d2, cost
+
+
+@dataclass(frozen=True)
+class Counts:
+    """The per-track bookkeeping of the table (all (N,), ``watch`` (N, sensors)): last
+    NIS, time of the last hit, hits, burnout height, which sensors have seen each track,
+    opportunities (scans of a sensor that had seen it), confirmed."""
+
+    nis: Array
+    t_hit: NDArray[np.int64]
+    hits: NDArray[np.int64]
+    burnout_h: Array
+    watch: NDArray[np.bool_]
+    opps: NDArray[np.int64]
+    confirmed: NDArray[np.bool_]
+
+
+Updated = tuple[Array, Array, Array, Counts, NDArray[np.bool_], NDArray[np.bool_]]
+"""(x, P, mu, counts after the scan, failed tracks (N,), detections free to start (D,))."""
+
+
+def update_and_count(
+    x: Array, P: Array, mu: Array, counts: Counts, cand: NDArray[np.intp],
+    assigned: tuple[NDArray[np.intp], NDArray[np.intp]], d2: Array, z: Array, R: Array,
+    meas: Measurement, t_ns: int, col: int, cfg: TrackerConfig,
+) -> Updated:  # fmt: skip
+    """The second half of a scan (see :func:`update_and_count_reference`); one compiled
+    call when :mod:`.jit` allows."""
+    if not use_kernels():
+        return update_and_count_reference(
+            x, P, mu, counts, cand, assigned, d2, z, R, meas, t_ns, col, cfg
+        )
+    from trilink.tracking.kernels_tracks import update_count_kernel
+
+    ci, di = assigned
+    c = counts
+    out = update_count_kernel(
+        arg(x), arg(P), arg(mu), c.nis, c.t_hit, c.hits, c.burnout_h, c.watch, c.opps,
+        c.confirmed, cand.astype(np.int64), cand[ci].astype(np.int64), di.astype(np.int64),
+        ci.astype(np.int64), arg(d2), arg(z), arg(R), *meas.frame(), meas.kind == "radar",
+        int(t_ns), int(col), cfg.confirm_m, cfg.confirm_n,
+        gate_threshold(cfg.gate_probability, meas.dim), MU_FLOOR,
+    )  # fmt: skip
+    return out[0], out[1], out[2], Counts(*out[3:10]), out[10], out[11]
+
+
+def update_and_count_reference(
+    x: Array, P: Array, mu: Array, counts: Counts, cand: NDArray[np.intp],
+    assigned: tuple[NDArray[np.intp], NDArray[np.intp]], d2: Array, z: Array, R: Array,
+    meas: Measurement, t_ns: int, col: int, cfg: TrackerConfig,
+) -> Updated:  # fmt: skip
+    """The assigned pairs (rows ``ci`` of the candidates ``cand``, detections ``di``)
+    update their tracks (:func:`.imm.imm_update`); a track's burnout height is the
+    height at its last confident (p_boost > 0.8) boost update once confirmable. M-of-N:
+    a scan is an opportunity for a track only if this sensor (column ``col`` of
+    ``watch``) has detected it before (a radar that never saw a target does not count
+    against it); a tentative track with M hits is confirmed, one that had its N chances
+    without them fails. Radar detections that no track took and that lie outside every
+    confirmed candidate's gate are free to start tracks (angles start nothing)."""
+    ci, di = assigned
+    ti = cand[ci]
+    x, P, mu = x.copy(), P.copy(), mu.copy()
+    c = Counts(*(np.array(getattr(counts, f.name)) for f in fields(Counts)))
+    if ti.size:
+        xu, Pu, mu_u, _ = imm_update(x[ti], P[ti], mu[ti], z[di], R[di], meas)
+        x[ti], P[ti], mu[ti] = xu, Pu, mu_u
+        c.nis[ti] = d2[ci, di]
+        c.t_hit[ti] = t_ns
+        c.hits[ti] += 1
+        boosting = (p_boost(mu_u) > 0.8) & (c.hits[ti] >= cfg.confirm_m)
+        if boosting.any():
+            h_now, _ = approx_altitude(xu[boosting].mean(axis=1)[:, 0:3], gradient=False)
+            c.burnout_h[ti[boosting]] = h_now
+    watchers = c.watch[:, col].copy()
+    watchers[ti] = True
+    c.watch[ti, col] = True
+    c.opps[watchers] += 1
+    tentative = ~c.confirmed
+    newly = tentative & (c.hits >= cfg.confirm_m)
+    c.confirmed[:] |= newly
+    failed = tentative & ~newly & (c.opps >= cfg.confirm_n)
+    free = np.zeros(z.shape[0], dtype=bool)
+    if meas.kind == "radar":
+        gate = gate_threshold(cfg.gate_probability, meas.dim)
+        near_confirmed = (d2[c.confirmed[cand]] <= gate).any(axis=0)
+        free[:] = ~near_confirmed
+        free[di] = False
+    return x, P, mu, c, failed, free
 
 
 def younger_duplicates(

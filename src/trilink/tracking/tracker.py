@@ -22,6 +22,7 @@ Management rules: Blackman & Popoli (1999), ch. 6 and 7 (M-of-N, score-free GNN)
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import fields
 
 import numpy as np
 from numpy.typing import NDArray
@@ -31,12 +32,19 @@ from trilink.tracking.association import (
     gate_threshold,
 )
 from trilink.tracking.config import TrackerConfig
-from trilink.tracking.dynamics import IA, IK, NX, approx_altitude
+from trilink.tracking.dynamics import IA, IK, NX
 from trilink.tracking.filters import Measurement
-from trilink.tracking.imm import N_MODELS, combine, imm_predict, imm_update, p_boost
+from trilink.tracking.imm import N_MODELS, combine, imm_predict, p_boost
 from trilink.tracking.initiation import initiate
 from trilink.tracking.jit import warm_up
-from trilink.tracking.management import phase_of, predict_and_gate, stale, younger_duplicates
+from trilink.tracking.management import (
+    Counts,
+    phase_of,
+    predict_and_gate,
+    stale,
+    update_and_count,
+    younger_duplicates,
+)
 from trilink.tracking.prediction import PointPrediction, Predictions, predict_points
 from trilink.tracking.records import (
     CONFIRMED,
@@ -142,44 +150,25 @@ class NationalTracker:
         cand, self.x, self.P, self.mu, self.t_trk, d2, cost = predict_and_gate(
             self.x, self.P, self.mu, self.t_trk, t, z, R, meas, cfg
         )
-        gate = gate_threshold(cfg.gate_probability, meas.dim)
-        ci, di = assign(d2, cost, gate)
+        ci, di = assign(d2, cost, gate_threshold(cfg.gate_probability, meas.dim))
         ti = cand[ci]
-
-        if ti.size:
-            xu, Pu, mu_u, _ = imm_update(self.x[ti], self.P[ti], self.mu[ti], z[di], R[di], meas)
-            self.x[ti], self.P[ti], self.mu[ti] = xu, Pu, mu_u
-            self.nis[ti] = d2[ci, di]
-            self.t_hit[ti] = t
-            self.hits[ti] += 1
-            # Burnout height: the height at the last confident boost update.
-            boosting = (p_boost(mu_u) > 0.8) & (self.hits[ti] >= cfg.confirm_m)
-            if boosting.any():
-                h_now, _ = approx_altitude(xu[boosting].mean(axis=1)[:, 0:3], gradient=False)
-                self.burnout_h[ti[boosting]] = h_now
-        watchers = self.watch[:, col].copy()
-        watchers[ti] = True
-        self.watch[ti, col] = True
-        self.opps[watchers] += 1
-
-        # M-of-N: confirm, or give up on a tentative track that had its N chances.
-        tentative = ~self.confirmed
-        newly = tentative & (self.hits >= cfg.confirm_m)
-        self.confirmed |= newly
-        failed = tentative & ~newly & (self.opps >= cfg.confirm_n)
-        near_confirmed = (d2[self.confirmed[cand]] <= gate).any(axis=0)
+        counts = Counts(
+            self.nis, self.t_hit, self.hits, self.burnout_h, self.watch, self.opps,
+            self.confirmed,
+        )  # fmt: skip
+        self.x, self.P, self.mu, counts, failed, free = update_and_count(
+            self.x, self.P, self.mu, counts, cand, (ci, di), d2, z, R, meas, t, col, cfg
+        )
+        for f in fields(Counts):
+            setattr(self, f.name, getattr(counts, f.name))
         if self.record and ti.size:
             self._record_rows(ti[~failed[ti]], det.sensor_id)
         if failed.any():
             self._keep(~failed)
             cand = np.flatnonzero(np.isin(np.arange(failed.size), cand)[~failed])
 
-        if det.kind == "radar":
-            free = np.ones(z.shape[0], dtype=bool)
-            free[di] = False
-            free &= ~near_confirmed
-            if free.any():
-                self._start(z[free], R[free], meas, t, col)
+        if free.any():
+            self._start(z[free], R[free], meas, t, col)
         self._merge_duplicates(cand)
 
     def _start(self, z: Array, R: Array, meas: Measurement, t: int, col: int) -> None:
