@@ -262,9 +262,14 @@ def covariance_intersection(
     n_rows, k = m.shape
     n = xm.shape[-1]
     if compiled.use_kernels() and n == 6:
-        from trilink.fusion.kernels_ci import ci_kernel
+        from trilink.fusion.kernels_ci import fuse_groups_kernel
 
-        xf, Pf, w, good = ci_kernel(xm, Pm, m, criterion == "trace", omega == "fast", 30, 1e-12)
+        flat = np.arange(n_rows * k, dtype=np.int64).reshape(n_rows, k)
+        xf, Pf, w, _, _, good = fuse_groups_kernel(
+            np.ascontiguousarray(xm.reshape(-1, n)), np.ascontiguousarray(Pm.reshape(-1, n, n)),
+            np.zeros(n_rows * k, np.int64), flat, np.ascontiguousarray(m),
+            criterion == "trace", omega == "fast", 30, 1e-12,
+        )  # fmt: skip
         if not np.all(good):
             raise np.linalg.LinAlgError(
                 "covariance_intersection: an input is not positive definite"

@@ -655,40 +655,19 @@ def _ci_row(
 
 
 @njit
-def ci_kernel(
-    x: np.ndarray, P: np.ndarray, mask: np.ndarray, trace: bool, fast: bool, max_iter: int,
-    rtol: float,
-):  # fmt: skip
-    """CI of every row (intersection.covariance_intersection): fused x (M, n), P (M, n, n),
-    weights (M, K) and a per-row flag that every present input was positive definite.
-    Rows without inputs give NaN; one input is its own fusion; two take the pair search
-    unless ``fast``; more take the Newton method (or the fast weights)."""
-    m_rows, k, n = x.shape
-    xf = np.full((m_rows, n), np.nan)
-    Pf = np.full((m_rows, n, n), np.nan)
-    w_out = np.zeros((m_rows, k))
-    good = np.ones(m_rows, np.bool_)
-    info = np.zeros((k, n, n))
-    logdet_info = np.zeros(k)
-    for row in range(m_rows):
-        good[row] = _ci_row(
-            x[row], P[row], mask[row], trace, fast, max_iter, rtol, info, logdet_info,
-            xf[row], Pf[row], w_out[row],
-        )  # fmt: skip
-    return xf, Pf, w_out, good
-
-
-@njit
 def fuse_groups_kernel(
     xa: np.ndarray, Pa: np.ndarray, t_ns: np.ndarray, idx: np.ndarray, mask: np.ndarray,
     trace: bool, fast: bool, max_iter: int, rtol: float,
 ):  # fmt: skip
-    """CI of the national rows ``idx`` (M, K) selected by ``mask`` of aligned states xa
-    (N, n), Pa (N, n, n), gathered here rather than as (M, K, ...) copies in NumPy.
+    """CI of the rows ``idx`` (M, K) selected by ``mask`` of states xa (N, n), Pa (N, n, n),
+    gathered here rather than as (M, K, ...) copies in NumPy (intersection.covariance_
+    intersection with the table's layout; rows without inputs give NaN, one input is its
+    own fusion, two take the pair search unless ``fast``, more the Newton method).
 
-    Returns fused x (M, n), P (M, n, n) (NaN for rows with no input), the national row of
-    the most precise input (smallest position trace, the first of equals; -1 for none),
-    the newest input's report time (int64 min for none) and the positive-definite flag.
+    Returns fused x (M, n), P (M, n, n), the weights (M, K), the row of the most precise
+    input (smallest position trace, the first of equals; -1 for none), the newest input's
+    time t_ns (int64 min for none) and a flag that every input was positive definite.
+    One kernel serves the table and :func:`covariance_intersection`, so one is compiled.
     """
     m_rows, k = idx.shape
     n = xa.shape[1]
@@ -697,9 +676,9 @@ def fuse_groups_kernel(
     best = np.full(m_rows, -1, np.int64)
     newest = np.full(m_rows, np.iinfo(np.int64).min, np.int64)
     good = np.ones(m_rows, np.bool_)
+    w_out = np.zeros((m_rows, k))
     xr = np.zeros((k, n))
     Pr = np.zeros((k, n, n))
-    w = np.zeros(k)
     info = np.zeros((k, n, n))
     logdet_info = np.zeros(k)
     for row in range(m_rows):
@@ -716,11 +695,11 @@ def fuse_groups_kernel(
                 newest[row] = max(newest[row], t_ns[r])
         if best[row] < 0:
             continue
-        w[:] = 0.0
         good[row] = _ci_row(
-            xr, Pr, m, trace, fast, max_iter, rtol, info, logdet_info, xf[row], Pf[row], w
-        )
-    return xf, Pf, best, newest, good
+            xr, Pr, m, trace, fast, max_iter, rtol, info, logdet_info, xf[row], Pf[row],
+            w_out[row],
+        )  # fmt: skip
+    return xf, Pf, w_out, best, newest, good
 
 
 @njit

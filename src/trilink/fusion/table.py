@@ -88,9 +88,10 @@ def _fuse_groups(
         xa, Pa, t_ns, np.ascontiguousarray(idx, np.int64), np.ascontiguousarray(mask),
         criterion == "trace", omega == "fast", 30, 1e-12,
     )  # fmt: skip
-    if not np.all(out[4]):
+    xf, Pf, _, best, newest, good = out
+    if not np.all(good):
         raise np.linalg.LinAlgError("fusion: a national covariance is not positive definite")
-    return out
+    return xf, Pf, best, newest, good
 
 
 def _flags(per_row: NDArray[np.bool_], idx: NDArray[np.intp]) -> NDArray[np.bool_]:
