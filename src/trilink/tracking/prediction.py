@@ -249,18 +249,21 @@ def predict_points(
     if bad.any():  # as np.linalg.cholesky in the reference
         raise np.linalg.LinAlgError("predict_points: covariance is not positive definite")
     cols = np.ascontiguousarray(out.T)  # (N_OUT, K): every field a row of one new array
+    times = _add_s(t_ns, cols[[kp.C_I_T, kp.C_L_T]])  # impact and launch times (2, K)
+    valid = cols[[kp.C_I_OK, kp.C_L_OK]].astype(np.bool_)  # (0.0 or 1.0)
 
-    def point(c0: int, ce: int) -> PointPrediction:
+    def point(c0: int, ce: int, i: int) -> PointPrediction:
         # rows c0..c0+7: lat, lon, ee, en, nn, t, t_sigma, ok; ce..ce+2: a, b, bearing
-        cov = np.moveaxis(cols[c0 + _COV_ROWS], 0, -1).reshape(k, 2, 2)
+        cov = cols[c0 + _COV_ROWS].T.reshape(k, 2, 2)
         return PointPrediction(
-            cols[c0], cols[c0 + 1], cols[ce], cols[ce + 1], cols[ce + 2], cov,
-            _add_s(t_ns, cols[c0 + 5]), cols[c0 + 6], cols[c0 + 7].astype(np.bool_),
+            cols[c0], cols[c0 + 1], cols[ce], cols[ce + 1], cols[ce + 2], cov, times[i],
+            cols[c0 + 6], valid[i],
         )  # fmt: skip
 
     return Predictions(
-        point(kp.C_I_LAT, kp.C_I_A), point(kp.C_L_LAT, kp.C_L_A), cols[kp.C_APO], cols[kp.C_APO_S]
-    )
+        point(kp.C_I_LAT, kp.C_I_A, 0), point(kp.C_L_LAT, kp.C_L_A, 1),
+        cols[kp.C_APO], cols[kp.C_APO_S],
+    )  # fmt: skip
 
 
 _COV_ROWS = np.array([2, 3, 3, 4])  # [[ee, en], [en, nn]] from a point's rows
@@ -383,5 +386,5 @@ def _line_to_ground(x: Array) -> tuple[Array, Array, Array]:
 
 def _add_s(t_ns: NDArray[np.int64], dt_s: Array) -> NDArray[np.int64]:
     """``t_ns + dt_s`` in integer ns; 0 where ``dt_s`` is not finite (see ``valid``)."""
-    ok = np.isfinite(dt_s) & (np.abs(dt_s) < 1e6)
+    ok = np.abs(dt_s) < 1e6  # (False for NaN)
     return np.where(ok, t_ns + np.round(np.where(ok, dt_s, 0.0) * 1e9).astype(np.int64), 0)
