@@ -86,7 +86,7 @@ class NationalStore:
         # The newest report of each track in the batch, and only if newer than the store's.
         order = np.lexsort((batch.t_ns, rows))
         r_sorted = rows[order]
-        last = np.r_[r_sorted[1:] != r_sorted[:-1], True]
+        last = np.append(r_sorted[1:] != r_sorted[:-1], True)
         pick = order[last]
         target = rows[pick]
         newer = batch.t_ns[pick] > self.t_ns[target]
