@@ -28,6 +28,7 @@ Angles in radians, lengths in metres; shapely geometries in degrees (x = lon, y 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -163,7 +164,7 @@ def rings(impacts: Sequence[ImpactPrediction], k: float, n: int = RING_POINTS) -
     :func:`~trilink.alerts.ellipse.ellipse_ring` draws each (AEQD about the centre)."""
     out = np.empty((len(impacts), n + 1, 2))
     if impacts:
-        t = np.linspace(0.0, 2.0 * np.pi, n, endpoint=False)  # as ellipse_offsets_m
+        cos_t, sin_t = _ring_parameter(n)
         cols = np.array(
             [
                 (i.lat_rad, i.lon_rad, i.semi_major_m, i.semi_minor_m, i.orientation_rad)
@@ -177,12 +178,19 @@ def rings(impacts: Sequence[ImpactPrediction], k: float, n: int = RING_POINTS) -
             cols[3],
             cols[4],
             float(k),
-            np.cos(t),
-            np.sin(t),
-            _CONSTS,
+            cos_t,
+            sin_t,
+            _CONSTS[:2].copy(),
             out,
         )
     return out
+
+
+@functools.cache
+def _ring_parameter(n: int) -> tuple[Array, Array]:
+    """cos and sin of the ring parameter, as ``ellipse_offsets_m`` computes them."""
+    t = np.linspace(0.0, 2.0 * np.pi, n, endpoint=False)
+    return np.cos(t), np.sin(t)
 
 
 def ground_tracks(lat: Array, lon: Array, az1: Array, s12: Array, step_m: float = 20e3) -> list:
@@ -333,15 +341,23 @@ def _unwrapped_xy(latlon_rad: Array, sizes: NDArray[np.int64]) -> Array:
 
 
 def draw_ellipses(products: Sequence[Product], rules: WarningRules) -> None:
-    """Draw (once) the ``threat_k``-sigma ellipse polygons of these products, with the
-    longitudes unwrapped as ``territory._polygon_deg`` does."""
+    """Draw (once) the ``threat_k``-sigma ellipse polygons of these products, in degrees
+    as ``territory._polygon_deg`` makes them."""
     todo = [p for p in products if p.ellipse is None]
     if todo:
         ring = rings([p.threat.impact for p in todo], rules.threat_k)  # type: ignore[misc]
-        lon = np.degrees(np.unwrap(ring[..., 1], axis=-1))
-        xy = np.stack([lon, np.degrees(ring[..., 0])], axis=-1)
-        for p, poly in zip(todo, shapely.polygons(xy), strict=True):
+        for p, poly in zip(todo, shapely.polygons(ring_degrees(ring)), strict=True):
             p.ellipse = poly
+
+
+def ring_degrees(ring_rad: Array) -> Array:
+    """Rings ``[lat, lon]`` rad (..., n + 1, 2) as shapely ``[lon, lat]`` degrees, the
+    longitudes unwrapped along each ring (np.unwrap adds zeros to a ring drawn about
+    its centre, whose steps are all small: then it is skipped)."""
+    lon = ring_rad[..., 1]
+    if np.any(np.abs(np.diff(lon, axis=-1)) >= np.pi):
+        lon = np.unwrap(lon, axis=-1)
+    return np.stack([np.degrees(lon), np.degrees(ring_rad[..., 0])], axis=-1)
 
 
 def clear_ring(product: Product, rules: WarningRules) -> Array:

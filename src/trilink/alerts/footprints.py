@@ -26,7 +26,14 @@ import shapely
 from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
-from trilink.alerts.batch import M_MIN, Product, clear_ring, draw_ellipses, draw_lines
+from trilink.alerts.batch import (
+    M_MIN,
+    Product,
+    clear_ring,
+    draw_ellipses,
+    draw_lines,
+    ring_degrees,
+)
 from trilink.alerts.projection import aeqd_sphere_forward
 from trilink.alerts.rules import Footprint, WarningRules
 from trilink.alerts.territory import (
@@ -37,7 +44,6 @@ from trilink.alerts.territory import (
     Territory,
     _any_shift,
     _circular_mean,
-    _polygon_deg,
 )
 from trilink.geo.wgs84 import A
 
@@ -115,7 +121,7 @@ class ClearRing:
 
     def __init__(self, ring_rad: Array):
         self.ring = np.asarray(ring_rad, dtype=float)
-        self.poly_deg = _polygon_deg(self.ring)
+        self.poly_deg = shapely.Polygon(ring_degrees(self.ring))  # = _polygon_deg(ring)
         self.box = shapely.bounds(self.poly_deg)  # lon, lat deg
         self.centre = np.array([self.ring[:, 0].mean(), _circular_mean(self.ring[:, 1])])
         self.planar = shapely.Polygon(aeqd_sphere_forward(self.ring, self.centre))
@@ -137,14 +143,32 @@ def _areas(territory: Territory) -> BaseGeometry:
 
 def _near(geom: BaseGeometry, boxes: list[tuple[float, ...]]) -> NDArray[np.bool_]:
     """Which boxes may hold something that meets ``geom``: a box meets it, or reaches
-    past +-180 deg (then territory._any_shift's copies apply: no shortcut)."""
+    past +-180 deg (then territory._any_shift's copies apply: no shortcut), or is NaN
+    (no box). A box off the area's own bounds misses it without asking GEOS."""
     b = np.array(boxes, dtype=float).reshape(-1, 4)
+    x0, y0, x1, y1 = _bounds(geom)
     wraps = ~np.isfinite(b).all(axis=-1) | (b[:, 0] < -180.0) | (b[:, 2] > 180.0)
+    inside = (b[:, 2] >= x0) & (b[:, 0] <= x1) & (b[:, 3] >= y0) & (b[:, 1] <= y1)
     near = wraps.copy()
-    ok = np.flatnonzero(~wraps)
+    ok = np.flatnonzero(~wraps & inside)
     if ok.size:
         near[ok] = shapely.intersects(geom, shapely.box(b[ok, 0], b[ok, 1], b[ok, 2], b[ok, 3]))
     return near
+
+
+_BOUNDS: dict[int, tuple[BaseGeometry, tuple[float, ...]]] = {}
+
+
+def _bounds(geom: BaseGeometry) -> tuple[float, ...]:
+    """An area's bounds (lon, lat deg), kept per geometry (they never change)."""
+    got = _BOUNDS.get(id(geom))
+    if got is None or got[0] is not geom:
+        bounds = tuple(float(v) for v in shapely.bounds(geom))
+        got = _BOUNDS[id(geom)] = (
+            geom,
+            (math.inf, math.inf, -math.inf, -math.inf) if not np.isfinite(bounds).all() else bounds,
+        )
+    return got[1]
 
 
 NEAR_M = 300e3
