@@ -121,12 +121,16 @@ def signed_scans(n: int, scans: int, seed: int) -> list[tuple[int, Payloads]]:
     keys, _ = coalition_keys()
     stampers = {s: Stamper(s, keys[s]) for s in SOURCES}
     out = []
-    for t_ns, batch in make_scans(n, scans, 0.5, seed):
+    for t_ns, batch in make_scans(n, scans, 0.5, seed, n_nations=len(SOURCES)):
         payloads = []
+        scan: dict[str, list[Any]] = {s: [] for s in SOURCES}
         for i in range(len(batch)):
             src = str(batch.source[i])
             body = report_body(src, f"{src}-{batch.local_id[i]}", int(batch.t_ns[i]), batch.x[i], batch.P[i])  # fmt: skip
-            payloads.append((subjects.tracks(src), stampers[src].seal(body, t_ns)))
+            scan[src].append(stampers[src].stamp(body, t_ns, sign=False))
+        # A node sends one scan's reports as signed bundles, then its heartbeat.
+        for src, msgs in scan.items():
+            payloads.extend((subjects.tracks(src), p) for p in stampers[src].bundle(msgs, t_ns))
         for s in SOURCES:
             payloads.append((subjects.status(s), stampers[s].seal(heartbeat_body(s, t_ns), t_ns)))
         out.append((t_ns, payloads))

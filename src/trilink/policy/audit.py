@@ -21,13 +21,38 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from trilink.errors import AuditError
 
 GENESIS = "0" * 64
 
 
 def _canonical(record: dict[str, Any]) -> bytes:
-    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    """Sorted keys, no spaces, UTF-8 as is: ``json.dumps(sort_keys=True,
+    separators=(",", ":"), ensure_ascii=False)``, the form every chain so far was hashed in.
+
+    msgspec writes the same bytes for strings, integers, booleans, null, lists and objects
+    (checked over every code point to U+07FF and the planes' edges, in the tests) about
+    8x faster, which matters at thousands of releases a second; it writes floats in
+    another exponent form (``1e16`` for ``1e+16``), so a record holding a float goes
+    through ``json``.
+    """
+    if _has_float(record):
+        return json.dumps(
+            record, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode()
+    return msgspec.json.encode(record, order="sorted")
+
+
+def _has_float(value: Any) -> bool:
+    if isinstance(value, float):
+        return True
+    if isinstance(value, dict):
+        return any(_has_float(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_float(v) for v in value)
+    return False
 
 
 def chain_hash(prev: str, record: dict[str, Any]) -> str:
