@@ -145,8 +145,10 @@ def _near(geom: BaseGeometry, boxes: list[tuple[float, ...]]) -> NDArray[np.bool
     """Which boxes may hold something that meets ``geom``: a box meets it, or reaches
     past +-180 deg (then territory._any_shift's copies apply: no shortcut), or is NaN
     (no box). A box off the area's own bounds misses it without asking GEOS."""
-    b = np.array(boxes, dtype=float).reshape(-1, 4)
     x0, y0, x1, y1 = _bounds(geom)
+    if len(boxes) <= 4:  # a few (a salvo's cycle): plain Python beats NumPy's overhead
+        return np.array([_near_one(geom, b, x0, y0, x1, y1) for b in boxes], dtype=bool)
+    b = np.array(boxes, dtype=float).reshape(-1, 4)
     wraps = ~np.isfinite(b).all(axis=-1) | (b[:, 0] < -180.0) | (b[:, 2] > 180.0)
     inside = (b[:, 2] >= x0) & (b[:, 0] <= x1) & (b[:, 3] >= y0) & (b[:, 1] <= y1)
     near = wraps.copy()
@@ -154,6 +156,16 @@ def _near(geom: BaseGeometry, boxes: list[tuple[float, ...]]) -> NDArray[np.bool
     if ok.size:
         near[ok] = shapely.intersects(geom, shapely.box(b[ok, 0], b[ok, 1], b[ok, 2], b[ok, 3]))
     return near
+
+
+def _near_one(geom: BaseGeometry, box: tuple[float, ...], x0, y0, x1, y1) -> bool:
+    """:func:`_near` for one box."""
+    lo_x, lo_y, hi_x, hi_y = box
+    if not (lo_x >= -180.0 and hi_x <= 180.0 and math.isfinite(lo_y + hi_y)):
+        return True  # no box (NaN) or past +-180 deg
+    if hi_x < x0 or lo_x > x1 or hi_y < y0 or lo_y > y1:
+        return False
+    return bool(shapely.intersects(geom, shapely.box(lo_x, lo_y, hi_x, hi_y)))
 
 
 _BOUNDS: dict[int, tuple[BaseGeometry, tuple[float, ...]]] = {}

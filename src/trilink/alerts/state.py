@@ -46,7 +46,7 @@ from trilink.alerts.rules import (
     footprint,
     with_distance,
 )
-from trilink.alerts.territory import Territory
+from trilink.alerts.territory import OUTSIDE, Territory
 from trilink.geo.geodesic import geodesic_inverse, vincenty_distance_m
 
 MSG_TYPES = ("Alert", "Update", "Cancel")
@@ -222,6 +222,17 @@ class WarningState:
         previously = thread is not None and thread.level == "threat"
         if facts is None:
             facts = footprint(threat, self.territory, self.rules)
+        if (
+            thread is not None
+            and thread.level == "launch"
+            and facts.place == OUTSIDE
+            and not facts.overflight
+        ):
+            # Nothing raised and no threat to hold: decide() gives "launch" again, the
+            # thread's level, which sends nothing (below). Skipped for speed only.
+            thread.last_input = threat
+            thread.lost_since_t_ns = None
+            return None
         a = decide(threat, facts, self.rules, previously, need_distance=False)
         if a.level == "none":
             return None
