@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import ssl
 import sys
 import tempfile
@@ -163,9 +164,25 @@ def hub(
     audit: Path | None = typer.Option(
         None, "--audit", help="Append the release decisions to this hash-chained log."
     ),
+    state: Path | None = typer.Option(
+        None,
+        "--state",
+        help="Hub state file (needs --audit): read the national streams HUB_FROM_<N> through "
+        "durable consumers and checkpoint here; restarted with the same file, the hub goes on "
+        "with the same system track numbers, sequence numbers, audit chain and input position.",
+    ),
+    checkpoint_every: float = typer.Option(
+        2.0,
+        "--checkpoint-every",
+        help="With --state: seconds between checkpoints (0: after every batch of input); "
+        "stretched so that checkpointing takes at most 10 % of the hub's time.",
+    ),
     speed: float = typer.Option(1.0, "--speed", help="Scenario seconds per wall second."),
     start_at: float | None = typer.Option(
-        None, "--start-at", help="Wall time (Unix s) at which the scenario starts."
+        None,
+        "--start-at",
+        help="Wall time (Unix s) at which the scenario starts (with --state: taken from the "
+        "state file when it exists).",
     ),
     seed: int | None = typer.Option(None, "--seed", help="Override the scenario's seed."),
     run_for_s: float | None = typer.Option(
@@ -174,12 +191,15 @@ def hub(
         help="Stop after this many wall seconds (default: scenario end + 15 s).",
     ),
 ) -> None:
-    """Run the hub: fuse national reports, release to each partner after policy."""
-    from trilink.link.nats_bus import NatsBus
+    """Run the hub: fuse national reports, release to each partner after policy.
+
+    Without --state it reads what the nodes publish live (core NATS). With --state it reads
+    their streams and survives being killed: see docs/operations.md, "Hub restart"."""
+    from trilink.errors import AuditError
     from trilink.nodes.clock import WallClock
     from trilink.nodes.coalition import make_hub
     from trilink.nodes.hub import HUB_ID
-    from trilink.nodes.live import run_hub
+    from trilink.nodes.persist import HubCheckpoint
     from trilink.nodes.warnings import make_warner
     from trilink.scenario import load_scenario
 
@@ -188,28 +208,56 @@ def hub(
     except ScenarioError as exc:
         raise _fail(str(exc)) from None
     seed_ = sc.seed if seed is None else seed
-    identity = _identity(keys, sc, seed_, HUB_ID)
+    checkpoint, snap = None, None
     wall0 = int((start_at if start_at is not None else time.time() + 2.0) * 1e9)
+    if state is not None:
+        if audit is None:
+            raise _fail("--state needs --audit: the state continues the audit chain")
+        if checkpoint_every < 0:
+            raise _fail("--checkpoint-every: must be >= 0 seconds")
+        checkpoint = HubCheckpoint(state)
+        try:
+            snap = checkpoint.load()
+        except DeployError as exc:
+            raise _fail(f"--state {exc}") from None
+        if snap is not None:
+            wall0 = _resumed_start(snap.get("meta", {}), sc.name, start_at, speed, seed_, state)
+        checkpoint.meta = {
+            "scenario": sc.name, "start_at_ns": wall0, "speed": speed, "seed": seed_,
+        }  # fmt: skip
+    identity = _identity(keys, sc, seed_, HUB_ID)
     clock = WallClock(sc.start_t_ns, speed, wall0)
-    hb = make_hub(
-        sc,
-        identity,
-        clock,
-        sc.start_t_ns,
-        audit_path=audit,
-        warner_factory=make_warner,
-        source_timeout_s=10.0,
-        start_seq=time.time_ns() // 1000,  # above anything a previous run of this hub sent
-    )
+    try:
+        hb = make_hub(
+            sc, identity, clock, sc.start_t_ns, audit_path=audit, warner_factory=make_warner,
+            source_timeout_s=10.0,
+            start_seq=time.time_ns() // 1000,  # above anything a previous run of this hub sent
+        )  # fmt: skip
+        resume = checkpoint.resume(hb, snap) if checkpoint is not None else None
+    except (AuditError, DeployError) as exc:
+        raise _fail(f"cannot start the hub: {exc}") from None
+    if resume is not None and resume.restored:
+        _err.print(
+            f"hub: resumed from {state}: next system track number {hb.table.next_number}, "
+            f"next sequence {hb.link.stamper.next_seq}, audit {hb.audit.count} records, "
+            f"{len(resume.outbox)} messages to send again, input after {resume.offsets}",
+            markup=False, highlight=False,
+        )  # fmt: skip
 
     async def go() -> None:
+        from trilink.link.nats_bus import DurableStreams, NatsBus
+        from trilink.link.topology import Topology, hub_from_stream, provision_hub
+        from trilink.nodes.live import ServiceStats, run_durable_hub, run_hub
+
         bus = await NatsBus.connect(nats_url, tls=_tls(tls_ca, tls_cert, tls_key))
         stop = asyncio.Event()
-        wall_s = run_for_s if run_for_s is not None else None
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):  # a clean stop commits once more
+            loop.add_signal_handler(sig, stop.set)
 
         async def stopper() -> None:
-            if wall_s is not None:
-                await asyncio.sleep(wall_s)
+            if run_for_s is not None:
+                await asyncio.sleep(run_for_s)
             else:
                 from trilink.scenario.simulate import simulate
 
@@ -219,20 +267,54 @@ def hub(
 
         task = asyncio.create_task(stopper())
         try:
-            stats = await run_hub(hb, bus, stop=stop)
+            if checkpoint is not None and resume is not None:
+                nations = [n.id for n in sc.nations]
+                await provision_hub(Topology(tuple(nations), sc.hub.id, Path(".")), bus.client)
+                inputs = DurableStreams(bus.client, [hub_from_stream(n) for n in nations])
+                durable = await run_durable_hub(
+                    hb, bus, inputs, checkpoint, resume, stop=stop,
+                    since_ns=wall0 - int(5e9), every_s=checkpoint_every,
+                )  # fmt: skip
+                stats: ServiceStats = durable
+                extra = (
+                    f", {durable.commits} checkpoints (longest "
+                    f"{1e3 * durable.max_commit_s:.0f} ms), {durable.resent} re-sent at start"
+                )
+            else:
+                stats = await run_hub(hb, bus, stop=stop)
+                extra = ""
         finally:
             task.cancel()
             await bus.close()
             hb.audit.close()
         Console().print(
             f"hub: {hb.reports_in} reports in, {hb.cycles} cycles, {stats.published} published, "
-            f"{hb.link.deadletters.total} dead letters, audit head {hb.audit.head[:16]}…"
+            f"{hb.link.deadletters.total} dead letters, audit head {hb.audit.head[:16]}…{extra}"
         )
 
     try:
         asyncio.run(go())
-    except BusError as exc:
+    except (BusError, DeployError) as exc:
         raise _fail(str(exc)) from None
+
+
+def _resumed_start(
+    meta: dict, scenario: str, start_at: float | None, speed: float, seed: int, state: Path
+) -> int:
+    """The scenario's wall start saved in the state, after checking that this run is the
+    one that state belongs to (a different start, speed or seed would shift the clock or
+    the picture under the saved numbers)."""
+    if meta.get("scenario") != scenario:
+        raise _fail(f"--state {state}: it belongs to scenario {meta.get('scenario')!r}")
+    saved = int(meta["start_at_ns"])
+    if start_at is not None and abs(int(start_at * 1e9) - saved) > 1000:
+        raise _fail(f"--start-at: the state {state} was started at {saved / 1e9:.3f}")
+    if float(meta.get("speed", speed)) != speed or int(meta.get("seed", seed)) != seed:
+        raise _fail(
+            f"--speed/--seed: the state {state} runs at speed {meta.get('speed')}, "
+            f"seed {meta.get('seed')}"
+        )
+    return saved
 
 
 @app.command("up")

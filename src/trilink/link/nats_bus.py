@@ -186,6 +186,7 @@ class DurableStreams:
         self._handed: dict[str, deque[tuple[int, Msg]]] = {s: deque() for s in self.streams}
         self._last: dict[str, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._subs: list[Any] = []
         self.redelivered = 0
         """Messages the server delivered again (dropped: already handed out)."""
         self.errors: deque[BaseException] = deque(maxlen=100)
@@ -224,6 +225,7 @@ class DurableStreams:
                 raise BusError(stream, "no such stream (provision the hub's streams)") from None
             except (TimeoutError, NatsError) as e:
                 raise BusError(stream, f"cannot create consumer {name}: {e}") from None
+            self._subs.append(psub)
             self._tasks.append(asyncio.create_task(self._fetcher(stream, psub)))
 
     async def _fetcher(self, stream: str, psub: Any) -> None:
@@ -281,3 +283,8 @@ class DurableStreams:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
         self._tasks.clear()
+        # Unsubscribed here, or the connection's drain would wait out its timeout on them.
+        for psub in self._subs:
+            with contextlib.suppress(Exception):
+                await psub.unsubscribe()
+        self._subs.clear()
