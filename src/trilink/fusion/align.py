@@ -128,11 +128,12 @@ def _rk4_mean(x: Array, h: Array) -> Array:
 
 
 def _per_row(value: ArrayLike, rows: int) -> Array:
-    """A scalar or (rows,) argument as a contiguous float array (rows,)."""
+    """A scalar or (rows,) argument as a contiguous, writable float array (rows,): the one
+    array type the kernel is compiled for."""
     a = np.asarray(value, dtype=float)
-    if a.shape == (rows,) and a.flags.c_contiguous:
+    if a.shape == (rows,) and a.flags.c_contiguous and a.flags.writeable:
         return a
-    return np.ascontiguousarray(np.broadcast_to(a, (rows,)))
+    return np.array(np.broadcast_to(a, (rows,)))
 
 
 def _n_steps(dt_s: Array, max_step_s: float) -> int:

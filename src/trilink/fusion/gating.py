@@ -29,6 +29,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from trilink.fusion import compiled
+from trilink.tracking.jit import arg
 
 Array = NDArray[np.float64]
 Index = NDArray[np.intp]
@@ -47,7 +48,7 @@ def difference_distance(xa: Array, Pa: Array, xb: Array, Pb: Array) -> tuple[Arr
     if compiled.use_kernels() and xa.shape[-1] == 6:
         from trilink.fusion.kernels_ci import distance_kernel
 
-        return distance_kernel(*(np.ascontiguousarray(a, dtype=float) for a in (xa, Pa, xb, Pb)))
+        return distance_kernel(arg(xa), arg(Pa), arg(xb), arg(Pb))
     d = xa - xb
     S = Pa + Pb
     sign, logdet = np.linalg.slogdet(S)

@@ -40,6 +40,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from trilink.fusion import compiled
 from trilink.fusion.pair import ci_pair, ici_pair
+from trilink.tracking.jit import arg
 
 Array = NDArray[np.float64]
 Criterion = Literal["trace", "det"]
@@ -266,8 +267,8 @@ def covariance_intersection(
 
         flat = np.arange(n_rows * k, dtype=np.int64).reshape(n_rows, k)
         xf, Pf, w, _, _, good = fuse_groups_kernel(
-            np.ascontiguousarray(xm.reshape(-1, n)), np.ascontiguousarray(Pm.reshape(-1, n, n)),
-            np.zeros(n_rows * k, np.int64), flat, np.ascontiguousarray(m),
+            arg(xm.reshape(-1, n)), arg(Pm.reshape(-1, n, n)),
+            np.zeros(n_rows * k, np.int64), flat, np.array(m),
             criterion == "trace", omega == "fast", 30, 1e-12,
         )  # fmt: skip
         if not np.all(good):

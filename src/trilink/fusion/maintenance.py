@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 
 from trilink.fusion import compiled
 from trilink.fusion.gating import difference_distance, self_gated_pairs
+from trilink.tracking.jit import arg
 
 Array = NDArray[np.float64]
 
@@ -35,7 +36,7 @@ def disputed_pairings(
     if compiled.use_kernels() and xa.shape[-1] == 6:
         from trilink.fusion.kernels_ci import disputed_kernel
 
-        return disputed_kernel(np.ascontiguousarray(idx, np.int64), xa, Pa, float(gate))
+        return disputed_kernel(np.array(idx, np.int64), arg(xa), arg(Pa), float(gate))
     # Every pair of slots of every row at once: one distance call for the whole table.
     cj, ck = np.triu_indices(k, 1)
     a, b = idx[:, cj].ravel(), idx[:, ck].ravel()

@@ -55,6 +55,7 @@ from trilink.fusion.maintenance import (
 )
 from trilink.fusion.picture import FusionConfig, FusionEvent, SystemPicture
 from trilink.fusion.table_state import NationalStore, SystemStore, phase_noise_of
+from trilink.tracking.jit import arg
 
 Array = NDArray[np.float64]
 _NS = 1_000_000_000
@@ -84,8 +85,10 @@ def _fuse_groups(
     """CI of each system row's national rows, compiled (kernels_ci.fuse_groups_kernel)."""
     from trilink.fusion.kernels_ci import fuse_groups_kernel
 
+    # Writable, contiguous arguments only: numba compiles (and caches) one specialisation
+    # per array type, and the memoised group layout is read-only.
     out = fuse_groups_kernel(
-        xa, Pa, t_ns, np.ascontiguousarray(idx, np.int64), np.ascontiguousarray(mask),
+        arg(xa), arg(Pa), np.array(t_ns, np.int64), np.array(idx, np.int64), np.array(mask),
         criterion == "trace", omega == "fast", 30, 1e-12,
     )  # fmt: skip
     xf, Pf, _, best, newest, good = out
