@@ -95,9 +95,13 @@ class Partners:
             )
             if partner is None:
                 continue
-            msg = self.doors[partner](ob.payload, ob.subject)
-            if msg is not None:
-                self.accepted[partner].append(msg)
+            door = self.doors[partner]
+            if hasattr(door, "receive_all"):  # bundles: each admitted item
+                self.accepted[partner].extend(door.receive_all(ob.payload, ob.subject))
+            else:
+                msg = door(ob.payload, ob.subject)
+                if msg is not None:
+                    self.accepted[partner].append(msg)
 
     def view(self) -> dict[str, list[tuple]]:
         """What each partner holds, without the per-send fields (id, sent time, signature)."""
