@@ -129,7 +129,22 @@ def replay(calls: list[list], fast: bool | None) -> dict:
         sent = warner(p, ts, t)
         cpu.append(time.process_time() - t0)
         out.extend(msgspec.msgpack.encode(w).hex() for w in sent)
-    return {"cpu_s": cpu, "warnings": out}
+    result: dict = {"cpu_s": cpu, "warnings": out}
+    if hasattr(warner, "snapshot"):  # today's warner: what a restart checkpoint costs
+        t0 = time.process_time()
+        text = json.dumps(warner.snapshot(), allow_nan=False)
+        t1 = time.process_time()
+        fresh = make_warner(load_scenario("korea-japan"))
+        fresh.restore(json.loads(text))
+        t2 = time.process_time()
+        threads = sum(len(s._threads) for s in warner.states.values())
+        result["snapshot"] = {
+            "bytes": len(text),
+            "dump_s": t1 - t0,
+            "restore_s": t2 - t1,
+            "threads": threads,
+        }
+    return result
 
 
 def worker(inputs: str, output: str) -> None:
@@ -209,6 +224,11 @@ def main() -> None:
     same = ours["load"]["warnings"] == ref["load"]["warnings"]
     print(
         f"  ratio {ratio:.1f}x (steady); warnings identical: {same} ({len(ours['load']['warnings'])})"
+    )
+    snap = ours["load"]["snapshot"]
+    print(
+        f"snapshot after the load: {snap['threads']} threads, {snap['bytes'] / 1e6:.1f} MB of JSON, "
+        f"snapshot+dumps {snap['dump_s'] * 1e3:.0f} ms, loads+restore {snap['restore_s'] * 1e3:.0f} ms"
     )
     print(f"reference: {what}")
 

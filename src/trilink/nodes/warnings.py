@@ -29,6 +29,16 @@ same warnings the hub sent.
 Each warning becomes an unstamped :class:`~trilink.messages.Warning` (``source="HUB"``,
 ``measured_ns`` = the decision time, ``releasability=(partner,)``); the hub releases it
 through the policy, stamps it and publishes it on ``trilink.hub.out.<partner>.warnings``.
+
+Speed (issues 6, 7): by default the tracks of a call are converted together and their
+geometry is shared by the partners that receive the same content in the cycle
+(:mod:`trilink.alerts.batch`, :mod:`trilink.alerts.footprints`; ``docs/alerts.md``
+section 7.1); ``fast=False`` runs the one-track, one-partner reference. Both decide the
+same warnings (a recorded SRBM salvo is checked byte for byte).
+
+Restart (issue 7): :meth:`PartnerWarnings.snapshot` / :meth:`PartnerWarnings.restore`
+carry every partner's open threads across a hub restart as plain JSON values, so that a
+restarted hub continues its threads instead of alerting again.
 """
 
 from __future__ import annotations
