@@ -60,12 +60,13 @@ keeps its per-source windows and the newest ``GUARD_IDS`` message ids.
 from __future__ import annotations
 
 import base64
+import contextlib
+import gc
 import hashlib
-import math
 import os
 import time
 from collections import Counter, OrderedDict, deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -147,7 +148,8 @@ def snapshot_hub(
         "track_sources": sorted(
             [p, n, list(srcs)] for (p, n), srcs in hub._track_sources.items() if n is not None
         ),
-        "warner": _tag_floats(warner_snapshot()) if callable(warner_snapshot) else None,
+        # The warner's state is its own strict JSON (PartnerWarnings.snapshot: NaN as text).
+        "warner": warner_snapshot() if callable(warner_snapshot) else None,
         "outbox": [[o.subject, _b64(o.payload), dict(o.headers)] for o in outbox],
         "offsets": {k: int(v) for k, v in (offsets or {}).items()},
         "meta": dict(meta or {}),
@@ -160,7 +162,7 @@ def restore_hub(hub: HubNode, snap: dict[str, Any]) -> list[Outbound]:
     reopened file: :func:`check_audit` compares it with the snapshot first."""
     check_version(snap, "snapshot")
     check_audit(hub, snap)
-    warner_state = _untag_floats(snap["warner"])
+    warner_state = snap["warner"]
     warner_restore = getattr(hub.warner, "restore", None)
     if warner_state is not None and not callable(warner_restore):
         raise DeployError("snapshot", "holds warning state but this hub's warner cannot restore it")
@@ -199,31 +201,6 @@ def restore_hub(hub: HubNode, snap: dict[str, Any]) -> list[Outbound]:
     if warner_state is not None and callable(warner_restore):
         warner_restore(warner_state)
     return [Outbound(s, base64.b64decode(p), dict(h)) for s, p, h in snap["outbox"]]
-
-
-_NONFINITE = "$float"
-
-
-def _tag_floats(obj: Any) -> Any:
-    """``obj`` with NaN and infinities as ``{"$float": "nan"}`` (JSON has no NaN, and the
-    encoder would write null): the warner's state is opaque here, so keep it exact."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return {_NONFINITE: repr(obj)}
-    if isinstance(obj, dict):
-        return {k: _tag_floats(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_tag_floats(v) for v in obj]
-    return obj
-
-
-def _untag_floats(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        if len(obj) == 1 and _NONFINITE in obj:
-            return float(obj[_NONFINITE])
-        return {k: _untag_floats(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_untag_floats(v) for v in obj]
-    return obj
 
 
 def check_version(snap: Any, where: str) -> None:
@@ -289,13 +266,18 @@ def outbound_with_ids(out: Sequence[Outbound]) -> list[Outbound]:
 
 def save_snapshot(path: Path | str, snap: dict[str, Any]) -> None:
     """Write ``snap`` atomically (temp file, fsync, rename, fsync of the folder), 0600."""
+    write_atomic(path, msgspec.json.encode(snap))
+
+
+def write_atomic(path: Path | str, data: bytes) -> None:
+    """``data`` into ``path`` so that a crash leaves the old file or the new one, whole."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(msgspec.json.encode(snap))
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -306,6 +288,20 @@ def save_snapshot(path: Path | str, snap: dict[str, Any]) -> None:
         os.fsync(dfd)
     finally:
         os.close(dfd)
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside: building a snapshot allocates some 10^5 small
+    lists, which set off full collections over the hub's whole heap (measured at 1,000
+    tracks: 73-309 ms to build with the collector on, 33-56 ms with it paused)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def load_snapshot(path: Path | str) -> dict[str, Any] | None:
@@ -367,10 +363,11 @@ class HubCheckpoint:
 
     def resume(self, hub: HubNode, snap: dict[str, Any] | None = None) -> Resume:
         """Restore ``hub`` from the snapshot (``snap`` if already loaded) if there is one."""
-        snap = snap if snap is not None else self.load()
-        if snap is None:
-            return Resume()
-        outbox = restore_hub(hub, snap)
+        with _gc_paused():
+            snap = snap if snap is not None else self.load()
+            if snap is None:
+                return Resume()
+            outbox = restore_hub(hub, snap)
         offsets = {k: int(v) for k, v in snap.get("offsets", {}).items()}
         return Resume(outbox, offsets, True, dict(snap.get("meta", {})))
 
@@ -380,7 +377,9 @@ class HubCheckpoint:
         """Save the hub's state with ``out`` as its outbox; ``out`` with message-id headers."""
         t0 = time.perf_counter()
         out = outbound_with_ids(out)
-        save_snapshot(self.path, snapshot_hub(hub, out, offsets, self.meta))
+        with _gc_paused():
+            data = msgspec.json.encode(snapshot_hub(hub, out, offsets, self.meta))
+        write_atomic(self.path, data)
         self.commits += 1
         self.commit_s.append(time.perf_counter() - t0)
         return out
