@@ -117,14 +117,16 @@ class ClearRing:
     polygon in degrees (as ``territory._polygon_deg``), its box, and its polygon in the
     spherical AEQD plane about its mean point (as ``Territory.distance_m`` places it)."""
 
-    __slots__ = ("box", "centre", "planar", "poly_deg", "ring")
+    __slots__ = ("box", "centre", "planar", "poly_deg", "reach", "ring")
 
     def __init__(self, ring_rad: Array):
         self.ring = np.asarray(ring_rad, dtype=float)
         self.poly_deg = shapely.Polygon(ring_degrees(self.ring))  # = _polygon_deg(ring)
         self.box = shapely.bounds(self.poly_deg)  # lon, lat deg
         self.centre = np.array([self.ring[:, 0].mean(), _circular_mean(self.ring[:, 1])])
-        self.planar = shapely.Polygon(aeqd_sphere_forward(self.ring, self.centre))
+        planar = aeqd_sphere_forward(self.ring, self.centre)
+        self.planar = shapely.Polygon(planar)
+        self.reach = float(np.max(np.hypot(planar[:, 0], planar[:, 1])))  # from the origin
 
 
 _AREAS: weakref.WeakKeyDictionary[Territory, BaseGeometry] = weakref.WeakKeyDictionary()
@@ -183,9 +185,6 @@ def _bounds(geom: BaseGeometry) -> tuple[float, ...]:
     return got[1]
 
 
-NEAR_M = 300e3
-"""Search radius of :func:`distance_near_m`: its answer is taken when under half this."""
-
 _SEGMENTS: weakref.WeakKeyDictionary[Territory, dict[str, tuple]] = weakref.WeakKeyDictionary()
 
 
@@ -210,10 +209,16 @@ def _segments(territory: Territory, kind: str) -> tuple[shapely.STRtree, Array]:
 
 def distance_near_m(territory: Territory, ring: Array | ClearRing, kind: str = "zone") -> float:
     """:meth:`Territory.distance_m` (bit for bit), from the area's segments near the ring
-    (:func:`within_m`) when it is under ``NEAR_M / 2``, else by the full method."""
+    (:func:`within_m`) when it is under ``FAR_M``, else by the full method."""
     clear = ring if isinstance(ring, ClearRing) else ClearRing(ring)
-    d = within_m(territory, clear, kind, NEAR_M)
+    d = within_m(territory, clear, kind, 2.0 * FAR_M)
     return territory.distance_m(clear.ring, kind) if d is None else d
+
+
+FAR_M = 1000e3
+"""Beyond this the full method measures: its 2,000-km window then may cut the nearest
+segment (below it, the nearest segment lies well inside the window up to 70 deg of
+latitude, where :func:`within_m` stops)."""
 
 
 def within_m(
@@ -231,8 +236,8 @@ def within_m(
     ellipsoid, and the AEQD plane shortens no distance (its scale is >= 1: Snyder 1987,
     eq. 25-2) beyond the 0.3 % of the Gaussian radius and the bend of a projected chord
     (metres for the <= 51-km segments of the built zones): so the nearest segment, if
-    under ``radius_m / 2``, is among those measured. Near a pole or the antimeridian the
-    full method answers.
+    under ``radius_m / 2``, is among those measured. Past 70 deg of latitude (with the
+    radius) or the antimeridian the full method answers.
     """
     clear = ring if isinstance(ring, ClearRing) else ClearRing(ring)
     geom = getattr(territory, kind)
@@ -241,7 +246,7 @@ def within_m(
     lon_lo, lat_lo, lon_hi, lat_hi = clear.box
     dlat = math.degrees(radius_m / M_MIN)
     phi_max = math.radians(max(abs(lat_lo), abs(lat_hi)) + dlat)
-    if phi_max > math.radians(80.0) or not lon_lo >= -180.0 or not lon_hi <= 180.0:
+    if phi_max > math.radians(70.0) or not lon_lo >= -180.0 or not lon_hi <= 180.0:
         d = territory.distance_m(clear.ring, kind)
         return d if d < radius_m / 2 else None
     dlon = math.degrees(radius_m / (A * math.cos(phi_max)))
@@ -254,8 +259,22 @@ def within_m(
         return None
     ends = np.radians(seg[idx].reshape(-1, 2)[:, ::-1])  # [lat, lon] of both ends
     xy = aeqd_sphere_forward(ends, clear.centre).reshape(-1, 2, 2)
-    d = float(np.min(shapely.distance(clear.planar, shapely.linestrings(xy))))
+    # The ring lies in the disc of radius `reach` about the plane's origin (its centre):
+    # a segment at c from the origin is at least c - reach from the ring, and no more
+    # than c + reach. Only segments that could be nearest go to GEOS.
+    c = _origin_distance(xy)
+    keep = c - clear.reach <= np.min(c) + clear.reach + 1.0
+    d = float(np.min(shapely.distance(clear.planar, shapely.linestrings(xy[keep]))))
     return d if d < radius_m / 2 else None
+
+
+def _origin_distance(xy: Array) -> Array:
+    """Distance [m] from the plane's origin to each segment (S, 2, 2)."""
+    p, q = xy[:, 0], xy[:, 1]
+    pq = q - p
+    length2 = np.einsum("si,si->s", pq, pq)
+    t = np.clip(-np.einsum("si,si->s", p, pq) / np.where(length2 > 0, length2, 1.0), 0.0, 1.0)
+    return np.hypot(*(p + t[:, None] * pq).T)
 
 
 def _hits(territory: Territory, kind: str, shapes: list) -> NDArray[np.bool_]:
