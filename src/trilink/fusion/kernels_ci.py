@@ -19,7 +19,13 @@ reference would give a meaningless one. Results agree with the reference to roun
 in the sums, and within the optimisers' stopping tolerances in the weights
 (tests/fusion/test_fusion_kernels.py).
 
-Shapes: x (M, K, n), P (M, K, n, n), mask (M, K) bool; outputs per row.
+Shapes: states xa (N, n), covariances Pa (N, n, n), and the (M, K) layout idx of the rows
+fused into each output row (-1 padded) with its mask; outputs per row, n = 6.
+
+The small linear algebra, the CI algorithms and the two gating kernels share this one
+file on purpose: numba keys its on-disk cache on the file of each compiled function, so
+a helper imported from another file could change without invalidating the kernels that
+inlined it (the tracker works around that with a digest of all its kernel files).
 """
 
 from __future__ import annotations
