@@ -306,7 +306,16 @@ async def orchestrate(args: argparse.Namespace) -> None:
                     continue
             await asyncio.sleep(5.0)
         results = {n: p.communicate(timeout=120)[0] for n, p in pubs.items()}
-        hub_out = hub.communicate(timeout=120)[0]
+        try:
+            hub_out = hub.communicate(timeout=120)[0]
+        except subprocess.TimeoutExpired:  # still busy long after its end: say so, go on
+            hub.terminate()
+            try:
+                hub_out = hub.communicate(timeout=20)[0]
+            except subprocess.TimeoutExpired:
+                hub.kill()
+                hub_out = hub.communicate()[0]
+            hub_out = "hub: did not stop within 120 s of its end (terminated)\n" + hub_out
         recv_out = recv.communicate(timeout=120)[0]
         nc = await nats.connect(topo.hub_client_url, tls=client_tls(ca, hub_pair))
         js = nc.jetstream(timeout=10)

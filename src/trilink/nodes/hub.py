@@ -22,6 +22,7 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -139,7 +140,8 @@ class HubNode:
         self._launch_sent: set[tuple[str, int]] = set()
         self._may: dict[tuple[str, str], bool] = {}
         self._decisions: dict[tuple[str, tuple[str, ...], str], Decision] = {}
-        self._outbox: list[tuple[str, Envelope]] = []  # this cycle's releases, by subject
+        # This cycle's releases: (subject, message, its audit record without the id).
+        self._outbox: list[tuple[str, Envelope, dict[str, Any]]] = []
         self._released: dict[str, set[int]] = {p: set() for p in self.partners}
         # The nations whose data each partner's copy of a track carried, last released:
         # a warning about that track, or its end, is released under the same consent.
@@ -220,18 +222,7 @@ class HubNode:
         self.cycles += 1
         self._outbox = []
         self._release_all(picture, t_ns)
-        # Everything a cycle releases on one subject (a partner's tracks, its events, its
-        # warnings) travels as signed bundles: one signature, not one per message.
-        by_subject: dict[str, list[Envelope]] = {}
-        for subject, msg in self._outbox:
-            by_subject.setdefault(subject, []).append(msg)
-        self._outbox = []
-        now = self.clock.now_ns()
-        out = [
-            Outbound(subject, payload)
-            for subject, msgs in by_subject.items()
-            for payload in self.link.stamper.bundle(msgs, now)
-        ]
+        out = self._send_outbox()
         # The hub's heartbeat goes to every partner: its status and its cycle time.
         hb = self._heartbeat(t_ns)
         out.extend(self.link.seal(hb, subjects.hub_out(p, "status")) for p in self.partners)
@@ -413,33 +404,55 @@ class HubNode:
     def _release(
         self, msg: Envelope, sources: Iterable[str], partner: str, subject: str, t_ns: int
     ) -> Envelope | None:
-        """Policy, redaction, stamp (unsigned: it leaves in this cycle's bundle on
-        ``subject``) and the audit record; the stamped message, or None if denied."""
+        """Policy and redaction; the message to send (stamped and audited with the
+        cycle's bundle on ``subject``, :meth:`_send_outbox`), or None if denied (audited
+        now)."""
         srcs = tuple(sorted(set(sources)))
         kind = kind_of(msg)
         key = (kind, srcs, partner)
         decision = self._decisions.get(key)
         if decision is None:  # the policy is fixed for the hub's life: decide once per key
             decision = self._decisions[key] = self.policy.decide(kind, srcs, partner)
-        stamped: Envelope | None = None
-        if decision.allowed:
-            out = redact(msg, decision.redact)
-            assert isinstance(out, Envelope)
-            stamped = self.link.stamper.stamp(out, self.clock.now_ns(), sign=False)
-        self.audit.record(
-            t_ns=int(t_ns),
-            kind=kind,
-            partner=partner,
-            sources=list(srcs),
-            allowed=decision.allowed,
-            reason=decision.reason,
-            redacted=list(decision.redact),
-            message_id=None if stamped is None else stamped.message_id,
-            number=getattr(msg, "system_track_number", None),
-        )
-        if stamped is not None:
-            self._outbox.append((subject, stamped))
-        return stamped
+        audit = {
+            "t_ns": int(t_ns),
+            "kind": kind,
+            "partner": partner,
+            "sources": list(srcs),
+            "allowed": decision.allowed,
+            "reason": decision.reason,
+            "redacted": list(decision.redact),
+            "number": getattr(msg, "system_track_number", None),
+        }
+        if not decision.allowed:
+            self.audit.record(**audit, message_id=None)
+            return None
+        out = redact(msg, decision.redact)
+        assert isinstance(out, Envelope)
+        self._outbox.append((subject, out, audit))
+        return out
+
+    def _send_outbox(self) -> list[Outbound]:
+        """Everything this cycle released on one subject (a partner's tracks, its events,
+        its warnings) leaves as signed bundles: one signature, not one per message.
+
+        Messages are stamped here, subject by subject, so that each partner receives
+        sequence numbers in increasing order without gaps inside a bundle: stamped at
+        release time, a partner's launch events would carry numbers from the middle of
+        the cycle's thousands of releases and arrive after its tracks bundle, below its
+        replay window. Each release's audit record is written with its message id.
+        """
+        by_subject: dict[str, list[tuple[Envelope, dict[str, Any]]]] = {}
+        for subject, msg, audit in self._outbox:
+            by_subject.setdefault(subject, []).append((msg, audit))
+        self._outbox = []
+        now = self.clock.now_ns()
+        out: list[Outbound] = []
+        for subject, items in by_subject.items():
+            stamped = [self.link.stamper.stamp(m, now, sign=False) for m, _ in items]
+            for st, (_, audit) in zip(stamped, items, strict=True):
+                self.audit.record(**audit, message_id=st.message_id)
+            out.extend(Outbound(subject, p) for p in self.link.stamper.bundle(stamped, now))
+        return out
 
     def _audit_denied(self, partner: str, number: int, nations: tuple[str, ...], t_ns: int) -> None:
         self.audit.record(
