@@ -46,6 +46,7 @@ from trilink.messages import (
     SourceTrack,
     SystemTrack,
     TrackReport,
+    track_quality,
 )
 from trilink.nodes.base import LinkEndpoint, Outbound
 from trilink.nodes.clock import Clock
@@ -61,6 +62,7 @@ from trilink.tracking import TrackerConfig, predict_points
 from trilink.tracking.records import GroundPoint as TrackGroundPoint
 
 HUB_ID = subjects.HUB
+_UPPER_I, _UPPER_J = np.triu_indices(6)  # the wire's covariance order (row-major)
 
 
 @dataclass
@@ -327,21 +329,27 @@ class HubNode:
             x, P, np.full(n, t_ns, dtype=np.int64), boosting, np.full(n, np.nan),
             self.tracker_config,
         )  # fmt: skip
+        # The wire forms of every body at once (the same arithmetic as state_to_wire,
+        # covariance_to_wire and quality_of, row by row, without their per-call cost).
+        states = x[:, :6].tolist()
+        covs = (0.5 * (P + np.swapaxes(P, -1, -2)))[:, _UPPER_I, _UPPER_J].tolist()
+        rms = np.trace(P[:, :3, :3], axis1=1, axis2=2) / 3.0
+        sources = {p.sources: tuple(SourceTrack(nation=s) for s in p.sources) for p in firsts}
         bodies = [
             SystemTrack(
                 source=HUB_ID,
                 measured_ns=int(t_ns),
                 releasability=(prod.partner,),
                 system_track_number=prod.number,
-                state_ecef=state_to_wire(prod.x),
-                covariance_ecef=covariance_to_wire(prod.P),
+                state_ecef=tuple(states[k]),
+                covariance_ecef=tuple(covs[k]),
                 phase=phase.get(prod.number, "unknown"),  # type: ignore[arg-type]
                 status="confirmed",
-                quality=quality_of(prod.P),
+                quality=track_quality(math.sqrt(max(0.0, rms[k]))),
                 launch=ground_point_to_wire(_point(pred.launch, k)),
                 impact=ground_point_to_wire(_point(pred.impact, k)),
                 apogee_height_m=_finite(pred.apogee_m[k]),
-                sources=tuple(SourceTrack(nation=s) for s in prod.sources),
+                sources=sources[prod.sources],
             )
             for k, prod in enumerate(firsts)
         ]
