@@ -18,7 +18,7 @@ from hypothesis.extra.numpy import arrays
 
 from trilink.fusion import FusionConfig, SystemTrackTable
 from trilink.fusion.align import propagate
-from trilink.fusion.compiled import numpy_reference, use_kernels
+from trilink.fusion.compiled import numpy_reference, use_kernels, warm_up
 from trilink.fusion.gating import difference_distance
 from trilink.fusion.intersection import covariance_intersection
 from trilink.fusion.synthetic import (
@@ -68,6 +68,8 @@ def test_kernels_follow_the_tracker_switch_and_the_block_restores_them():
     with numpy_reference():
         assert not use_kernels()
     assert use_kernels() == jit.ENABLED
+    SystemTrackTable()  # warms the kernels up once; later calls cost nothing
+    assert warm_up() == 0.0
 
 
 def test_propagation_matches_the_reference_to_round_off():

@@ -110,6 +110,7 @@ class SystemTrackTable:
     """
 
     def __init__(self, config: FusionConfig | None = None):
+        compiled.warm_up()  # compile or load the kernels now, not in the first cycle
         self.config = config or FusionConfig()
         self.nat = NationalStore()
         self.sys = SystemStore()
