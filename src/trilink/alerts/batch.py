@@ -41,7 +41,7 @@ from shapely.geometry.base import BaseGeometry
 from trilink import messages
 from trilink.alerts.adapters import ground_point_to_impact
 from trilink.alerts.rules import PHASES, ImpactPrediction, ThreatInput, WarningRules
-from trilink.geo.geodesic import geodesic_samples
+from trilink.geo.geodesic import geodesic_samples, vincenty_direct
 from trilink.geo.kernels_geodesic import ellipse_rings, track_geometry
 from trilink.geo.wgs84 import E2, EP2, A, B, F
 
@@ -144,6 +144,7 @@ class Product:
         "ellipse_box",
         "flying",
         "line",
+        "sparse",
         "threat",
         "track_box",
     )
@@ -155,6 +156,7 @@ class Product:
         self.line: BaseGeometry | None = None
         self.clear_ring: Array | None = None
         self.clear: Any = None  # footprints.ClearRing of clear_ring, once measured from
+        self.sparse: tuple[Array, Array] | None = None  # sparse_samples
         self.ellipse_box: tuple[float, ...] = NO_BOX
         self.track_box: tuple[float, ...] = NO_BOX
 
@@ -298,6 +300,39 @@ def threat_products(
             product.ellipse_box = tuple(ellipse_box[k])
         products.append(product)
     return products
+
+
+COARSE_EVERY = 4
+"""Every how many ground-track samples :func:`sparse_samples` takes one."""
+
+
+def sparse_samples(products: Sequence[Product]) -> None:
+    """Every ``COARSE_EVERY``-th sample of each product's ground track (and its last),
+    as shapely ``x = lon``, ``y = lat`` degrees in ``product.sparse`` (made once).
+
+    They are samples of the ground track itself (the same distances along the same
+    geodesic; equal to the drawn ones to a few ulp), so one of them inside an area
+    shows that the track crosses it without drawing the track (:mod:`footprints`).
+    """
+    todo = [p for p in products if p.sparse is None and "_track_params" in p.threat.__dict__]
+    if not todo:
+        return
+    params = np.array([p.threat.__dict__["_track_params"] for p in todo])
+    lat1, lon1, az1, s12, step_m = params.T
+    counts = np.maximum(2, np.ceil(s12 / step_m).astype(np.int64) + 1)
+    # samples 0, E, 2E, ... and the last (n - 1) of each track
+    sizes = (counts - 1) // COARSE_EVERY + 1 + ((counts - 1) % COARSE_EVERY != 0)
+    last = np.cumsum(sizes) - 1
+    index = (np.arange(last[-1] + 1) - np.repeat(last + 1 - sizes, sizes)) * COARSE_EVERY
+    index[last] = counts - 1
+    dist = index * np.repeat(s12 / (counts - 1), sizes)  # as ground_tracks spaces them
+    dist[last] = s12  # the end sample is the end itself
+    lat, lon = vincenty_direct(
+        np.repeat(lat1, sizes), np.repeat(lon1, sizes), np.repeat(az1, sizes), dist
+    )
+    x, y = np.degrees(lon), np.degrees(lat)
+    for p, a, b in zip(todo, last - sizes + 1, last + 1, strict=True):
+        p.sparse = (x[a:b], y[a:b])
 
 
 def draw_lines(products: Sequence[Product]) -> None:

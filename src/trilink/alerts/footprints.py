@@ -33,6 +33,7 @@ from trilink.alerts.batch import (
     draw_ellipses,
     draw_lines,
     ring_degrees,
+    sparse_samples,
 )
 from trilink.alerts.projection import aeqd_sphere_forward
 from trilink.alerts.rules import Footprint, WarningRules
@@ -66,11 +67,25 @@ def footprints(
     facts: dict[int, Footprint] = {}
     if aimed:
         kind = rules.overflight_kind
-        near = _near(getattr(territory, kind), [p.track_box for p in aimed])
+        area = getattr(territory, kind)
+        near = _near(area, [p.track_box for p in aimed])
         crossing = [p for p, hit in zip(aimed, near, strict=True) if hit]
-        draw_lines(crossing)
-        hits = _hits(territory, kind, [p.line for p in crossing])
-        over = {id(p): bool(h) for p, h in zip(crossing, hits, strict=True)}
+        # A sample of the track inside the area: the track crosses it (no need to draw it).
+        sparse_samples(crossing)
+        sampled = [p for p in crossing if p.sparse is not None]
+        if sampled:
+            x = np.concatenate([p.sparse[0] for p in sampled])  # type: ignore[index]
+            y = np.concatenate([p.sparse[1] for p in sampled])  # type: ignore[index]
+            inside = shapely.intersects_xy(area, x, y)
+            sizes = np.array([len(p.sparse[0]) for p in sampled])  # type: ignore[index]
+            starts = np.cumsum(sizes) - sizes
+            for p, any_in in zip(sampled, np.logical_or.reduceat(inside, starts), strict=True):
+                if any_in:
+                    over[id(p)] = True
+        rest = [p for p in crossing if id(p) not in over]
+        draw_lines(rest)
+        hits = _hits(territory, kind, [p.line for p in rest])
+        over.update({id(p): bool(h) for p, h in zip(rest, hits, strict=True)})
         near = _near(_areas(territory), [p.ellipse_box for p in aimed])
         close = [p for p, hit in zip(aimed, near, strict=True) if hit]
         if close:
