@@ -353,12 +353,14 @@ class HubNode:
             )
             for k, prod in enumerate(firsts)
         ]
+        redacted: dict[tuple[int, tuple[str, ...]], Envelope] = {}  # partners share bodies
         for prod in products:
-            body = bodies[index[(prod.number, prod.sources)]]
-            msg = msgspec.structs.replace(body, releasability=(prod.partner,))
+            k = index[(prod.number, prod.sources)]
+            msg = msgspec.structs.replace(bodies[k], releasability=(prod.partner,))
             sent = self._release(
-                msg, prod.sources, prod.partner, subjects.hub_out(prod.partner, "tracks"), t_ns
-            )
+                msg, prod.sources, prod.partner, subjects.hub_out(prod.partner, "tracks"), t_ns,
+                shared=(redacted, k),
+            )  # fmt: skip
             if sent is None:
                 continue
             assert isinstance(sent, SystemTrack)
@@ -410,11 +412,18 @@ class HubNode:
         return sent
 
     def _release(
-        self, msg: Envelope, sources: Iterable[str], partner: str, subject: str, t_ns: int
+        self,
+        msg: Envelope,
+        sources: Iterable[str],
+        partner: str,
+        subject: str,
+        t_ns: int,
+        shared: tuple[dict[tuple[int, tuple[str, ...]], Envelope], int] | None = None,
     ) -> Envelope | None:
         """Policy and redaction; the message to send (stamped and audited with the
         cycle's bundle on ``subject``, :meth:`_send_outbox`), or None if denied (audited
-        now)."""
+        now). ``shared`` = (cache, key): messages that differ only in releasability share
+        one key, and each redaction of them is computed once."""
         srcs = tuple(sorted(set(sources)))
         kind = kind_of(msg)
         key = (kind, srcs, partner)
@@ -434,7 +443,14 @@ class HubNode:
         if not decision.allowed:
             self.audit.record(**audit, message_id=None)
             return None
-        out = redact(msg, decision.redact)
+        if shared is None:
+            out = redact(msg, decision.redact)
+        else:
+            cache, key_ = shared
+            done = cache.get((key_, decision.redact))
+            if done is None:
+                done = cache[(key_, decision.redact)] = redact(msg, decision.redact)
+            out = msgspec.structs.replace(done, releasability=msg.releasability)
         assert isinstance(out, Envelope)
         self._outbox.append((subject, out, audit))
         return out
