@@ -20,7 +20,7 @@ import asyncio
 import dataclasses
 import json
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,10 +33,10 @@ from trilink.link import DeadLetterLog, Decoder, Receiver, ReplayGuard
 from trilink.link.codec import iter_payload_messages
 from trilink.link.recordlog import read_log
 from trilink.link.subjects import matches
-from trilink.messages import Envelope, SystemTrack, Warning
+from trilink.messages import Envelope, Heartbeat, SystemTrack, Warning
 from trilink.nodes.coalition import Identity, make_hub
 from trilink.nodes.hub import HubNode
-from trilink.nodes.live import ManualClock, run_durable_hub
+from trilink.nodes.live import DurableStats, ManualClock, run_durable_hub
 from trilink.nodes.persist import SNAPSHOT_VERSION, HubCheckpoint, load_snapshot, save_snapshot
 from trilink.nodes.simrun import RunConfig, run_simulation
 from trilink.nodes.warnings import make_warner
@@ -83,11 +83,14 @@ class MemoryStreams:
         self.pos: dict[str, int] = {}
         self.acked: dict[str, int] = {}
         self.drained = asyncio.Event()
+        self.crash_when: Callable[[], bool] | None = None
 
     async def start(self, after: Mapping[str, int], *, since_ns: int | None = None) -> None:
         self.pos = {s: int(after.get(s, 0)) for s in self.streams}
 
     async def get(self, max_n: int, timeout_s: float) -> list[Delivery]:
+        if self.crash_when is not None and self.crash_when():
+            raise Crash  # between two batches: everything decided so far was published
         await asyncio.sleep(0)
         out: list[Delivery] = []
         for _ in range(self.rng.randint(1, max_n)):
@@ -274,3 +277,79 @@ def test_a_snapshot_of_another_version_is_refused_with_what_to_do(tmp_path: Path
     path.write_text(json.dumps({"tables": []}))
     with pytest.raises(DeployError, match="not a hub snapshot"):
         load_snapshot(path)
+
+
+class Silent:
+    """A warner that warns of nothing: a restarted hub whose cycles, run again, send fewer
+    messages than the killed one did (what a run that goes another way looks like)."""
+
+    def __call__(self, partner: str, tracks: list[SystemTrack], t_ns: int) -> list[Envelope]:
+        return []
+
+    def snapshot(self) -> dict[str, Any]:
+        return {}
+
+    def restore(self, d: dict[str, Any]) -> None:
+        pass
+
+
+def test_a_restart_that_goes_another_way_moves_past_the_numbers_used(
+    recorded, reference, tmp_path: Path
+) -> None:
+    sc, sim, streams = recorded
+    ref_partners, _ = reference
+    partners = Partners(sc, sim)
+    hub = new_hub(sc, sim, tmp_path / "audit.jsonl")
+    cp = HubCheckpoint(tmp_path / "hub.state")
+    inputs = MemoryStreams(streams, 3)
+    # Killed a few cycles after the launch alerts went out, before any commit (every_s:
+    # never); run again, the silent warner leaves those alerts out: fewer numbers used.
+    kor = partners.accepted["KOR"]
+    inputs.crash_when = lambda: (
+        any(isinstance(m, Warning) for m in kor)
+        and sum(isinstance(m, SystemTrack) for m in kor) >= 5
+    )
+    with pytest.raises(Crash):
+        asyncio.run(
+            run_durable_hub(
+                hub, partners, inputs, cp, cp.resume(hub),  # type: ignore[arg-type]
+                stop=inputs.drained, every_s=1e9, batch=40,
+            )
+        )  # fmt: skip
+    hub.audit.close()
+    t_crash = max(m.measured_ns for msgs in partners.accepted.values() for m in msgs)
+
+    again = new_hub(sc, sim, tmp_path / "audit.jsonl")
+    again.warner = Silent()  # type: ignore[assignment]
+    cp = HubCheckpoint(tmp_path / "hub.state")
+    resume = cp.resume(again)
+    assert not resume.restored and resume.fence is not None
+    inputs = MemoryStreams(streams, 4)
+    stats = DurableStats()
+    asyncio.run(
+        run_durable_hub(
+            again, partners, inputs, cp, resume,  # type: ignore[arg-type]
+            stop=inputs.drained, every_s=1e9, batch=40, stats=stats,
+        )
+    )  # fmt: skip
+    assert stats.diverged == 1
+
+    def tracks_after(ps: Partners, t_ns: int) -> dict[str, list[tuple[int, int, str]]]:
+        return {
+            p: sorted(
+                (m.system_track_number, m.measured_ns, m.status)
+                for m in msgs
+                if isinstance(m, SystemTrack) and m.measured_ns > t_ns
+            )
+            for p, msgs in ps.accepted.items()
+        }
+
+    # Past the point the killed process had reached, every release reaches its partner:
+    # none is refused for a number the killed process had used.
+    later = t_crash
+    assert tracks_after(partners, later) == tracks_after(ref_partners, later)
+    assert any(tracks_after(partners, later).values())
+    for p, msgs in partners.accepted.items():
+        beats = {m.measured_ns for m in msgs if isinstance(m, Heartbeat) and m.measured_ns > later}
+        want = {m.measured_ns for m in ref_partners.accepted[p] if isinstance(m, Heartbeat)}
+        assert beats == {t for t in want if t > later}, p

@@ -279,6 +279,7 @@ def hub(
                 extra = (
                     f", {durable.commits} checkpoints (longest "
                     f"{1e3 * durable.max_commit_s:.0f} ms), {durable.resent} re-sent at start"
+                    + (", the cycles run again went another way" if durable.diverged else "")
                 )
             else:
                 stats = await run_hub(hb, bus, stop=stop)

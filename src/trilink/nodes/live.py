@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,8 +33,10 @@ from trilink.nodes.base import Outbound
 from trilink.nodes.clock import Clock
 from trilink.nodes.hub import HubNode
 from trilink.nodes.national import NationalNode
-from trilink.nodes.persist import HubCheckpoint, Resume, outbound_with_ids
+from trilink.nodes.persist import Fence, HubCheckpoint, Resume, outbound_with_ids
 from trilink.nodes.schedule import SCAN, Step
+
+log = logging.getLogger(__name__)
 
 HUB_INPUT_PATTERN = f"{ROOT}.*.>"
 """Everything nodes publish: ``trilink.<NODE>.tracks|status|...`` (hub.out is skipped)."""
@@ -189,6 +192,9 @@ class DurableStats(ServiceStats):
     max_commit_s: float = 0.0
     skipped: int = 0
     """Input on subjects the hub does not read (dead letters, its own output)."""
+    diverged: int = 0
+    """Restarts whose cycles, run again, used fewer sequence numbers than the first time
+    (:class:`~trilink.nodes.persist.Fence`): the sequence number was moved past them."""
 
 
 async def run_durable_hub(
@@ -204,6 +210,7 @@ async def run_durable_hub(
     max_share: float = 0.1,
     batch: int = 512,
     tick_s: float = 0.1,
+    fence_timeout_s: float = 60.0,
     stats: DurableStats | None = None,
 ) -> DurableStats:
     """Serve ``hub`` (already restored: ``resume = checkpoint.resume(hub)``) from durable
@@ -219,7 +226,13 @@ async def run_durable_hub(
     picture never takes more than ``max_share`` of the hub's time (``every_s`` 0: after
     every batch, however long it takes). After a kill, the input since the last commit is read and its cycles run
     again: the same cycles under the same sequence numbers, which partners and JetStream
-    drop as copies (docs/operations.md, "Hub restart"). On ``stop``: a last commit.
+    drop as copies (docs/operations.md, "Hub restart"). Before each publication between
+    commits the service notes the highest sequence number it sends
+    (:meth:`~trilink.nodes.persist.HubCheckpoint.fence`); should the cycles run again use
+    fewer, it moves its sequence number past them once it has read exactly as far as the
+    killed process had (input beyond that waits; after ``fence_timeout_s`` it goes on
+    regardless, should a stream no longer hold what the killed process read). On
+    ``stop``: a last commit.
     """
     stats = stats or DurableStats()
     stats.restored = resume.restored
@@ -236,20 +249,41 @@ async def run_durable_hub(
     await inputs.start(resume.offsets, since_ns=since_ns)
     skip = (f"{ROOT}.hub.", f"{ROOT}.{hub.link.node_id}.", f"{ROOT}.deadletter.")
     offsets = dict(resume.offsets)
+    fence = resume.fence if resume.fence is not None and resume.fence.offsets else None
+    fence_by = time.monotonic() + fence_timeout_s
+    held: list[StreamDelivery] = []  # read beyond the fence before every stream reached it
     dirty = False  # state changed since the last commit
     last_commit = time.monotonic()
+
+    def admit(msgs: Iterable[StreamDelivery]) -> list[Outbound]:
+        out: list[Outbound] = []
+        for m in msgs:
+            offsets[m.stream] = m.seq
+            if m.subject.startswith(skip):
+                stats.skipped += 1
+                continue
+            stats.received += 1
+            out.extend(hub.on_message(m.subject, m.payload))
+        return out
+
     try:
         while not stop.is_set():
-            got = await inputs.get(batch, tick_s)
-            out = []
-            for m in got:
-                offsets[m.stream] = m.seq
-                if m.subject.startswith(skip):
-                    stats.skipped += 1
-                    continue
-                stats.received += 1
-                out.extend(hub.on_message(m.subject, m.payload))
+            got = list(await inputs.get(batch, tick_s))
+            if fence is not None:
+                # Read up to the fence exactly, to compare with the killed process where
+                # it stood; what lies beyond waits until every stream has got there.
+                got, held = (
+                    [m for m in [*held, *got] if not fence.beyond(m.stream, m.seq)],
+                    [m for m in [*held, *got] if fence.beyond(m.stream, m.seq)],
+                )
+            out = admit(got)
             out.extend(hub.run_due())
+            if fence is not None and (fence.passed(offsets) or time.monotonic() > fence_by):
+                _past_fence(hub, fence, stats)
+                fence = None
+                out.extend(admit(held))
+                out.extend(hub.run_due())
+                got, held = [*got, *held], []
             stats.batches += bool(got)
             dirty = dirty or bool(got) or bool(out)
             wait_s = every_s
@@ -258,7 +292,8 @@ async def run_durable_hub(
             if dirty and time.monotonic() - last_commit >= wait_s:
                 await _commit(hub, bus, inputs, checkpoint, out, offsets, stats)
                 last_commit, dirty = time.monotonic(), False
-            else:
+            elif out:
+                checkpoint.fence(hub, offsets)
                 await _publish(bus, outbound_with_ids(out), stats)
         out = hub.run_due()
         if dirty or out:
@@ -268,6 +303,23 @@ async def run_durable_hub(
     with contextlib.suppress(Exception):
         await bus.flush()
     return stats
+
+
+def _past_fence(hub: HubNode, fence: Fence, stats: DurableStats) -> None:
+    """The input the killed process had read has been read again: its cycles, run again,
+    must have used the same sequence numbers. If not, they went another way (module
+    notes of :mod:`trilink.nodes.persist`): say so, and never reuse a number it used."""
+    used = hub.link.stamper.next_seq - 1
+    if used == fence.seq:
+        return
+    stats.diverged += 1
+    log.warning(
+        "hub restart: the cycles run again used sequence numbers up to %d, the killed "
+        "process up to %d: they went another way (partners may have refused or got twice "
+        "some releases of that stretch); continuing from %d",
+        used, fence.seq, max(used, fence.seq) + 1,
+    )  # fmt: skip
+    hub.link.stamper._next_seq = max(used, fence.seq) + 1
 
 
 async def _commit(

@@ -49,7 +49,11 @@ are the same cycles with the same sequence numbers (the hub fuses on a grid of
 measurement times, each cycle exactly the reports the watermarks vouch for), so partners
 refuse the copies by sequence number and JetStream by ``Nats-Msg-Id``
 (:func:`outbound_with_ids` derives it from source and sequence, not from the random
-message id, for that reason).
+message id, for that reason). That holds for cycles the watermarks let run; one the wall
+clock let run (a source timed out) may come out differently the second time. The
+:class:`Fence` (``<state>.fence``: the highest sequence number published since the last
+commit and the input position it came from) lets the restarted service check, at that
+very position, that it used the same numbers, and move past them if not.
 
 The snapshot is JSON (``version`` :data:`SNAPSHOT_VERSION`; any other version is refused),
 written to a temporary file, fsynced and renamed over the old one (0600), so a crash
@@ -331,6 +335,31 @@ class Resume:
     offsets: dict[str, int] = field(default_factory=dict)
     restored: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
+    fence: Fence | None = None
+
+
+@dataclass(frozen=True)
+class Fence:
+    """What the killed process published after its last commit: the highest sequence
+    number (``seq``), and how far it had read each stream (``offsets``) by then.
+
+    A service that publishes between commits notes both before each publication
+    (:meth:`HubCheckpoint.fence`). After a restart, once the service has read that far
+    again, its sequence number must have reached ``seq + 1``: the cycles run again
+    produced at least as many messages as the first time. If not, the second run went
+    another way (module notes) and the service moves its sequence number past ``seq``,
+    so that what it sends from then on is not refused for a number already used."""
+
+    offsets: dict[str, int]
+    seq: int
+
+    def passed(self, offsets: Mapping[str, int]) -> bool:
+        """Whether ``offsets`` reach the fence in every stream."""
+        return all(offsets.get(s, 0) >= o for s, o in self.offsets.items())
+
+    def beyond(self, stream: str, seq: int) -> bool:
+        """Whether message ``seq`` of ``stream`` lies past what the killed process read."""
+        return seq > self.offsets.get(stream, 0)
 
 
 class HubCheckpoint:
@@ -352,8 +381,11 @@ class HubCheckpoint:
 
     def __init__(self, path: Path | str, meta: Mapping[str, Any] | None = None):
         self.path = Path(path)
+        self.fence_path = self.path.with_name(self.path.name + ".fence")
         self.meta = dict(meta or {})
         self.commits = 0
+        self._fence_fd: int | None = None
+        self._fenced_seq = -1
         self.commit_s: deque[float] = deque(maxlen=10_000)
 
     def load(self) -> dict[str, Any] | None:
@@ -363,13 +395,57 @@ class HubCheckpoint:
 
     def resume(self, hub: HubNode, snap: dict[str, Any] | None = None) -> Resume:
         """Restore ``hub`` from the snapshot (``snap`` if already loaded) if there is one."""
+        fence = self.read_fence()
         with _gc_paused():
             snap = snap if snap is not None else self.load()
             if snap is None:
-                return Resume()
+                return Resume(fence=fence)
             outbox = restore_hub(hub, snap)
         offsets = {k: int(v) for k, v in snap.get("offsets", {}).items()}
-        return Resume(outbox, offsets, True, dict(snap.get("meta", {})))
+        return Resume(outbox, offsets, True, dict(snap.get("meta", {})), fence)
+
+    def fence(self, hub: HubNode, offsets: Mapping[str, int]) -> None:
+        """Before publishing between commits: note the highest sequence number about to
+        go out and the input position it came from (:class:`Fence`). One appended line,
+        not fsynced: it must outlive the process, not the machine (a lost line costs only
+        the check it would have allowed)."""
+        seq = hub.link.stamper.next_seq - 1
+        if seq <= self._fenced_seq:
+            return
+        if self._fence_fd is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+            self._fence_fd = os.open(self.fence_path, flags, 0o600)
+        line = msgspec.json.encode({"offsets": dict(offsets), "seq": seq}) + b"\n"
+        os.write(self._fence_fd, line)
+        self._fenced_seq = seq
+
+    def read_fence(self) -> Fence | None:
+        """The fence the last process left since its last commit (None: nothing was
+        published after it). A line cut short by the kill is skipped."""
+        try:
+            lines = self.fence_path.read_bytes().splitlines()
+        except FileNotFoundError:
+            return None
+        best: Fence | None = None
+        for line in lines:
+            try:
+                rec = msgspec.json.decode(line)
+                fence = Fence({k: int(v) for k, v in rec["offsets"].items()}, int(rec["seq"]))
+            except (msgspec.DecodeError, KeyError, TypeError, ValueError, AttributeError):
+                continue
+            # The highest number, with the position it was reached at (a process restarted
+            # before a commit appends lower numbers after a higher one).
+            if best is None or fence.seq > best.seq:
+                best = fence
+        return best
+
+    def _clear_fence(self) -> None:
+        """After a commit: the snapshot covers everything fenced so far."""
+        if self._fence_fd is not None:
+            os.ftruncate(self._fence_fd, 0)
+        elif self.fence_path.exists():
+            os.truncate(self.fence_path, 0)
 
     def commit(
         self, hub: HubNode, out: Sequence[Outbound], offsets: Mapping[str, int] | None = None
@@ -380,6 +456,7 @@ class HubCheckpoint:
         with _gc_paused():
             data = msgspec.json.encode(snapshot_hub(hub, out, offsets, self.meta))
         write_atomic(self.path, data)
+        self._clear_fence()
         self.commits += 1
         self.commit_s.append(time.perf_counter() - t0)
         return out
