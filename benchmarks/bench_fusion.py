@@ -29,7 +29,7 @@ process (``time.process_time``: the machine is shared, and wall time there inclu
 waiting for a core).
 
 Run: ``.venv/bin/python benchmarks/bench_fusion.py [--tracks 1000] [--scans 30]
-[--nations 3] [--no-salvo] [--before COMMIT]``.
+[--nations 3] [--no-salvo] [--before COMMIT] [--quick]``.
 """
 
 from __future__ import annotations
@@ -213,9 +213,10 @@ def picture_difference(a: list[Any], b: list[Any]) -> tuple[float, bool]:
 
 def before_after(
     label: str, before: Any, cycles: list[tuple[int, NationalTrackBatch]], config: Any,
-    reports: int, reps: int,
+    reports: int, reps: int, short: str,
 ) -> None:  # fmt: skip
-    """Print ms per cycle and reports per CPU-second: before, NumPy reference, compiled."""
+    """Print ms per cycle and reports per CPU-second: before, NumPy reference, compiled;
+    and one ``summary:`` line (benchmarks/run_all.py collects those)."""
     SystemTrackTable(config).update(*cycles[0][::-1])  # compile or load the kernels first
     rows = []
     if before is not None:
@@ -235,6 +236,14 @@ def before_after(
             f"{name:<26}{cpu / len(cycles) * 1e3:>10.3f}{reports / cpu:>15,.0f}"
             f"{base[1] / cpu:>9.1f}x{diff:>14.1e}  {'yes' if same else 'NO'}"
         )
+    name, cpu, pics = rows[-1]
+    diff, same = picture_difference(base[2], pics)
+    print(
+        f"summary: {short}: {cpu / len(cycles) * 1e3:.3f} ms per hub cycle compiled vs "
+        f"{base[1] / len(cycles) * 1e3:.3f} ms {base[0]} ({base[1] / cpu:.1f}x), "
+        f"{reports / cpu:,.0f} reports/CPU-s; pictures {'same' if same else 'DIFFER'} "
+        f"(x, P within {diff:.1e})"
+    )
 
 
 def run_table(config: FusionConfig, scans: list[tuple[int, NationalTrackBatch]]):
@@ -325,7 +334,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-salvo", action="store_true", help="skip the SRBM-salvo replay")
     ap.add_argument("--before", default=BEFORE, help="git commit of the 'before' column")
     ap.add_argument("--reps", type=int, default=3, help="replays per column (fastest kept)")
+    ap.add_argument("--quick", action="store_true", help="small run for CI: 200 objects, 8 scans")
     args = ap.parse_args(argv)
+    if args.quick:
+        args.tracks, args.scans, args.nees_samples, args.reps = 200, 8, 2000, 1
 
     scans = make_scans(args.tracks, args.scans + 1, args.rho, args.seed, args.nations)
     reports = args.nations * args.tracks
@@ -341,11 +353,11 @@ def main(argv: list[str] | None = None) -> int:
         cycles = [(t, b) for t, b, _ in calls]
         before_after(
             "SRBM salvo (srbm-1..3, trilateral, seed 1000)", before, cycles, calls[0][2],
-            sum(len(b) for _, b in cycles), args.reps,
+            sum(len(b) for _, b in cycles), args.reps, "SRBM salvo",
         )  # fmt: skip
     before_after(
         f"{args.tracks} objects x {args.nations} nations", before, scans[1:], FusionConfig(),
-        reports * (len(scans) - 1), 1,
+        reports * (len(scans) - 1), 1, f"{args.tracks} x {args.nations}",
     )  # fmt: skip
     print(f"\n{'variant (compiled), CPU':<28}{'cold ms':>9}{'p50 ms':>9}{'p95 ms':>9}"
           f"{'updates/s':>11}{'reports/s':>12}")  # fmt: skip
