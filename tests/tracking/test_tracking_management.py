@@ -7,6 +7,8 @@ with tracks moved to make every rule fire at least once.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -191,3 +193,42 @@ def test_update_and_count_kernel_equals_reference(table):
     assert np.isnan(counts.nis).all()  # inputs untouched
     assert free[2] == (not (d2[[0, 1, 2, 4], 2] <= 14.0).any())  # chi2(3) gate ~ 21.1
     assert not free[0] and not free[1] and not free[3]
+
+
+@pytest.mark.parametrize("kernels", [True, False])
+def test_in_place_steps_update_the_given_table_as_the_pure_ones_return_it(
+    table, kernels, monkeypatch
+):
+    from trilink.tracking import jit
+
+    monkeypatch.setattr(jit, "ENABLED", kernels)
+    x, P, mu, t_hit, _ = table
+    t_trk = t_hit - 3_000_000_000
+    meas = Measurement("radar", KOR.ecef, KOR.rot)
+    z = range_az_el(x[::9, 0, :3] + 500.0, KOR.ecef, KOR.rot)
+    R = np.broadcast_to(np.diag([30.0**2, 1e-3**2, 1e-3**2]), (z.shape[0], 3, 3)).copy()
+    t_now = int(t_hit.max())
+    pure = mg.predict_and_gate(x, P, mu, t_trk, t_now, z, R, meas, CFG)
+    own = [a.copy() for a in (x, P, mu, t_trk)]
+    inplace = mg.predict_and_gate(*own, t_now, z, R, meas, CFG, in_place=True)
+    assert all(a is b for a, b in zip(inplace[1:5], own, strict=True))
+    for a, b in zip(pure, inplace, strict=True):
+        assert np.array_equal(a, b, equal_nan=True)
+    n = x.shape[0]
+    counts = mg.Counts(
+        np.full(n, np.nan), t_hit.copy(), np.full(n, 2), np.full(n, np.nan),
+        np.ones((n, 1), bool), np.full(n, 3), np.zeros(n, bool),
+    )  # fmt: skip
+    cand, d2 = pure[0], pure[5]
+    ci, di = assign(d2, pure[6], 14.0)
+    assert ci.size
+    args = (cand, (ci, di), d2, z, R, meas, t_now, 0, CFG)
+    a = mg.update_and_count(*pure[1:4], counts, *args)
+    c2 = mg.Counts(*(np.array(v) for v in dataclasses.astuple(counts)))
+    b = mg.update_and_count(*inplace[1:4], c2, *args, in_place=True)
+    assert b[0] is inplace[1] and b[3].hits is c2.hits
+    for u, v in zip(a[:3] + a[4:], b[:3] + b[4:], strict=True):
+        assert np.array_equal(u, v, equal_nan=True)
+    for u, v in zip(dataclasses.astuple(a[3]), dataclasses.astuple(c2), strict=True):
+        assert np.array_equal(u, v, equal_nan=True)
+    assert np.array_equal(counts.hits, np.full(n, 2))  # the pure call left its input alone

@@ -160,15 +160,17 @@ def warm_up(motion: str = "imm") -> float:
     kt.phase_kernel(np.ascontiguousarray(x[:, 0]), one)
     kt.duplicates_kernel(x, P, mu, np.zeros(1, np.int64), np.ones(1, np.int64), 16.0)
     i0, f1 = np.zeros(1, np.int64), np.zeros(1, np.bool_)
-    kt.update_count_kernel(x, P, mu, one, i0, i0, one, np.zeros((1, 1), np.bool_), i0, f1,
-                           i0, i0, i0, i0, np.ones((1, 1)), z, R, s, rot, True, 0, 0, 3, 4,
-                           16.0, 1e-5)  # fmt: skip
+    kt.update_count_kernel(x.copy(), P.copy(), mu.copy(), one.copy(), i0.copy(), i0.copy(),
+                           one.copy(), np.zeros((1, 1), np.bool_), i0.copy(), f1.copy(), i0, i0,
+                           i0, i0, np.ones((1, 1)), z, R, s, rot, True, 0, 0, 3, 4, 16.0,
+                           1e-5)  # fmt: skip
     if motion == "cv":
         kf.cv_predict_kernel(x[0], P[0], np.ones(2), 1.0)
     else:
         kf.imm_predict_kernel(x, P, mu, one, 1e5, 60.0, 1e-4, 25.0, 36.0, 1e-12, 0.2, 1e-4, 2.0)
-        kt.predict_gate_kernel(x, P, mu, np.zeros(1, np.int64), 0, z, R, s, rot, True, 1e5,
-                               60.0, 1e-4, 25.0, 36.0, 1e-12, 0.2, 1e-4, 2.0)  # fmt: skip
+        kt.predict_gate_kernel(x.copy(), P.copy(), mu.copy(), np.zeros(1, np.int64), 0, z, R,
+                               s, rot, True, 1e5, 60.0, 1e-4, 25.0, 36.0, 1e-12, 0.2, 1e-4,
+                               2.0)  # fmt: skip
         x8 = np.zeros((1, 8))
         x8[0, 0], x8[0, 3] = 6.5e6, 1_000.0
         kp.predict_kernel(x8, np.eye(8)[None], np.zeros(1, np.bool_), np.full(1, np.nan),

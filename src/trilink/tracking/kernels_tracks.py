@@ -207,21 +207,34 @@ def duplicate_pairs_kernel(xc: np.ndarray, Pc: np.ndarray, gate: float) -> np.nd
 
 @njit
 def predict_gate_kernel(
-    x: np.ndarray, P: np.ndarray, mu: np.ndarray, t_trk: np.ndarray, t_ns: int,
-    z: np.ndarray, R: np.ndarray, sensor: np.ndarray, rot: np.ndarray, radar: bool,
-    ballistic_mean_s: float, boost_mean_s: float, q_accel_ballistic: float,
-    q_accel_boost: float, q_thrust_boost: float, q_kappa: float, drag_error: float,
-    thrust_var_floor: float, h_max_s: float,
-) -> tuple[
-    np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray
-]:  # fmt: skip
+    x: np.ndarray,
+    P: np.ndarray,
+    mu: np.ndarray,
+    t_trk: np.ndarray,
+    t_ns: int,
+    z: np.ndarray,
+    R: np.ndarray,
+    sensor: np.ndarray,
+    rot: np.ndarray,
+    radar: bool,
+    ballistic_mean_s: float,
+    boost_mean_s: float,
+    q_accel_ballistic: float,
+    q_accel_boost: float,
+    q_thrust_boost: float,
+    q_kappa: float,
+    drag_error: float,
+    thrust_var_floor: float,
+    h_max_s: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`.management.predict_and_gate_reference` of a two-model IMM table in one
     call: candidates (:func:`scan_candidates_kernel` for a radar, all tracks for angles),
     their time update to ``t_ns`` (:func:`.kernels_filters.imm_predict_kernel`), and
     their gating distances and costs (:func:`.kernels_filters.distances_kernel`), the
     smaller of the two models' for each detection (NaN if either is NaN, as ``np.min``).
-    Returns (candidate rows, new x, P, mu, t_trk of the whole table, d2 (C, D),
-    cost (C, D)); the inputs are not changed."""
+    ``x``, ``P``, ``mu`` and ``t_trk`` are updated in place (the caller copies them if it
+    must keep them: arrays made here cost microseconds each to hand back to Python).
+    Returns (candidate rows, d2 (C, D), cost (C, D))."""
     n, nm, nx = x.shape[0], x.shape[1], x.shape[2]
     nd = z.shape[0]
     if n == 0 or nd == 0:
@@ -234,9 +247,8 @@ def predict_gate_kernel(
     else:
         cand = np.arange(n)
     c = cand.size
-    x_new, P_new, mu_new, t_new = x.copy(), P.copy(), mu.copy(), t_trk.copy()
     if c == 0:
-        return cand, x_new, P_new, mu_new, t_new, np.zeros((0, nd)), np.zeros((0, nd))
+        return cand, np.zeros((0, nd)), np.zeros((0, nd))
     dt = np.empty(c)
     for k in range(c):
         dt[k] = (t_ns - t_trk[cand[k]]) * 1e-9
@@ -246,13 +258,13 @@ def predict_gate_kernel(
     )  # fmt: skip
     for k in range(c):  # (loops, not slice copies: those compile for seconds)
         i = cand[k]
-        t_new[i] = t_ns
+        t_trk[i] = t_ns
         for j in range(nm):
-            mu_new[i, j] = mup[k, j]
+            mu[i, j] = mup[k, j]
             for a in range(nx):
-                x_new[i, j, a] = xp[k, j, a]
+                x[i, j, a] = xp[k, j, a]
                 for b in range(nx):
-                    P_new[i, j, a, b] = Pp[k, j, a, b]
+                    P[i, j, a, b] = Pp[k, j, a, b]
     d2m, costm = distances_kernel(
         xp.reshape(c * nm, nx), Pp.reshape(c * nm, nx, nx), z, R, sensor, rot, radar
     )
@@ -262,7 +274,7 @@ def predict_gate_kernel(
         for j in range(nd):
             d2[k, j] = _nanmin(d2m, k * nm, nm, j)
             cost[k, j] = _nanmin(costm, k * nm, nm, j)
-    return cand, x_new, P_new, mu_new, t_new, d2, cost
+    return cand, d2, cost
 
 
 @njit_inner
@@ -302,24 +314,38 @@ def duplicates_kernel(
 
 @njit
 def update_count_kernel(
-    x: np.ndarray, P: np.ndarray, mu: np.ndarray, nis: np.ndarray, t_hit: np.ndarray,
-    hits: np.ndarray, burnout_h: np.ndarray, watch: np.ndarray, opps: np.ndarray,
-    confirmed: np.ndarray, cand: np.ndarray, ti: np.ndarray, di: np.ndarray,
-    ci: np.ndarray, d2: np.ndarray, z: np.ndarray, R: np.ndarray, sensor: np.ndarray,
-    rot: np.ndarray, radar: bool, t_ns: int, col: int, confirm_m: int, confirm_n: int,
-    gate: float, mu_floor: float,
-) -> tuple[
-    np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-    np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-]:  # fmt: skip
-    """:func:`.management.update_and_count_reference` in one call: new copies of the
-    table arrays, then the tracks that failed M-of-N (N,) and the detections free to
-    start tracks (D,)."""
+    x: np.ndarray,
+    P: np.ndarray,
+    mu: np.ndarray,
+    nis: np.ndarray,
+    t_hit: np.ndarray,
+    hits: np.ndarray,
+    burnout_h: np.ndarray,
+    watch: np.ndarray,
+    opps: np.ndarray,
+    confirmed: np.ndarray,
+    cand: np.ndarray,
+    ti: np.ndarray,
+    di: np.ndarray,
+    ci: np.ndarray,
+    d2: np.ndarray,
+    z: np.ndarray,
+    R: np.ndarray,
+    sensor: np.ndarray,
+    rot: np.ndarray,
+    radar: bool,
+    t_ns: int,
+    col: int,
+    confirm_m: int,
+    confirm_n: int,
+    gate: float,
+    mu_floor: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`.management.update_and_count_reference` in one call, the table arrays
+    (``x`` to ``confirmed``) updated in place (see :func:`predict_gate_kernel`). Returns
+    the tracks that failed M-of-N (N,) and the detections free to start tracks (D,)."""
     n, nm, nx = x.shape[0], x.shape[1], x.shape[2]
     nd = z.shape[0]
-    x, P, mu, nis = x.copy(), P.copy(), mu.copy(), nis.copy()
-    t_hit, hits, burnout_h = t_hit.copy(), hits.copy(), burnout_h.copy()
-    watch, opps, confirmed = watch.copy(), opps.copy(), confirmed.copy()
     m = ti.size
     watchers = watch[:, col].copy()
     if m:
@@ -369,4 +395,4 @@ def update_count_kernel(
                     break
         for k in range(m):
             free[di[k]] = False
-    return x, P, mu, nis, t_hit, hits, burnout_h, watch, opps, confirmed, failed, free
+    return failed, free

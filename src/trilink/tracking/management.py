@@ -17,6 +17,7 @@ covariance growth).
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -107,25 +108,32 @@ cost (C, D))."""
 
 def predict_and_gate(
     x: Array, P: Array, mu: Array, t_trk: NDArray[np.int64], t_ns: int, z: Array, R: Array,
-    meas: Measurement, cfg: TrackerConfig,
+    meas: Measurement, cfg: TrackerConfig, *, in_place: bool = False,
 ) -> Gated:  # fmt: skip
     """The first half of a scan (see :func:`predict_and_gate_reference`); one compiled
-    call for the ballistic/boost IMM when :mod:`.jit` allows."""
+    call for the ballistic/boost IMM when :mod:`.jit` allows. With ``in_place`` the
+    table's ``x``, ``P``, ``mu`` and ``t_trk`` are updated (and returned) themselves
+    instead of new copies: the tracker's own table, spared four copies per scan."""
     if not use_kernels() or cfg.motion == "cv":
-        return predict_and_gate_reference(x, P, mu, t_trk, t_ns, z, R, meas, cfg)
+        return predict_and_gate_reference(x, P, mu, t_trk, t_ns, z, R, meas, cfg, in_place=in_place)
     from trilink.tracking.kernels_tracks import predict_gate_kernel
 
-    return predict_gate_kernel(
-        arg(x), arg(P), arg(mu), t_trk, int(t_ns), arg(z), arg(R), *meas.frame(),
-        meas.kind == "radar", cfg.ballistic_mean_s, cfg.boost_mean_s, cfg.q_accel_ballistic,
-        cfg.q_accel_boost, cfg.q_thrust_boost, cfg.q_kappa, cfg.drag_error,
-        ModelRows.thrust_var_floor, cfg.h_max_s,
+    # (in place, the arrays go to the kernel as they are, never through arg(), which
+    # could hand it a copy; numba refuses a read-only one)
+    if not in_place:
+        x, P, mu, t_trk = arg(x).copy(), arg(P).copy(), arg(mu).copy(), t_trk.copy()
+    cand, d2, cost = predict_gate_kernel(
+        x, P, mu, t_trk, int(t_ns), arg(z), arg(R), *meas.frame(), meas.kind == "radar",
+        cfg.ballistic_mean_s, cfg.boost_mean_s, cfg.q_accel_ballistic, cfg.q_accel_boost,
+        cfg.q_thrust_boost, cfg.q_kappa, cfg.drag_error, ModelRows.thrust_var_floor,
+        cfg.h_max_s,
     )  # fmt: skip
+    return cand, x, P, mu, t_trk, d2, cost
 
 
 def predict_and_gate_reference(
     x: Array, P: Array, mu: Array, t_trk: NDArray[np.int64], t_ns: int, z: Array, R: Array,
-    meas: Measurement, cfg: TrackerConfig,
+    meas: Measurement, cfg: TrackerConfig, *, in_place: bool = False,
 ) -> Gated:  # fmt: skip
     """Only tracks that may be near a detection (:func:`scan_candidates` for a radar;
     all for angles) are predicted to the scan time (:func:`.imm.imm_predict`) and gated
@@ -141,7 +149,8 @@ def predict_and_gate_reference(
         cand = np.flatnonzero(scan_candidates(x, P, mu, dt_all, z, R, meas))
     else:
         cand = np.arange(n)
-    x, P, mu, t_trk = x.copy(), P.copy(), mu.copy(), t_trk.copy()
+    if not in_place:
+        x, P, mu, t_trk = x.copy(), P.copy(), mu.copy(), t_trk.copy()
     c = cand.size
     if c:
         dt = np.asarray((t_ns - t_trk[cand]) * 1e-9, dtype=np.float64)
@@ -176,32 +185,40 @@ Updated = tuple[Array, Array, Array, Counts, NDArray[np.bool_], NDArray[np.bool_
 def update_and_count(
     x: Array, P: Array, mu: Array, counts: Counts, cand: NDArray[np.intp],
     assigned: tuple[NDArray[np.intp], NDArray[np.intp]], d2: Array, z: Array, R: Array,
-    meas: Measurement, t_ns: int, col: int, cfg: TrackerConfig,
+    meas: Measurement, t_ns: int, col: int, cfg: TrackerConfig, *, in_place: bool = False,
 ) -> Updated:  # fmt: skip
     """The second half of a scan (see :func:`update_and_count_reference`); one compiled
-    call when :mod:`.jit` allows."""
+    call when :mod:`.jit` allows. ``in_place`` as :func:`predict_and_gate` (for ``x``,
+    ``P``, ``mu`` and the arrays of ``counts``)."""
     if not use_kernels():
         return update_and_count_reference(
-            x, P, mu, counts, cand, assigned, d2, z, R, meas, t_ns, col, cfg
+            x, P, mu, counts, cand, assigned, d2, z, R, meas, t_ns, col, cfg, in_place=in_place
         )
     from trilink.tracking.kernels_tracks import update_count_kernel
 
     ci, di = assigned
     c = counts
-    out = update_count_kernel(
-        arg(x), arg(P), arg(mu), c.nis, c.t_hit, c.hits, c.burnout_h, c.watch, c.opps,
-        c.confirmed, cand.astype(np.int64), cand[ci].astype(np.int64), di.astype(np.int64),
+    tables: list[Any] = [
+        x, P, mu, c.nis, c.t_hit, c.hits, c.burnout_h, c.watch, c.opps, c.confirmed
+    ]  # fmt: skip
+    if not in_place:  # (in place: as predict_and_gate)
+        tables = [np.array(a, order="C") for a in tables]  # (copies)
+        tables[:3] = [arg(a) for a in tables[:3]]
+    xa, Pa, mua, nis, t_hit, hits, burnout_h, watch, opps, confirmed = tables
+    failed, free = update_count_kernel(
+        xa, Pa, mua, nis, t_hit, hits, burnout_h, watch, opps, confirmed, cand.astype(np.int64), cand[ci].astype(np.int64), di.astype(np.int64),
         ci.astype(np.int64), arg(d2), arg(z), arg(R), *meas.frame(), meas.kind == "radar",
         int(t_ns), int(col), cfg.confirm_m, cfg.confirm_n,
         gate_threshold(cfg.gate_probability, meas.dim), MU_FLOOR,
     )  # fmt: skip
-    return out[0], out[1], out[2], Counts(*out[3:10]), out[10], out[11]
+    counts = Counts(nis, t_hit, hits, burnout_h, watch, opps, confirmed)
+    return xa, Pa, mua, counts, failed, free
 
 
 def update_and_count_reference(
     x: Array, P: Array, mu: Array, counts: Counts, cand: NDArray[np.intp],
     assigned: tuple[NDArray[np.intp], NDArray[np.intp]], d2: Array, z: Array, R: Array,
-    meas: Measurement, t_ns: int, col: int, cfg: TrackerConfig,
+    meas: Measurement, t_ns: int, col: int, cfg: TrackerConfig, *, in_place: bool = False,
 ) -> Updated:  # fmt: skip
     """The assigned pairs (rows ``ci`` of the candidates ``cand``, detections ``di``)
     update their tracks (:func:`.imm.imm_update`); a track's burnout height is the
@@ -213,8 +230,10 @@ def update_and_count_reference(
     confirmed candidate's gate are free to start tracks (angles start nothing)."""
     ci, di = assigned
     ti = cand[ci]
-    x, P, mu = x.copy(), P.copy(), mu.copy()
-    c = Counts(*(np.array(getattr(counts, f.name)) for f in fields(Counts)))
+    c = counts
+    if not in_place:
+        x, P, mu = x.copy(), P.copy(), mu.copy()
+        c = Counts(*(np.array(getattr(counts, f.name)) for f in fields(Counts)))
     if ti.size:
         xu, Pu, mu_u, _ = imm_update(x[ti], P[ti], mu[ti], z[di], R[di], meas)
         x[ti], P[ti], mu[ti] = xu, Pu, mu_u

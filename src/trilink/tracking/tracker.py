@@ -22,7 +22,6 @@ Management rules: Blackman & Popoli (1999), ch. 6 and 7 (M-of-N, score-free GNN)
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import fields
 
 import numpy as np
 from numpy.typing import NDArray
@@ -147,8 +146,9 @@ class NationalTracker:
             det.kind, np.asarray(det.sensor_ecef_m, float), np.asarray(det.rot, float)
         )
         col = self._sensor_column(det.sensor_id)
+        # (in place: the table is this object's own; the calls return its arrays)
         cand, self.x, self.P, self.mu, self.t_trk, d2, cost = predict_and_gate(
-            self.x, self.P, self.mu, self.t_trk, t, z, R, meas, cfg
+            self.x, self.P, self.mu, self.t_trk, t, z, R, meas, cfg, in_place=True
         )
         ci, di = assign(d2, cost, gate_threshold(cfg.gate_probability, meas.dim))
         ti = cand[ci]
@@ -157,10 +157,12 @@ class NationalTracker:
             self.confirmed,
         )  # fmt: skip
         self.x, self.P, self.mu, counts, failed, free = update_and_count(
-            self.x, self.P, self.mu, counts, cand, (ci, di), d2, z, R, meas, t, col, cfg
-        )
-        for f in fields(Counts):
-            setattr(self, f.name, getattr(counts, f.name))
+            self.x, self.P, self.mu, counts, cand, (ci, di), d2, z, R, meas, t, col, cfg,
+            in_place=True,
+        )  # fmt: skip
+        c = counts
+        self.nis, self.t_hit, self.hits, self.burnout_h = c.nis, c.t_hit, c.hits, c.burnout_h
+        self.watch, self.opps, self.confirmed = c.watch, c.opps, c.confirmed
         if self.record and ti.size:
             self._record_rows(ti[~failed[ti]], det.sensor_id)
         if failed.any():
