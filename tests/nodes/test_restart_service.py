@@ -233,7 +233,7 @@ def reference(recorded, tmp_path_factory: pytest.TempPathFactory):  # type: igno
     [
         (0.0, (0.25, 0.5, 0.75)),  # a commit after every batch: strict write-ahead
         (0.05, (0.3, 0.6, 0.9)),  # commits rarer than batches: crashes fall between them
-        (1e9, (0.4, 0.8)),  # no commit but the last: every crash redoes everything
+        (1e9, (0.4, 0.8)),  # no commit but the first: every crash redoes everything
     ],
 )
 def test_crashed_service_gives_partners_exactly_the_uninterrupted_picture(
@@ -302,8 +302,9 @@ def test_a_restart_that_goes_another_way_moves_past_the_numbers_used(
     hub = new_hub(sc, sim, tmp_path / "audit.jsonl")
     cp = HubCheckpoint(tmp_path / "hub.state")
     inputs = MemoryStreams(streams, 3)
-    # Killed a few cycles after the launch alerts went out, before any commit (every_s:
-    # never); run again, the silent warner leaves those alerts out: fewer numbers used.
+    # Killed a few cycles after the launch alerts went out, with no commit but the one at
+    # start (every_s: never); run again, the silent warner leaves those alerts out: fewer
+    # numbers used.
     kor = partners.accepted["KOR"]
     inputs.crash_when = lambda: (
         any(isinstance(m, Warning) for m in kor)
@@ -323,7 +324,7 @@ def test_a_restart_that_goes_another_way_moves_past_the_numbers_used(
     again.warner = Silent()  # type: ignore[assignment]
     cp = HubCheckpoint(tmp_path / "hub.state")
     resume = cp.resume(again)
-    assert not resume.restored and resume.fence is not None
+    assert resume.restored and resume.fence is not None  # the checkpoint taken at start
     inputs = MemoryStreams(streams, 4)
     stats = DurableStats()
     asyncio.run(

@@ -267,6 +267,12 @@ async def run_durable_hub(
         return out
 
     try:
+        if not resume.restored:
+            # A first checkpoint before anything is published: a process killed before
+            # its first regular one then restarts with this run's sequence numbers (not a
+            # new start) and runs the same cycles again, which partners refuse as copies.
+            await _commit(hub, bus, inputs, checkpoint, [], offsets, stats)
+            last_commit = time.monotonic()
         while not stop.is_set():
             got = list(await inputs.get(batch, tick_s))
             if fence is not None:
