@@ -42,6 +42,7 @@ import numpy as np
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+_numba: Any
 try:  # numba is optional here as in trilink.tracking.jit: without it these run as Python
     import numba as _numba
 except ImportError:  # pragma: no cover - exercised only where numba is absent
