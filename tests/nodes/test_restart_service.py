@@ -354,3 +354,35 @@ def test_a_restart_that_goes_another_way_moves_past_the_numbers_used(
         beats = {m.measured_ns for m in msgs if isinstance(m, Heartbeat) and m.measured_ns > later}
         want = {m.measured_ns for m in ref_partners.accepted[p] if isinstance(m, Heartbeat)}
         assert beats == {t for t in want if t > later}, p
+
+
+def test_a_fence_older_than_the_checkpoint_is_ignored(recorded, tmp_path: Path) -> None:
+    """Killed between writing a checkpoint and emptying the fence: the old fence's
+    numbers are below the checkpoint's, and must not be taken for a run gone astray."""
+    sc, sim, streams = recorded
+    hub = new_hub(sc, sim, tmp_path / "audit.jsonl")
+    cp = HubCheckpoint(tmp_path / "hub.state")
+    cp.commit(hub, [], {})
+    hub.audit.close()
+    assert hub.link.stamper.next_seq == 0
+    hub = new_hub(sc, sim, tmp_path / "audit.jsonl")
+    hub.link.stamper._next_seq = 500  # as if the checkpoint had been taken later
+    cp = HubCheckpoint(tmp_path / "hub.state")
+    cp.commit(hub, [], {"HUB_FROM_KOR": 3})
+    hub.audit.close()
+    cp.fence_path.write_text('{"offsets":{"HUB_FROM_KOR":2},"seq":120}\n')  # left over
+
+    again = new_hub(sc, sim, tmp_path / "audit.jsonl")
+    cp = HubCheckpoint(tmp_path / "hub.state")
+    resume = cp.resume(again)
+    assert resume.fence is not None and resume.fence.seq == 120
+    inputs = MemoryStreams(streams, 5)
+    stats = DurableStats()
+    asyncio.run(
+        run_durable_hub(
+            again, Partners(sc, sim), inputs, cp, resume,  # type: ignore[arg-type]
+            stop=inputs.drained, every_s=1e9, batch=40, stats=stats,
+        )
+    )  # fmt: skip
+    assert stats.diverged == 0 and again.link.stamper.next_seq > 500
+    assert cp.read_fence() is None  # the last commit emptied it

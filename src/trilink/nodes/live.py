@@ -224,9 +224,10 @@ async def run_durable_hub(
     publish at once. A commit happens when ``every_s`` wall seconds have passed since the
     last one, stretched to ``last commit duration / max_share`` so that committing a large
     picture never takes more than ``max_share`` of the hub's time (``every_s`` 0: after
-    every batch, however long it takes). After a kill, the input since the last commit is read and its cycles run
-    again: the same cycles under the same sequence numbers, which partners and JetStream
-    drop as copies (docs/operations.md, "Hub restart"). Before each publication between
+    every batch, however long it takes). After a kill, the input since the last commit is
+    read and its cycles run again: the same cycles under the same sequence numbers, which
+    partners and JetStream drop as copies (docs/operations.md, "Hub restart"). A first
+    start commits once before it publishes anything. Before each publication between
     commits the service notes the highest sequence number it sends
     (:meth:`~trilink.nodes.persist.HubCheckpoint.fence`); should the cycles run again use
     fewer, it moves its sequence number past them once it has read exactly as far as the
@@ -249,7 +250,9 @@ async def run_durable_hub(
     await inputs.start(resume.offsets, since_ns=since_ns)
     skip = (f"{ROOT}.hub.", f"{ROOT}.{hub.link.node_id}.", f"{ROOT}.deadletter.")
     offsets = dict(resume.offsets)
-    fence = resume.fence if resume.fence is not None and resume.fence.offsets else None
+    fence = resume.fence
+    if fence is not None and (not fence.offsets or fence.seq < hub.link.stamper.next_seq):
+        fence = None  # nothing read, or older than the checkpoint (killed while clearing it)
     fence_by = time.monotonic() + fence_timeout_s
     held: list[StreamDelivery] = []  # read beyond the fence before every stream reached it
     dirty = False  # state changed since the last commit
