@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -289,11 +290,13 @@ def _truth(p: _Problem, flight: Flight, row: int, iterations: int) -> Trajectory
 
 
 _cache: OrderedDict[tuple[FlightRequest, ...], list[Trajectory]] = OrderedDict()
+_cache_lock = threading.Lock()  # trials may run in threads (a threaded Dask worker)
 
 
 def clear_design_cache() -> None:
     """Forget every memoised design (see the module docstring)."""
-    _cache.clear()
+    with _cache_lock:
+        _cache.clear()
 
 
 def _at_epoch(q: FlightRequest) -> FlightRequest:
@@ -326,16 +329,19 @@ def design_flights(requests: Sequence[FlightRequest]) -> list[Trajectory]:
     be flown. Memoised on the requests without their launch times (module docstring).
     """
     key = tuple(_at_epoch(q) for q in requests)
-    cached = _cache.get(key)
+    with _cache_lock:
+        cached = _cache.get(key)
+        if cached is not None:
+            _cache.move_to_end(key)
     if cached is None:
-        # Design at epoch 0, keeping the ids for the error messages.
-        cached = _design([dataclasses.replace(q, launch_t_ns=0) for q in requests])
-        _cache[key] = [dataclasses.replace(t, missile_id="") for t in cached]
-        while len(_cache) > DESIGN_CACHE_SIZE:
-            _cache.popitem(last=False)
-        cached = _cache[key]
-    else:
-        _cache.move_to_end(key)
+        # Design at epoch 0 (outside the lock: two threads may both design it, and
+        # get the same flight), keeping the ids for the error messages.
+        designed = _design([dataclasses.replace(q, launch_t_ns=0) for q in requests])
+        cached = [dataclasses.replace(t, missile_id="") for t in designed]
+        with _cache_lock:
+            _cache[key] = cached
+            while len(_cache) > DESIGN_CACHE_SIZE:
+                _cache.popitem(last=False)
     return [_shifted(t, q) for t, q in zip(cached, requests, strict=True)]
 
 
