@@ -21,6 +21,7 @@ from trilink.link.signing import private_key_from_seed
 from trilink.link.subjects import expected
 from trilink.messages import SystemTrack
 from trilink.nodes.clock import SimClock
+from trilink.nodes.coalition import HUB_FUSION
 from trilink.nodes.hub import HUB_ID, HubNode
 from trilink.policy import AuditLog, Policy
 from trilink.scenario.model import Scenario
@@ -84,7 +85,7 @@ def replay(directory: Path, *, policy: Policy | None = None) -> ReplayResult:
     hub = HubNode(
         replay_key, ring, clock, partners=nations, sources=nations, policy=pol,
         start_ns=int(meta["start_ns"]), cycle_s=float(meta["cycle_s"]), audit=AuditLog(),
-        check_clock=False,
+        check_clock=False, fusion_config=HUB_FUSION,
     )  # fmt: skip
     result = ReplayResult(hub)
     for r in records:
