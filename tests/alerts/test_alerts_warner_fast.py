@@ -362,3 +362,48 @@ def test_fast_and_reference_warners_agree_on_synthetic_cycles(scenario):
         sent[fast] = out
     assert len(sent[True]) > 120
     assert sent[True] == sent[False]
+
+
+def test_held_threat_bound_is_never_below_the_distance():
+    """The held-threat shortcut: the compiled distance from the 3-sigma ring to one zone
+    segment is an upper bound on Territory.distance_m (and equals it, to round-off, for
+    the nearest segment, which is what makes the shortcut work)."""
+    from trilink.alerts.batch import Product, ring_parameter
+    from trilink.alerts.footprints import _segments, _upper_bound_m, _within
+    from trilink.geo.kernels_geodesic import ring_segment_bound
+    from trilink.geo.wgs84 import E2, A, F
+
+    territory = load_territory("JPN")
+    _, seg = _segments(territory, "zone")
+    rng = np.random.default_rng(8)
+    checked = 0
+    for lat, lon, a in zip(
+        rng.uniform(30.0, 45.0, 80),
+        rng.uniform(128.0, 146.0, 80),
+        rng.uniform(1e3, 30e3, 80),
+        strict=True,
+    ):
+        imp = ImpactPrediction(
+            math.radians(lat), math.radians(lon), 0, 1.0, a, a / 2, float(lat % 3)
+        )
+        ring = rings([imp], 3.0)[0]
+        d, nearest = _within(territory, ring, "zone", 400e3)
+        if d is None or nearest is None or d == 0.0:
+            continue
+        assert d == territory.distance_m(ring)
+        product = Product(
+            dataclasses.replace(threat_from_system_track(_track(1, lat, lon, a, 0.0)), impact=imp),
+            True,
+        )
+        bound = _upper_bound_m(territory, product, nearest, 3.0)
+        assert d <= bound <= d + 1.0 + 1e-6
+        cos_t, sin_t = ring_parameter(72)
+        for j in rng.integers(0, len(seg), 20):
+            lon0, lat0, lon1, lat1 = np.radians(seg[j])
+            other = ring_segment_bound(
+                imp.lat_rad, imp.lon_rad, imp.semi_major_m, imp.semi_minor_m, imp.orientation_rad,
+                3.0, cos_t, sin_t, np.array([lat0, lon0, lat1, lon1]), np.array([A, F, E2]),
+            )  # fmt: skip
+            assert other >= d - 1e-6
+        checked += 1
+    assert checked >= 5

@@ -166,7 +166,7 @@ def rings(impacts: Sequence[ImpactPrediction], k: float, n: int = RING_POINTS) -
     :func:`~trilink.alerts.ellipse.ellipse_ring` draws each (AEQD about the centre)."""
     out = np.empty((len(impacts), n + 1, 2))
     if impacts:
-        cos_t, sin_t = _ring_parameter(n)
+        cos_t, sin_t = ring_parameter(n)
         cols = np.array(
             [
                 (i.lat_rad, i.lon_rad, i.semi_major_m, i.semi_minor_m, i.orientation_rad)
@@ -189,7 +189,7 @@ def rings(impacts: Sequence[ImpactPrediction], k: float, n: int = RING_POINTS) -
 
 
 @functools.cache
-def _ring_parameter(n: int) -> tuple[Array, Array]:
+def ring_parameter(n: int) -> tuple[Array, Array]:
     """cos and sin of the ring parameter, as ``ellipse_offsets_m`` computes them."""
     t = np.linspace(0.0, 2.0 * np.pi, n, endpoint=False)
     return np.cos(t), np.sin(t)

@@ -28,11 +28,13 @@ from shapely.geometry.base import BaseGeometry
 
 from trilink.alerts.batch import (
     M_MIN,
+    RING_POINTS,
     Product,
     clear_ring,
     draw_ellipses,
     draw_lines,
     ring_degrees,
+    ring_parameter,
     sparse_samples,
 )
 from trilink.alerts.projection import aeqd_sphere_forward
@@ -46,7 +48,8 @@ from trilink.alerts.territory import (
     _any_shift,
     _circular_mean,
 )
-from trilink.geo.wgs84 import A
+from trilink.geo.kernels_geodesic import ring_segment_bound
+from trilink.geo.wgs84 import E2, A, F
 
 Array = NDArray[np.float64]
 
@@ -117,14 +120,56 @@ def footprints(
 
 
 def _distance_fn(product: Product, territory: Territory, rules: WarningRules):
-    def distance(radius_m: float | None = None) -> float | None:
+    key = (id(territory), product.threat.track_id)
+
+    def distance(radius_m: float | None = None, *, upper: bool = False) -> float | None:
+        if upper:
+            return _upper_bound_m(territory, product, _NEAREST.get(key), rules.clear_k)
         if product.clear is None:  # drawn once, for whichever partner asks
             product.clear = ClearRing(clear_ring(product, rules))
         if radius_m is None:
             return distance_near_m(territory, product.clear, "zone")
-        return within_m(territory, product.clear, "zone", radius_m)
+        d, nearest = _within(territory, product.clear, "zone", radius_m)
+        if nearest is not None:
+            if len(_NEAREST) > 100_000:  # a cache: bounded, any entry may go
+                _NEAREST.clear()
+            _NEAREST[key] = nearest
+        return d
 
     return distance
+
+
+_NEAREST: dict[tuple[int, str], int] = {}
+"""(territory, track) -> the zone segment nearest that track's 3-sigma ellipse the last
+time it was measured. A held threat is re-checked every cycle; the ellipse moves little,
+so that segment's distance, an upper bound on the true one, usually settles it."""
+
+
+def _upper_bound_m(territory: Territory, product: Product, nearest: int | None, k: float) -> float:
+    """An upper bound [m] on the ``k``-sigma ring's distance to the zone as
+    ``Territory.distance_m`` measures it: the distance, in the same plane, to one zone
+    segment (the one nearest last time), plus a metre for round-off
+    (:func:`~trilink.geo.kernels_geodesic.ring_segment_bound`, one compiled call: no
+    ring drawn in NumPy, no zone projected). Inf without a segment, or for a ring near
+    the antimeridian or a pole (where the full method shifts and clips differently)."""
+    imp = product.threat.impact
+    if nearest is None or imp is None:
+        return math.inf
+    if abs(imp.lat_rad) > math.radians(65.0) or abs(imp.lon_rad) > math.radians(170.0):
+        return math.inf
+    _, seg = _segments(territory, "zone")
+    if nearest >= len(seg):
+        return math.inf
+    lon0, lat0, lon1, lat1 = np.radians(seg[nearest])
+    cos_t, sin_t = ring_parameter(RING_POINTS)
+    bound = ring_segment_bound(
+        imp.lat_rad, imp.lon_rad, imp.semi_major_m, imp.semi_minor_m, imp.orientation_rad,
+        float(k), cos_t, sin_t, np.array([lat0, lon0, lat1, lon1]), _BOUND_CONSTS,
+    )  # fmt: skip
+    return float(bound) + 1.0
+
+
+_BOUND_CONSTS = np.array([A, F, E2])
 
 
 class ClearRing:
@@ -240,6 +285,15 @@ def within_m(
     territory: Territory, ring: Array | ClearRing, kind: str, radius_m: float
 ) -> float | None:
     """:meth:`Territory.distance_m` if it is under ``radius_m / 2``, else None (it is then
+    at least ``radius_m / 2``), measured on the area's boundary segments near the ring
+    (:func:`_within`)."""
+    return _within(territory, ring, kind, radius_m)[0]
+
+
+def _within(
+    territory: Territory, ring: Array | ClearRing, kind: str, radius_m: float
+) -> tuple[float | None, int | None]:
+    """:meth:`Territory.distance_m` if it is under ``radius_m / 2``, else None (it is then
     at least ``radius_m / 2``), measured on the area's boundary segments near the ring.
 
     ``distance_m`` clips the area to a 2,000-km window, projects all of it about the
@@ -257,30 +311,32 @@ def within_m(
     clear = ring if isinstance(ring, ClearRing) else ClearRing(ring)
     geom = getattr(territory, kind)
     if _any_shift(clear.poly_deg, geom, shapely.intersects):
-        return 0.0
+        return 0.0, None
     lon_lo, lat_lo, lon_hi, lat_hi = clear.box
     dlat = math.degrees(radius_m / M_MIN)
     phi_max = math.radians(max(abs(lat_lo), abs(lat_hi)) + dlat)
     if phi_max > math.radians(70.0) or not lon_lo >= -180.0 or not lon_hi <= 180.0:
         d = territory.distance_m(clear.ring, kind)
-        return d if d < radius_m / 2 else None
+        return (d if d < radius_m / 2 else None), None
     dlon = math.degrees(radius_m / (A * math.cos(phi_max)))
     if lon_lo - dlon < -180.0 or lon_hi + dlon > 180.0:
         d = territory.distance_m(clear.ring, kind)
-        return d if d < radius_m / 2 else None
+        return (d if d < radius_m / 2 else None), None
     tree, seg = _segments(territory, kind)
     idx = tree.query(shapely.box(lon_lo - dlon, lat_lo - dlat, lon_hi + dlon, lat_hi + dlat))
     if idx.size == 0:
-        return None
+        return None, None
     ends = np.radians(seg[idx].reshape(-1, 2)[:, ::-1])  # [lat, lon] of both ends
     xy = aeqd_sphere_forward(ends, clear.centre).reshape(-1, 2, 2)
     # The ring lies in the disc of radius `reach` about the plane's origin (its centre):
     # a segment at c from the origin is at least c - reach from the ring, and no more
     # than c + reach. Only segments that could be nearest go to GEOS.
     c = _origin_distance(xy)
-    keep = c - clear.reach <= np.min(c) + clear.reach + 1.0
-    d = float(np.min(shapely.distance(clear.planar, shapely.linestrings(xy[keep]))))
-    return d if d < radius_m / 2 else None
+    keep = np.flatnonzero(c - clear.reach <= np.min(c) + clear.reach + 1.0)
+    each = shapely.distance(clear.planar, shapely.linestrings(xy[keep]))
+    j = int(np.argmin(each))
+    d = float(each[j])
+    return (d if d < radius_m / 2 else None), int(idx[keep[j]])
 
 
 def _origin_distance(xy: Array) -> Array:

@@ -242,12 +242,18 @@ class Footprint:
 
     def beyond(self, threshold_m: float) -> bool:
         """``distance_m() > threshold_m``. A ``distance_fn`` that takes a search radius
-        (:mod:`trilink.alerts.batch`) answers from the area's nearby edges: the distance
-        when under half the radius, None when not (then it is beyond)."""
+        (:mod:`trilink.alerts.footprints`) answers from the area's nearby edges: the
+        distance when under half the radius, None when not (then it is beyond); asked
+        with ``upper=True`` it gives an upper bound (inf when it has none)."""
         if self._distance is not None or self._distance_fn is None or self.place != OUTSIDE:
             return self.distance_m() > threshold_m
         if not self._radius_aware:
             return self.distance_m() > threshold_m
+        # An upper bound (the distance to one segment of the zone, the one nearest the
+        # last time) within the threshold settles it: not beyond.
+        bound = self._distance_fn(None, upper=True)
+        if bound is not None and bound <= threshold_m:
+            return False
         # Searched within just over 2x the threshold: an answer under half the radius
         # is the distance itself; None means at least that, so beyond the threshold.
         near = self._distance_fn(2.0 * threshold_m + 2e3)

@@ -330,6 +330,84 @@ def ellipse_rings(lat0, lon0, a, b, th, k, cos_t, sin_t, consts, out):  # pragma
         out[i, n, 1] = out[i, 0, 1]
 
 
+@_njit_inner
+def _aeqd_sphere(lat, lon, lat0, lon0, radius):  # pragma: no cover - compiled
+    """Spherical AEQD ``(x, y)`` [m] about (lat0, lon0) with ``radius``, the formulas of
+    :func:`trilink.alerts.projection.aeqd_sphere_forward`."""
+    dlon = lon - lon0
+    hav = (
+        math.sin((lat - lat0) / 2.0) ** 2
+        + math.cos(lat0) * math.cos(lat) * math.sin(dlon / 2.0) ** 2
+    )
+    c = 2.0 * math.asin(math.sqrt(min(max(hav, 0.0), 1.0)))
+    az = math.atan2(
+        math.sin(dlon) * math.cos(lat),
+        math.cos(lat0) * math.sin(lat) - math.sin(lat0) * math.cos(lat) * math.cos(dlon),
+    )
+    rho = radius * c
+    return rho * math.sin(az), rho * math.cos(az)
+
+
+@_njit_inner
+def _point_segment(px, py, ax, ay, bx, by):  # pragma: no cover - compiled
+    """Distance from point p to segment ab in the plane."""
+    ux, uy = bx - ax, by - ay
+    length2 = ux * ux + uy * uy
+    t = 0.0 if length2 <= 0.0 else ((px - ax) * ux + (py - ay) * uy) / length2
+    t = min(max(t, 0.0), 1.0)
+    return math.hypot(px - (ax + t * ux), py - (ay + t * uy))
+
+
+@_njit
+def ring_segment_bound(
+    lat0, lon0, a, b, th, k, cos_t, sin_t, seg, consts
+):  # pragma: no cover - compiled
+    """An upper bound [m] on the distance that ``Territory.distance_m`` would measure
+    between the ``k``-sigma ellipse ring (drawn as :func:`ellipse_rings` draws it) and
+    the segment ``seg`` = [lat0, lon0, lat1, lon1] rad: in the spherical AEQD plane about
+    the ring's mean point (mean latitude, circular-mean longitude of its n + 1 rows,
+    Gaussian radius there), the least distance from a ring vertex to the segment or
+    from a segment end to a ring edge (at least the polygon-to-segment distance).
+    ``consts`` = (a, f, e2). Equal to the NumPy construction to round-off; callers
+    allow a metre."""
+    a_m, f, e2 = consts[0], consts[1], consts[2]
+    n = cos_t.shape[0]
+    lat = np.empty(n + 1)
+    lon = np.empty(n + 1)
+    u0, u1 = math.sin(th), math.cos(th)
+    w0, w1 = math.cos(th), -math.sin(th)
+    two_pi = 2.0 * math.pi
+    for j in range(n):
+        x = k * (a * cos_t[j] * u0 - b * sin_t[j] * w0)
+        y = k * (a * cos_t[j] * u1 - b * sin_t[j] * w1)
+        la, lo = direct_one(lat0, lon0, math.atan2(x, y), math.hypot(x, y), a_m, f)
+        lat[j] = la
+        lon[j] = lon0 + (((lo - lon0 + math.pi) % two_pi) - math.pi)
+    lat[n], lon[n] = lat[0], lon[0]
+    s_lat = 0.0
+    s_sin = 0.0
+    s_cos = 0.0
+    for j in range(n + 1):
+        s_lat += lat[j]
+        s_sin += math.sin(lon[j])
+        s_cos += math.cos(lon[j])
+    c_lat = s_lat / (n + 1)
+    c_lon = math.atan2(s_sin / (n + 1), s_cos / (n + 1))
+    radius = a_m * math.sqrt(1.0 - e2) / (1.0 - e2 * math.sin(c_lat) ** 2)
+    xs = np.empty(n + 1)
+    ys = np.empty(n + 1)
+    for j in range(n + 1):
+        xs[j], ys[j] = _aeqd_sphere(lat[j], lon[j], c_lat, c_lon, radius)
+    ax, ay = _aeqd_sphere(seg[0], seg[1], c_lat, c_lon, radius)
+    bx, by = _aeqd_sphere(seg[2], seg[3], c_lat, c_lon, radius)
+    best = math.inf
+    for j in range(n):
+        best = min(best, _point_segment(xs[j], ys[j], ax, ay, bx, by))
+        best = min(best, _point_segment(ax, ay, xs[j], ys[j], xs[j + 1], ys[j + 1]))
+        best = min(best, _point_segment(bx, by, xs[j], ys[j], xs[j + 1], ys[j + 1]))
+    return best
+
+
 def as_arg(x: Any) -> np.ndarray:
     """A C-contiguous writeable float64 copy-if-needed: one compiled signature per kernel."""
     return np.require(x, dtype=np.float64, requirements=("C", "W"))
