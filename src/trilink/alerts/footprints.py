@@ -73,8 +73,11 @@ def footprints(
         area = getattr(territory, kind)
         near = _near(area, [p.track_box for p in aimed])
         crossing = [p for p, hit in zip(aimed, near, strict=True) if hit]
-        # A sample of the track inside the area: the track crosses it (no need to draw it).
-        sparse_samples(crossing)
+        # A sample of the track inside the area: the track crosses it (no need to draw
+        # it). Worth its overhead only for many tracks (a salvo's few short ones are
+        # drawn at once).
+        if len(crossing) > 8:
+            sparse_samples(crossing)
         sampled = [p for p in crossing if p.sparse is not None]
         if sampled:
             x = np.concatenate([p.sparse[0] for p in sampled])  # type: ignore[index]
@@ -354,6 +357,8 @@ def _hits(territory: Territory, kind: str, shapes: list) -> NDArray[np.bool_]:
     if not shapes:
         return np.zeros(0, dtype=bool)
     geom = getattr(territory, kind)
+    if len(shapes) <= 4:  # a few: plain calls beat building object arrays
+        return np.array([_any_shift(s, geom, shapely.intersects) for s in shapes], dtype=bool)
     arr = np.empty(len(shapes), dtype=object)
     arr[:] = shapes
     hit = np.asarray(shapely.intersects(geom, arr), dtype=bool)
