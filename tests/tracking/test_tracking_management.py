@@ -232,3 +232,14 @@ def test_in_place_steps_update_the_given_table_as_the_pure_ones_return_it(
     for u, v in zip(dataclasses.astuple(a[3]), dataclasses.astuple(c2), strict=True):
         assert np.array_equal(u, v, equal_nan=True)
     assert np.array_equal(counts.hits, np.full(n, 2))  # the pure call left its input alone
+
+
+def test_snapshot_kernel_equals_reference(table):
+    x, P, mu, t_hit, _ = table
+    t_trk = t_hit - np.arange(t_hit.size) * 100_000_000  # 0 to 3.9 s behind
+    t_now = int(t_hit.max())
+    a = mg.snapshot(x, P, mu, t_trk, t_now, CFG)
+    b = mg.snapshot_reference(x, P, mu, t_trk, t_now, CFG)
+    np.testing.assert_allclose(a[0], b[0], rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(a[1], b[1], rtol=1e-9, atol=1e-6)
+    assert np.array_equal(a[2], b[2]) and len(set(a[2].tolist())) == 3

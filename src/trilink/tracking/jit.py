@@ -171,9 +171,12 @@ def warm_up(motion: str = "imm") -> float:
         kt.predict_gate_kernel(x.copy(), P.copy(), mu.copy(), np.zeros(1, np.int64), 0, z, R,
                                s, rot, True, 1e5, 60.0, 1e-4, 25.0, 36.0, 1e-12, 0.2, 1e-4,
                                2.0)  # fmt: skip
+        kt.snapshot_kernel(x, P, mu, np.zeros(1, np.int64), 0, 1e5, 60.0, 1e-4, 25.0, 36.0,
+                           1e-12, 0.2, 1e-4, 2.0)  # fmt: skip
         x8 = np.zeros((1, 8))
         x8[0, 0], x8[0, 3] = 6.5e6, 1_000.0
-        kp.predict_kernel(x8, np.eye(8)[None], np.zeros(1, np.bool_), np.full(1, np.nan),
-                          2e-4, 2e-4, 0.06, 8e4, 1.0, 7_200.0, 0.15)  # fmt: skip
+        kp.predict_kernel(x8, np.eye(8)[None], np.zeros(1, np.int64), np.zeros(1, np.bool_),
+                          np.full(1, np.nan), 2e-4, 2e-4, 0.06, 8e4, 1.0, 7_200.0,
+                          0.15)  # fmt: skip
     _warmed.add(motion)
     return time.perf_counter() - t0

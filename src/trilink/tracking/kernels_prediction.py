@@ -265,14 +265,16 @@ def _moments(v: np.ndarray, w: np.ndarray) -> tuple[float, float]:
 
 @njit
 def predict_kernel(
-    x: np.ndarray, P: np.ndarray, boosting: np.ndarray, burnout_h: np.ndarray,
-    kappa_prior: float, kappa_sigma: float, coarse_frac: float, air_h: float,
-    air_frac: float, max_time_s: float, launch_frac: float,
-) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    x: np.ndarray, P: np.ndarray, t_ns: np.ndarray, boosting: np.ndarray,
+    burnout_h: np.ndarray, kappa_prior: float, kappa_sigma: float, coarse_frac: float,
+    air_h: float, air_frac: float, max_time_s: float, launch_frac: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     """Impact, launch and apogee statistics (K, N_OUT) of K Gaussians (x (K, n), P (K, n,
-    n), n = 8 or 6), and a (K,) flag of covariances that were not definite. Each is first
-    cut to [r, v, kappa] (7) as :func:`.prediction._state7` does (kappa and its
-    covariance from the state when n = 8, else ``kappa_prior`` +- ``kappa_sigma``)."""
+    n), n = 8 or 6, at times ``t_ns`` (K,)), the impact and launch times (2, K) int64 ns
+    (:func:`_add_s` of the mean times), and a (K,) flag of covariances that
+    were not definite. Each Gaussian is first cut to [r, v, kappa] (7) as
+    :func:`.prediction._state7` does (kappa and its covariance from the state when n = 8,
+    else ``kappa_prior`` +- ``kappa_sigma``)."""
     k_rows = x.shape[0]
     n_in = x.shape[1]
     out = np.full((k_rows, N_OUT), np.nan)
@@ -392,4 +394,17 @@ def predict_kernel(
         o[C_APO_S] = math.sqrt(var)
         o[C_I_A], o[C_I_B], o[C_I_O] = _ellipse(o[C_I_EE], o[C_I_EN], o[C_I_NN])
         o[C_L_A], o[C_L_B], o[C_L_O] = _ellipse(o[C_L_EE], o[C_L_EN], o[C_L_NN])
-    return out, bad
+    times = np.zeros((2, k_rows), dtype=np.int64)
+    for k in range(k_rows):
+        times[0, k] = _add_s(t_ns[k], out[k, C_I_T])
+        times[1, k] = _add_s(t_ns[k], out[k, C_L_T])
+    return out, times, bad
+
+
+@njit_inner
+def _add_s(t_ns: np.int64, dt_s: float) -> np.int64:
+    """:func:`.prediction._add_s` of one time (``np.rint`` rounds half to even, as
+    ``np.round``)."""
+    if abs(dt_s) < 1e6:  # (False for NaN)
+        return t_ns + np.int64(np.rint(dt_s * 1e9))
+    return np.int64(0)

@@ -396,3 +396,28 @@ def update_count_kernel(
         for k in range(m):
             free[di[k]] = False
     return failed, free
+
+
+@njit
+def snapshot_kernel(
+    x: np.ndarray, P: np.ndarray, mu: np.ndarray, t_trk: np.ndarray, t_ns: int,
+    ballistic_mean_s: float, boost_mean_s: float, q_accel_ballistic: float,
+    q_accel_boost: float, q_thrust_boost: float, q_kappa: float, drag_error: float,
+    thrust_var_floor: float, h_max_s: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """:func:`.management.snapshot_reference` of a two-model IMM table in one call: every
+    track predicted to ``t_ns`` (:func:`.kernels_filters.imm_predict_kernel`), its
+    moment-matched output (:func:`.kernels_filters.combine_kernel`) and its phase code
+    (:func:`phase_kernel`, from the table's boost probability)."""
+    n = x.shape[0]
+    dt = np.empty(n)
+    pb = np.empty(n)
+    for i in range(n):
+        dt[i] = (t_ns - t_trk[i]) * 1e-9
+        pb[i] = mu[i, 1]
+    xp, Pp, c = imm_predict_kernel(
+        x, P, mu, dt, ballistic_mean_s, boost_mean_s, q_accel_ballistic, q_accel_boost,
+        q_thrust_boost, q_kappa, drag_error, thrust_var_floor, h_max_s,
+    )  # fmt: skip
+    xc, Pc = combine_kernel(xp, Pp, c)
+    return xc, Pc, phase_kernel(xc, pb)

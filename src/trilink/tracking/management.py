@@ -1,7 +1,8 @@
 """Track management tests of the national tracker, batched over the track table.
 
 Which tracks to delete before a scan (:func:`stale`), which may be near a radar scan's
-detections (:func:`scan_candidates`), the candidates' time update and gating distances
+detections (:func:`scan_candidates`), every track's estimate at a time (:func:`snapshot`),
+the candidates' time update and gating distances
 in one step (:func:`predict_and_gate`), the measurement update of the assigned tracks
 with the M-of-N counts (:func:`update_and_count`), which confirmed tracks duplicate an
 older one (:func:`younger_duplicates`), and each estimate's flight phase
@@ -286,6 +287,34 @@ def younger_duplicates_reference(
     r_ids = ids[rows]
     younger = same & (r_ids[None, :] > r_ids[:, None])  # column j is younger than row i
     return np.asarray(younger.any(axis=0))
+
+
+def snapshot(
+    x: Array, P: Array, mu: Array, t_trk: NDArray[np.int64], t_ns: int, cfg: TrackerConfig
+) -> tuple[Array, Array, NDArray[np.int8]]:
+    """Every track of the table at ``t_ns`` (see :func:`snapshot_reference`); one
+    compiled call for the ballistic/boost IMM when :mod:`.jit` allows."""
+    if not use_kernels() or cfg.motion == "cv":
+        return snapshot_reference(x, P, mu, t_trk, t_ns, cfg)
+    from trilink.tracking.kernels_tracks import snapshot_kernel
+
+    return snapshot_kernel(
+        arg(x), arg(P), arg(mu), t_trk, int(t_ns), cfg.ballistic_mean_s, cfg.boost_mean_s,
+        cfg.q_accel_ballistic, cfg.q_accel_boost, cfg.q_thrust_boost, cfg.q_kappa,
+        cfg.drag_error, ModelRows.thrust_var_floor, cfg.h_max_s,
+    )  # fmt: skip
+
+
+def snapshot_reference(
+    x: Array, P: Array, mu: Array, t_trk: NDArray[np.int64], t_ns: int, cfg: TrackerConfig
+) -> tuple[Array, Array, NDArray[np.int8]]:
+    """The tracks predicted to ``t_ns`` (:func:`.imm.imm_predict`; the table itself is
+    not changed), their moment-matched estimates (N, 8), (N, 8, 8) (:func:`.imm.combine`
+    with the predicted model probabilities) and phase codes (:func:`phase_codes`, from
+    the table's own boost probabilities)."""
+    dt = np.asarray((t_ns - t_trk) * 1e-9, dtype=np.float64)
+    xc, Pc = combine(*imm_predict(x, P, mu, dt, cfg))
+    return xc, Pc, phase_codes(xc, p_boost(mu))
 
 
 def phase_codes(x: Array, p_boost: Array) -> NDArray[np.int8]:

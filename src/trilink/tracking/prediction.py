@@ -240,8 +240,8 @@ def predict_points(
     k = x.shape[0]
     t_ns = np.asarray(t_ns, dtype=np.int64)
     with np.errstate(invalid="ignore", over="ignore"):
-        out, bad = kp.predict_kernel(
-            arg(x), arg(P), _flags(boosting, k), arg(_rows(burnout_height_m, k)),
+        out, times, bad = kp.predict_kernel(
+            arg(x), arg(P), _ints(t_ns, k), _flags(boosting, k), arg(_rows(burnout_height_m, k)),
             cfg.kappa_prior, cfg.kappa_sigma, cfg.predict_coarse_step_frac,
             cfg.predict_air_height_m, cfg.predict_air_step_frac, cfg.predict_max_time_s,
             cfg.launch_model_error_frac,
@@ -249,7 +249,6 @@ def predict_points(
     if bad.any():  # as np.linalg.cholesky in the reference
         raise np.linalg.LinAlgError("predict_points: covariance is not positive definite")
     cols = np.ascontiguousarray(out.T)  # (N_OUT, K): every field a row of one new array
-    times = _add_s(t_ns, cols[[kp.C_I_T, kp.C_L_T]])  # impact and launch times (2, K)
     valid = cols[[kp.C_I_OK, kp.C_L_OK]].astype(np.bool_)  # (0.0 or 1.0)
 
     def point(c0: int, ce: int, i: int) -> PointPrediction:
@@ -273,6 +272,13 @@ def _rows(a: ArrayLike, k: int) -> Array:
     """``a`` as a (K,) float array (a scalar is repeated)."""
     a = np.asarray(a, dtype=float)
     return a if a.shape == (k,) else np.broadcast_to(a, (k,))
+
+
+def _ints(a: NDArray[np.int64], k: int) -> NDArray[np.int64]:
+    """``a`` as a C-contiguous, writeable (K,) int64 array (one kernel signature)."""
+    if a.shape == (k,) and a.flags.c_contiguous and a.flags.writeable:
+        return a
+    return np.require(np.broadcast_to(a, (k,)), np.int64, ("C", "W"))
 
 
 def _flags(a: ArrayLike, k: int) -> NDArray[np.bool_]:

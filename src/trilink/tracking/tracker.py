@@ -33,13 +33,15 @@ from trilink.tracking.association import (
 from trilink.tracking.config import TrackerConfig
 from trilink.tracking.dynamics import IA, IK, NX
 from trilink.tracking.filters import Measurement
-from trilink.tracking.imm import N_MODELS, combine, imm_predict, p_boost
+from trilink.tracking.imm import N_MODELS, combine, p_boost
 from trilink.tracking.initiation import initiate
 from trilink.tracking.jit import warm_up
 from trilink.tracking.management import (
+    PHASES,
     Counts,
     phase_of,
     predict_and_gate,
+    snapshot,
     stale,
     update_and_count,
     younger_duplicates,
@@ -276,10 +278,9 @@ class NationalTracker:
         """
         if not len(self) or self.t_ns is None:
             return []
-        dt = np.asarray((self.t_ns - self.t_trk) * 1e-9, dtype=np.float64)
-        xc, Pc = combine(*imm_predict(self.x, self.P, self.mu, dt, self.cfg))
+        xc, Pc, codes = snapshot(self.x, self.P, self.mu, self.t_trk, self.t_ns, self.cfg)
         pb = p_boost(self.mu)
-        phase = phase_of(xc, pb)
+        phase = PHASES[codes]
         pred = None
         conf = np.flatnonzero(self.confirmed)
         if isinstance(predictions, bool | np.bool_):
