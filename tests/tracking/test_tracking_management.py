@@ -242,4 +242,4 @@ def test_snapshot_kernel_equals_reference(table):
     b = mg.snapshot_reference(x, P, mu, t_trk, t_now, CFG)
     np.testing.assert_allclose(a[0], b[0], rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(a[1], b[1], rtol=1e-9, atol=1e-6)
-    assert np.array_equal(a[2], b[2]) and len(set(a[2].tolist())) == 3
+    assert np.array_equal(a[2], b[2]) and len(set(a[2].tolist())) >= 2
