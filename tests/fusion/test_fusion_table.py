@@ -151,6 +151,9 @@ def test_duplicate_system_tracks_of_one_object_are_merged_into_the_older_number(
         i for i, p in enumerate(run.pictures) if any(e.kind == "merge" for e in p.events)
     )
     assert run.pictures[merged_at].get(2).status == "merged"
+    # Its last state is its coast, never NaN: the hub sends it as the track's "lost".
+    gone = run.pictures[merged_at].get(2)
+    assert np.isfinite(gone.x).all() and np.isfinite(gone.P).all()
     assert all(p.get(2) is None for p in run.pictures[merged_at + 1 :])
 
 

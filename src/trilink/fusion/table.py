@@ -145,6 +145,13 @@ class SystemTrackTable:
         xs, Ps = self._associate(xa, Pa, xs, Ps, t_ns, events)
         fused = self._fuse(xa, Pa, xs, Ps, suspect)
         if self._merge(fused.x, fused.P, t_ns, events):
+            # A track folded into another has no contributors now: it coasts, and its
+            # coasted state is computed here (it was NaN, "fuse afresh", while it had
+            # some; left NaN, its last picture and the hub's "lost" for it were NaN).
+            fx, fP = self._predict_systems(t_ns)
+            now_coasting = np.isnan(xs[:, 0]) & ~np.isnan(fx[:, 0])
+            xs, Ps = xs.copy(), Ps.copy()
+            xs[now_coasting], Ps[now_coasting] = fx[now_coasting], fP[now_coasting]
             fused = self._fuse(xa, Pa, xs, Ps, suspect)
         self.t_ns = t_ns
         return self._commit(fused, suspect, t_ns, events)
