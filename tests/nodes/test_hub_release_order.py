@@ -83,3 +83,27 @@ def test_partners_admit_every_release_of_a_big_cycle_in_order():
         assert events, "the cycle's launch events reach the partner too"
         # One signature per payload: far fewer payloads than messages.
         assert len(mine) < len(got) / 50
+
+
+def test_a_release_that_breaks_the_contract_is_withheld_and_audited():
+    sc = load_scenario("korea-japan")
+    identity = Identity.simulated(sc, 12)
+    clock = ManualClock(sc.start_t_ns)
+    hub = make_hub(sc, identity, clock, sc.start_t_ns)
+    good = np.array([-3.0e6, 4.0e6, 3.9e6, 100.0, 2000.0, 1500.0])
+    P = np.diag([1e4, 1e4, 1e4, 1e2, 1e2, 1e2])
+    for number, x in ((7, good), (8, np.full(6, np.nan))):
+        body = SystemTrack(
+            source="HUB", measured_ns=sc.start_t_ns, releasability=("JPN",),
+            system_track_number=number, state_ecef=tuple(x.tolist()),
+            covariance_ecef=covariance_to_wire(P), phase="ballistic", status="lost",
+            quality=quality_of(P),
+        )  # fmt: skip
+        hub._release(body, ("KOR",), "JPN", subjects.hub_out("JPN", "tracks"), sc.start_t_ns)
+    out = hub._send_outbox()
+    sent = [m for ob in out for m in iter_payload_messages(ob.payload)]
+    assert [m.system_track_number for m in sent] == [7]
+    assert hub.withheld == 1
+    last = hub.audit.records[-1]
+    assert last["number"] == 8 and not last["allowed"] and "withheld" in last["reason"]
+    assert last["message_id"] is None

@@ -403,6 +403,7 @@ REBUILT = {
 LOSABLE = {
     "_may", "_decisions",  # policy decisions cached per key: asked again
     "_outbox",  # one cycle's releases while it runs
+    "withheld",  # this process's count of messages that failed the contract (each logged)
     "_started_ns",  # the heartbeat's uptime restarts with the process
     "last_picture", "keep_pictures", "pictures", "reports",  # evaluation
 }  # fmt: skip

@@ -18,6 +18,7 @@ to the audit chain.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from numpy.typing import NDArray
 
+from trilink.errors import DecodeError
 from trilink.fusion import (
     FusionConfig,
     NationalTrackBatch,
@@ -38,6 +40,7 @@ from trilink.fusion import (
     fuse,
 )
 from trilink.link import Keyring, subjects
+from trilink.link.validate import validate
 from trilink.messages import (
     Envelope,
     Heartbeat,
@@ -62,6 +65,7 @@ from trilink.tracking import TrackerConfig, predict_points
 from trilink.tracking.records import GroundPoint as TrackGroundPoint
 
 HUB_ID = subjects.HUB
+log = logging.getLogger(__name__)
 _UPPER_I, _UPPER_J = np.triu_indices(6)  # the wire's covariance order (row-major)
 
 
@@ -150,6 +154,7 @@ class HubNode:
         self._track_sources: dict[tuple[str, int | None], tuple[str, ...]] = {}
         self._started_ns = clock.now_ns()
         self.cycles = 0
+        self.withheld = 0  # messages built but not sent: they failed the contract's checks
         self.reports_in = 0
         self.last_picture: SystemPicture | None = None
         self.keep_pictures = False  # evaluation: keep every cycle's picture in .pictures
@@ -472,11 +477,32 @@ class HubNode:
         now = self.clock.now_ns()
         out: list[Outbound] = []
         for subject, items in by_subject.items():
-            stamped = [self.link.stamper.stamp(m, now, sign=False) for m, _ in items]
-            for st, (_, audit) in zip(stamped, items, strict=True):
+            stamped = []
+            for msg, audit in items:
+                st = self.link.stamper.stamp(msg, now, sign=False)
+                try:  # what a partner's door would refuse (and with it the whole bundle)
+                    validate(st)
+                except DecodeError as exc:
+                    self._withhold(st, subject, exc)
+                    self.audit.record(
+                        **{**audit, "allowed": False, "reason": f"withheld: {exc}"},
+                        message_id=None,
+                    )
+                    continue
                 self.audit.record(**audit, message_id=st.message_id)
+                stamped.append(st)
             out.extend(Outbound(subject, p) for p in self.link.stamper.bundle(stamped, now))
         return out
+
+    def _withhold(self, msg: Envelope, subject: str, exc: DecodeError) -> None:
+        """A message the hub built but may not send (a bug upstream: a non-finite state,
+        a covariance that is not positive definite): counted, logged, never published."""
+        self.withheld += 1
+        number = getattr(msg, "system_track_number", None)
+        log.error(
+            "hub: withheld %s #%s for %s: %s: %s", kind_of(msg), number, subject, exc.field,
+            exc.reason,
+        )  # fmt: skip
 
     def _audit_denied(self, partner: str, number: int, nations: tuple[str, ...], t_ns: int) -> None:
         self.audit.record(
