@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -198,6 +199,10 @@ def main() -> None:
     ap.add_argument(
         "--warmup-s", type=float, default=30.0, help="seconds for the processes to start"
     )
+    ap.add_argument(
+        "--nice", type=int, default=0,
+        help="autogroup nice of the soak's processes and servers (negative: ahead of other jobs)",
+    )  # fmt: skip
     ap.add_argument("--role", default="main", help=argparse.SUPPRESS)
     ap.add_argument("--config", default="", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -222,6 +227,16 @@ async def hub_subscribed(http_port: int, wall0: int) -> float:
             return (wall0 - time.time_ns()) / S
         await asyncio.sleep(0.2)
     raise SystemExit("the hub process never subscribed")
+
+
+def weigh(pid: int, nice: int) -> None:
+    """Every process here runs in its own session, hence its own scheduler autogroup, as
+    a separate service would; ``nice`` sets the group's weight (Linux shares the CPU
+    equally between autogroups whatever the processes' own nice values, so on a machine
+    shared with other jobs this is what gives the soak the CPU dedicated hosts would)."""
+    if nice:
+        with contextlib.suppress(OSError):
+            Path(f"/proc/{pid}/autogroup").write_text(str(nice))
 
 
 def _cpu_rss(pid: int) -> tuple[float, int]:
@@ -263,15 +278,18 @@ async def orchestrate(args: argparse.Namespace) -> None:
              "--tls-cert", str(hub_pair.cert), "--tls-key", str(hub_pair.key), "--keys", str(keys),
              "--audit", str(root / "audit.jsonl"), "--start-at", f"{wall0 / 1e9:.9f}",
              "--run-for-s", str(seconds + 40)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
         )  # fmt: skip
+        weigh(hub.pid, args.nice)
         procs.append(hub)
 
         def spawn(role: str, cfg: dict[str, Any]) -> subprocess.Popen[str]:
             path = root / f"{role}.json"
             path.write_text(json.dumps(cfg))
             p = subprocess.Popen([sys.executable, __file__, "--role", role, "--config", str(path)],
-                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                 start_new_session=True)  # fmt: skip
+            weigh(p.pid, args.nice)
             procs.append(p)
             return p
 
@@ -287,6 +305,9 @@ async def orchestrate(args: argparse.Namespace) -> None:
             for n in NATIONS
         }  # fmt: skip
         servers = {name: s.pid for name, s in coalition.servers.items()}
+        for pid in servers.values():
+            if pid:
+                weigh(pid, args.nice)
         watched = {
             "hub process": hub.pid,
             **{f"nats {k}": v for k, v in servers.items() if v},
