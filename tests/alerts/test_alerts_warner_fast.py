@@ -20,6 +20,8 @@ import msgspec
 import numpy as np
 import pytest
 from geographiclib.geodesic import Geodesic
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from trilink import messages
 from trilink.alerts import load_territory, threat_from_system_track, to_cap_document
@@ -407,3 +409,37 @@ def test_held_threat_bound_is_never_below_the_distance():
             assert other >= d - 1e-6
         checked += 1
     assert checked >= 5
+
+
+@pytest.fixture(scope="module")
+def territories():
+    return {n: load_territory(n) for n in ("JPN", "KOR", "USA")}
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    sub=st.tuples(st.floats(15.0, 60.0), st.floats(110.0, 179.0)),
+    aim=st.tuples(st.floats(15.0, 60.0), st.floats(110.0, 200.0)),
+    sigma=st.floats(100.0, 80e3),
+    az=st.floats(0.0, 179.9),
+)
+def test_batch_facts_equal_the_reference_anywhere(territories, sub, aim, sigma, az):
+    """Property: wherever a track flies and aims (NE Asia to across the antimeridian,
+    ellipses of 100 m to 80 km), the bounding-box shortcuts give the reference's facts."""
+    lon = aim[1] if aim[1] <= 180.0 else aim[1] - 360.0
+    msg = _track(1, aim[0], lon, sigma, az, sub=sub)
+    rules = WarningRules()
+    (product,) = threat_products([msg], rules)
+    ref = threat_from_system_track(msg)
+    for territory in territories.values():
+        (fact,) = footprints([product], territory, rules)
+        want = footprint(ref, territory, rules)
+        assert fact is not None
+        assert (fact.overflight, fact.place, fact.nominal) == (
+            want.overflight,
+            want.place,
+            want.nominal,
+        )
+        assert fact.beyond(50e3) == want.beyond(50e3)
