@@ -107,3 +107,21 @@ def test_a_release_that_breaks_the_contract_is_withheld_and_audited():
     last = hub.audit.records[-1]
     assert last["number"] == 8 and not last["allowed"] and "withheld" in last["reason"]
     assert last["message_id"] is None
+
+
+def test_a_shared_body_that_breaks_the_contract_is_withheld_for_every_partner():
+    from trilink.fusion import NationalTrackBatch
+    from trilink.nodes.hub import Release
+
+    sc = load_scenario("korea-japan")
+    identity = Identity.simulated(sc, 13)
+    clock = ManualClock(sc.start_t_ns)
+    hub = make_hub(sc, identity, clock, sc.start_t_ns)
+    picture = hub.table.update(NationalTrackBatch.from_rows([], lost=[]), sc.start_t_ns)
+    P = np.diag([1e4, 1e4, 1e4, 1e2, 1e2, 1e2])
+    bad = np.full(6, np.nan)
+    products = [Release(p, 9, ("KOR",), bad, P) for p in ("JPN", "KOR", "USA")]
+    got = hub._publish_products(products, picture, sc.start_t_ns)
+    assert got == {} and hub.withheld == 3
+    assert hub._send_outbox() == []
+    assert [r["reason"].startswith("withheld") for r in hub.audit.records] == [True] * 3

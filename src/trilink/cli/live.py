@@ -178,6 +178,12 @@ def hub(
         "stretched so that checkpointing takes at most 10 % of the hub's time.",
     ),
     speed: float = typer.Option(1.0, "--speed", help="Scenario seconds per wall second."),
+    cycle: float = typer.Option(
+        0.5,
+        "--cycle",
+        help="Fusion cycle, scenario seconds: the hub fuses and releases on this grid. Match "
+        "it to the nations' reporting period (their nodes report every 0.5 s).",
+    ),
     start_at: float | None = typer.Option(
         None,
         "--start-at",
@@ -208,6 +214,8 @@ def hub(
     except ScenarioError as exc:
         raise _fail(str(exc)) from None
     seed_ = sc.seed if seed is None else seed
+    if not 0.01 <= cycle <= 60.0:
+        raise _fail("--cycle: must be between 0.01 and 60 seconds")
     checkpoint, snap = None, None
     wall0 = int((start_at if start_at is not None else time.time() + 2.0) * 1e9)
     if state is not None:
@@ -221,15 +229,20 @@ def hub(
         except DeployError as exc:
             raise _fail(f"--state {exc}") from None
         if snap is not None:
-            wall0 = _resumed_start(snap.get("meta", {}), sc.name, start_at, speed, seed_, state)
+            meta = snap.get("meta", {})
+            wall0 = _resumed_start(meta, sc.name, start_at, speed, seed_, state)
+            if float(meta.get("cycle_s", cycle)) != cycle:  # the grid under the saved cycles
+                raise _fail(f"--cycle: the state {state} fuses every {meta['cycle_s']} s")
         checkpoint.meta = {
             "scenario": sc.name, "start_at_ns": wall0, "speed": speed, "seed": seed_,
+            "cycle_s": cycle,
         }  # fmt: skip
     identity = _identity(keys, sc, seed_, HUB_ID)
     clock = WallClock(sc.start_t_ns, speed, wall0)
     try:
         hb = make_hub(
-            sc, identity, clock, sc.start_t_ns, audit_path=audit, warner_factory=make_warner,
+            sc, identity, clock, sc.start_t_ns, cycle_s=cycle, audit_path=audit,
+            warner_factory=make_warner,
             source_timeout_s=10.0,
             start_seq=time.time_ns() // 1000,  # above anything a previous run of this hub sent
         )  # fmt: skip

@@ -50,6 +50,7 @@ from trilink.messages import (
     SystemTrack,
     TrackReport,
     track_quality,
+    uuid7_from_fields,
 )
 from trilink.nodes.base import LinkEndpoint, Outbound
 from trilink.nodes.clock import Clock
@@ -146,8 +147,9 @@ class HubNode:
         self._launch_sent: set[tuple[str, int]] = set()
         self._may: dict[tuple[str, str], bool] = {}
         self._decisions: dict[tuple[str, tuple[str, ...], str], Decision] = {}
-        # This cycle's releases: (subject, message, its audit record without the id).
-        self._outbox: list[tuple[str, Envelope, dict[str, Any]]] = []
+        # This cycle's releases: (subject, message, its audit record without the id,
+        # whether its content was already checked against the contract).
+        self._outbox: list[tuple[str, Envelope, dict[str, Any], bool]] = []
         self._released: dict[str, set[int]] = {p: set() for p in self.partners}
         # The nations whose data each partner's copy of a track carried, last released:
         # a warning about that track, or its end, is released under the same consent.
@@ -358,7 +360,7 @@ class HubNode:
             )
             for k, prod in enumerate(firsts)
         ]
-        redacted: dict[tuple[int, tuple[str, ...]], Envelope] = {}  # partners share bodies
+        redacted: _Shared = {}  # partners share bodies
         for prod in products:
             k = index[(prod.number, prod.sources)]
             msg = msgspec.structs.replace(bodies[k], releasability=(prod.partner,))
@@ -423,12 +425,13 @@ class HubNode:
         partner: str,
         subject: str,
         t_ns: int,
-        shared: tuple[dict[tuple[int, tuple[str, ...]], Envelope], int] | None = None,
+        shared: tuple[_Shared, int] | None = None,
     ) -> Envelope | None:
         """Policy and redaction; the message to send (stamped and audited with the
         cycle's bundle on ``subject``, :meth:`_send_outbox`), or None if denied (audited
         now). ``shared`` = (cache, key): messages that differ only in releasability share
-        one key, and each redaction of them is computed once."""
+        one key, and each redaction of them is computed, and checked against the
+        contract, once."""
         srcs = tuple(sorted(set(sources)))
         kind = kind_of(msg)
         key = (kind, srcs, partner)
@@ -452,12 +455,18 @@ class HubNode:
             out = redact(msg, decision.redact)
         else:
             cache, key_ = shared
-            done = cache.get((key_, decision.redact))
-            if done is None:
-                done = cache[(key_, decision.redact)] = redact(msg, decision.redact)
+            entry = cache.get((key_, decision.redact))
+            if entry is None:
+                done = redact(msg, decision.redact)
+                entry = cache[(key_, decision.redact)] = (done, _problem(done))
+            done, problem = entry
+            if problem is not None:
+                self._withhold(done, subject, problem)
+                self.audit.record(**_withheld(audit, problem), message_id=None)
+                return None
             out = msgspec.structs.replace(done, releasability=msg.releasability)
         assert isinstance(out, Envelope)
-        self._outbox.append((subject, out, audit))
+        self._outbox.append((subject, out, audit, shared is not None))
         return out
 
     def _send_outbox(self) -> list[Outbound]:
@@ -470,25 +479,23 @@ class HubNode:
         the cycle's thousands of releases and arrive after its tracks bundle, below its
         replay window. Each release's audit record is written with its message id.
         """
-        by_subject: dict[str, list[tuple[Envelope, dict[str, Any]]]] = {}
-        for subject, msg, audit in self._outbox:
-            by_subject.setdefault(subject, []).append((msg, audit))
+        by_subject: dict[str, list[tuple[Envelope, dict[str, Any], bool]]] = {}
+        for subject, msg, audit, checked in self._outbox:
+            by_subject.setdefault(subject, []).append((msg, audit, checked))
         self._outbox = []
         now = self.clock.now_ns()
         out: list[Outbound] = []
         for subject, items in by_subject.items():
             stamped = []
-            for msg, audit in items:
-                st = self.link.stamper.stamp(msg, now, sign=False)
-                try:  # what a partner's door would refuse (and with it the whole bundle)
-                    validate(st)
-                except DecodeError as exc:
-                    self._withhold(st, subject, exc)
-                    self.audit.record(
-                        **{**audit, "allowed": False, "reason": f"withheld: {exc}"},
-                        message_id=None,
-                    )
+            for msg, audit, checked in items:
+                # What a partner's door would refuse (and with it the whole bundle) is
+                # withheld; shared bodies were checked once, in _release.
+                problem = None if checked else _problem(msg)
+                if problem is not None:
+                    self._withhold(msg, subject, problem)
+                    self.audit.record(**_withheld(audit, problem), message_id=None)
                     continue
+                st = self.link.stamper.stamp(msg, now, sign=False)
                 self.audit.record(**audit, message_id=st.message_id)
                 stamped.append(st)
             out.extend(Outbound(subject, p) for p in self.link.stamper.bundle(stamped, now))
@@ -537,6 +544,24 @@ def _point(p, k: int) -> TrackGroundPoint | None:
         float(p.lat_rad[k]), float(p.lon_rad[k]), float(p.semi_major_m[k]),
         float(p.semi_minor_m[k]), float(p.orientation_rad[k]), int(p.t_ns[k]), float(p.t_sigma_s[k]),
     )  # fmt: skip
+
+
+_Shared = dict[tuple[int, tuple[str, ...]], tuple[Envelope, DecodeError | None]]
+"""A cycle's redacted shared bodies by (body, redaction), with their contract check."""
+_PROBE_ID = uuid7_from_fields(0, 0, 0)  # a valid id, to check a body before it is stamped
+
+
+def _problem(msg: Envelope) -> DecodeError | None:
+    """Why a partner's door would refuse this message's content, or None."""
+    try:
+        validate(msgspec.structs.replace(msg, message_id=_PROBE_ID))
+    except DecodeError as exc:
+        return exc
+    return None
+
+
+def _withheld(audit: dict[str, Any], problem: DecodeError) -> dict[str, Any]:
+    return {**audit, "allowed": False, "reason": f"withheld: {problem}"}
 
 
 def _finite(v: float) -> float | None:

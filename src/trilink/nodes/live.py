@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -113,6 +114,18 @@ async def run_national(
     return stats
 
 
+def settle_heap() -> None:
+    """Move everything allocated so far (scenario, territories, compiled kernels, the
+    interpreter's own objects) out of the garbage collector's sight before serving.
+
+    A busy hub allocates fast and so runs full collections often; each rescanned these
+    long-lived objects for nothing (~110 ms a time at 1,000 tracks, the slowest of its
+    cycles; ~30 ms after freezing them, measured with the warner's soak cycle).
+    """
+    gc.collect()
+    gc.freeze()
+
+
 async def run_hub(
     hub: HubNode,
     bus: Bus,
@@ -127,6 +140,7 @@ async def run_hub(
     (the source timeout lets the cycles go on without them).
     """
     stats = stats or ServiceStats()
+    settle_heap()
     sub = bus.subscribe(HUB_INPUT_PATTERN)
     await sub.wait_ready()
     # The pattern also matches what the hub itself publishes and every node's dead
@@ -236,6 +250,7 @@ async def run_durable_hub(
     ``stop``: a last commit.
     """
     stats = stats or DurableStats()
+    settle_heap()
     stats.restored = resume.restored
     if resume.restored:
         # The hub was down, not its sources: each source it had heard gets a fresh
