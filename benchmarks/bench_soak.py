@@ -4,13 +4,15 @@ Issue 7, "load". The deployed topology on loopback (``start_local_coalition``: a
 server and one leaf per nation, mutual TLS, accounts, JetStream store-and-forward), and
 the deployed processes:
 
-- the hub is ``trilink hub korea-japan --nats ... --keys DIR --audit FILE --start-at T0``
-  (the real HubNode as the CLI runs it: signatures verified, replay and clock checks,
-  fusion every 0.5 s, policy, audit chain, warnings, every release signed);
+- the hub is ``trilink hub korea-japan --nats ... --keys DIR --audit FILE --start-at T0
+  --cycle 1`` (the real HubNode as the CLI runs it: signatures verified, replay and clock
+  checks, fusion every ``--cycle`` s, by default the publishers' 1 s reporting period,
+  policy, audit chain, warnings, every release signed);
 - one publisher process per nation (USA, KOR, JPN) with that nation's key from
   ``trilink keys init``: every second, a TrackReport for each of ``--tracks`` objects
   (all nations see the same objects, each with its own radar-shaped errors, state times
-  spread over the last second) and then its heartbeat, whose watermark lets the hub fuse;
+  spread over the last second), sent as signed bundles as a node sends a scan, and then
+  its heartbeat, whose watermark lets the hub fuse;
 - one receiver process holding each partner's connection to its own leaf, reading the
   releases on ``trilink.hub.out.<P>.>``.
 
@@ -203,6 +205,10 @@ def main() -> None:
         "--nice", type=int, default=0,
         help="autogroup nice of the soak's processes and servers (negative: ahead of other jobs)",
     )  # fmt: skip
+    ap.add_argument(
+        "--cycle", type=float, default=1.0,
+        help="the hub's fusion cycle, s (default 1: the publishers' reporting period)",
+    )  # fmt: skip
     ap.add_argument("--role", default="main", help=argparse.SUPPRESS)
     ap.add_argument("--config", default="", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -277,7 +283,7 @@ async def orchestrate(args: argparse.Namespace) -> None:
             [str(trilink), "hub", "korea-japan", "--nats", topo.hub_client_url, "--tls-ca", str(ca),
              "--tls-cert", str(hub_pair.cert), "--tls-key", str(hub_pair.key), "--keys", str(keys),
              "--audit", str(root / "audit.jsonl"), "--start-at", f"{wall0 / 1e9:.9f}",
-             "--run-for-s", str(seconds + 40)],
+             "--run-for-s", str(seconds + 40), "--cycle", str(args.cycle)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
         )  # fmt: skip
         weigh(hub.pid, args.nice)
