@@ -17,12 +17,14 @@ demo: system-deps $(STAMP) $(GEODATA)
 	$(BIN)/trilink run korea-japan
 
 test: system-deps $(STAMP) $(GEODATA)
+	$(BIN)/python scripts/warm_kernels.py
 	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadfile
 
 check: system-deps $(STAMP) $(GEODATA)
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy src/trilink/nodes src/trilink/link src/trilink/web src/trilink/policy src/trilink/cli src/trilink/messages.py
+	$(BIN)/python scripts/warm_kernels.py
 	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadfile
 
 setup: system-deps $(STAMP) $(GEODATA)
