@@ -209,6 +209,11 @@ def main() -> None:
         "--cycle", type=float, default=1.0,
         help="the hub's fusion cycle, s (default 1: the publishers' reporting period)",
     )  # fmt: skip
+    ap.add_argument(
+        "--durable", action="store_true",
+        help="run the hub with --state: input from HUB_FROM_<N> through durable consumers, "
+        "checkpoints every 2 s",
+    )  # fmt: skip
     ap.add_argument("--role", default="main", help=argparse.SUPPRESS)
     ap.add_argument("--config", default="", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -283,7 +288,8 @@ async def orchestrate(args: argparse.Namespace) -> None:
             [str(trilink), "hub", "korea-japan", "--nats", topo.hub_client_url, "--tls-ca", str(ca),
              "--tls-cert", str(hub_pair.cert), "--tls-key", str(hub_pair.key), "--keys", str(keys),
              "--audit", str(root / "audit.jsonl"), "--start-at", f"{wall0 / 1e9:.9f}",
-             "--run-for-s", str(seconds + 40), "--cycle", str(args.cycle)],
+             "--run-for-s", str(seconds + 40), "--cycle", str(args.cycle),
+             *(["--state", str(root / "hub.state")] if args.durable else [])],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
         )  # fmt: skip
         weigh(hub.pid, args.nice)
