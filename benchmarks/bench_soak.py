@@ -327,7 +327,13 @@ async def orchestrate(args: argparse.Namespace) -> None:
             "receivers": recv.pid,
         }
         samples: dict[str, list[tuple[float, float, int]]] = {k: [] for k in watched}
-        ready = await hub_subscribed(topo.hub_http_port, wall0)
+        # A durable hub reads the streams, which hold everything from the first scan: no
+        # live subscription to wait for.
+        ready = (
+            (wall0 - time.time_ns()) / S
+            if args.durable
+            else await hub_subscribed(topo.hub_http_port, wall0)
+        )
         print(f"soak: {args.tracks} tracks x {len(NATIONS)} nations at 1 Hz for {args.minutes:g} min "
               f"({args.tracks * len(NATIONS):,} reports/s); hub subscribed {ready:.1f} s before the start; work dir {root}", flush=True)  # fmt: skip
         while time.time_ns() < t_end and recv.poll() is None:
