@@ -139,6 +139,9 @@ def _headline(event: WarningEvent) -> str:
         return f"All clear for {name}: missile track ended, predicted impact time passed"
     tti = f" in {_mmss(a.time_to_impact_s)}" if math.isfinite(a.time_to_impact_s) else ""
     if event.level == "threat":
+        if (a.threat_impact or a.held) and a.impact_place == "outside":
+            # Held by hysteresis: the 95 % ellipse has just left the partner's areas.
+            return f"MISSILE THREAT: possible impact near {name}'s 200-nm zone{tti}"
         if a.threat_impact or a.held:
             return f"MISSILE THREAT: possible impact in {name}'s {_PLACE_TEXT[a.impact_place]}{tti}"
         return f"MISSILE OVERFLIGHT: missile expected to pass over {name}{tti}"
