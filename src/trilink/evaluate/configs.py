@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trilink.policy.rules import ANY
-from trilink.scenario.model import Scenario
+from trilink.scenario.model import Scenario, thaw
 
 ALONE, BILATERAL, TRILATERAL = "alone", "bilateral", "trilateral"
 
@@ -43,15 +43,6 @@ class LinkConfig:
     description: str
 
 
-def _thaw(value: Any) -> Any:
-    """A plain (mutable, picklable) deep copy of a frozen TOML table."""
-    if isinstance(value, Mapping):
-        return {k: _thaw(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_thaw(v) for v in value]
-    return value
-
-
 def bilateral_policy(policy: Mapping[str, Any], hub: str, nations: Sequence[str]) -> dict:
     """``policy`` with every partner-to-partner release removed.
 
@@ -60,7 +51,7 @@ def bilateral_policy(policy: Mapping[str, Any], hub: str, nations: Sequence[str]
     so that the hub's share stays as written. Rules left with no recipient are dropped;
     kinds, redactions and ``always_redact`` are kept as they were.
     """
-    table = _thaw(policy)
+    table = thaw(policy)
     rules: list[dict] = []
     for rule in table.get("rules", []):
         sources = list(nations) if rule.get("source") == ANY else [rule.get("source")]

@@ -42,7 +42,7 @@ from trilink.evaluate.timeline import build_timeline
 from trilink.geo.frames import ecef_to_geodetic
 from trilink.geo.geodesic import geodesic_direct, geodesic_inverse
 from trilink.nodes.simrun import RunConfig, run_simulation
-from trilink.scenario.model import Scenario
+from trilink.scenario.model import Scenario, thaw
 from trilink.scenario.simulate import simulate
 
 NS = 1_000_000_000
@@ -236,19 +236,11 @@ def run_trial(
 # --- many trials -------------------------------------------------------------------------
 
 
-def _thaw(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _thaw(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_thaw(v) for v in value]
-    return value
-
-
 def scenario_payload(scenario: Scenario) -> dict[str, Any]:
     """The scenario's fields as picklable values (its policy table is a read-only mapping
     proxy, which pickle refuses); :func:`scenario_from_payload` rebuilds it."""
     fields = {f.name: getattr(scenario, f.name) for f in dataclasses.fields(scenario)}
-    fields["policy"] = _thaw(scenario.policy)
+    fields["policy"] = thaw(scenario.policy)
     return fields
 
 

@@ -10,10 +10,8 @@ fusion setting.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from trilink.link import Keyring, iter_payload_messages
 from trilink.link.recordlog import LogRecord, read_log
@@ -24,7 +22,7 @@ from trilink.nodes.clock import SimClock
 from trilink.nodes.coalition import HUB_FUSION
 from trilink.nodes.hub import HUB_ID, HubNode
 from trilink.policy import AuditLog, Policy
-from trilink.scenario.model import Scenario
+from trilink.scenario.model import Scenario, thaw
 
 
 @dataclass
@@ -122,15 +120,7 @@ def write_run_meta(
         "cycle_s": cycle_s,
         "nations": [n.id for n in scenario.nations],
         "hub_nation": scenario.hub.id,
-        "policy": _plain(scenario.policy),
+        "policy": thaw(scenario.policy),
     }
     path.write_text(json.dumps(meta, indent=2) + "\n")
     return path
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, Mapping):
-        return {k: _plain(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_plain(x) for x in v]
-    return v

@@ -88,6 +88,16 @@ def _freeze(table: Any) -> Any:
     return table
 
 
+def thaw(table: Any) -> Any:
+    """The inverse of the freezing: a plain (mutable, picklable, JSON-ready) deep copy of
+    a frozen TOML table such as ``Scenario.policy``."""
+    if isinstance(table, Mapping):
+        return {k: thaw(v) for k, v in table.items()}
+    if isinstance(table, list | tuple):
+        return [thaw(v) for v in table]
+    return table
+
+
 @dataclass(frozen=True)
 class Scenario:
     """Everything a run needs: who, with which sensors, sees which launches, linked how.
