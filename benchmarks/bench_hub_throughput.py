@@ -43,6 +43,7 @@ from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 from bench_fusion import NS, T0_NS, make_scans  # noqa: E402
+from benchcpu import pin_to_one_cpu  # noqa: E402
 
 import trilink.link  # noqa: E402
 import trilink.nodes.hub as hub_module  # noqa: E402
@@ -348,15 +349,6 @@ def crypto_peer(payload: bytes, n: int = 2000) -> str:
         f"; PyNaCl/libsodium {nacl.__version__} verify {per_call(lambda: vk.verify(signed)):.0f} us, "
         f"sign {per_call(lambda: sk.sign(payload)):.0f} us; same signature: {signed.signature == sig}"
     )
-
-
-def pin_to_one_cpu() -> str:
-    """Pin this process to the first CPU it may use; say which (or why not)."""
-    if not hasattr(os, "sched_setaffinity"):
-        return "not pinned (no sched_setaffinity on this OS)"
-    cpu = min(os.sched_getaffinity(0))
-    os.sched_setaffinity(0, {cpu})
-    return f"pinned to CPU {cpu}"
 
 
 def main(argv: list[str] | None = None) -> int:

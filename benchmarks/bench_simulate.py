@@ -28,21 +28,14 @@ import argparse  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
 
+from benchcpu import pin_to_one_cpu  # noqa: E402
+
 from trilink.physics.design import clear_design_cache  # noqa: E402
 from trilink.scenario import load_scenario, simulate  # noqa: E402
 from trilink.scenario.model import Scenario  # noqa: E402
 from trilink.scenario.simulate import SimulationResult  # noqa: E402
 
 GOAL_S = 3.0
-
-
-def pin_to_one_cpu() -> str:
-    """Pin this process to the first CPU it may use; say which (or why not)."""
-    if not hasattr(os, "sched_setaffinity"):
-        return "not pinned (no sched_setaffinity on this OS)"
-    cpu = min(os.sched_getaffinity(0))
-    os.sched_setaffinity(0, {cpu})
-    return f"pinned to CPU {cpu}"
 
 
 def timed_run(scenario: Scenario, seed: int | None) -> tuple[float, float, float, SimulationResult]:

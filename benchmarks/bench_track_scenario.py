@@ -37,20 +37,13 @@ import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from functools import partial  # noqa: E402
 
+from benchcpu import pin_to_one_cpu  # noqa: E402
+
 from trilink.evaluate.report_track import ReportConfig, track_report  # noqa: E402
 from trilink.scenario import load_scenario, simulate  # noqa: E402
 from trilink.tracking import TrackHistory, track_all  # noqa: E402
 
 GOAL_S = 5.0
-
-
-def pin_to_one_cpu() -> str:
-    """Pin this process to the first CPU it may use; say which (or why not)."""
-    if not hasattr(os, "sched_setaffinity"):
-        return "not pinned (no sched_setaffinity on this OS)"
-    cpu = min(os.sched_getaffinity(0))
-    os.sched_setaffinity(0, {cpu})
-    return f"pinned to CPU {cpu}"
 
 
 def best_time(fn: Callable[[], object], repeats: int) -> tuple[float, float, object]:
