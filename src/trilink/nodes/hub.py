@@ -63,7 +63,7 @@ from trilink.nodes.convert import (
 )
 from trilink.policy import AuditLog, Decision, Policy, kind_of, redact
 from trilink.tracking import TrackerConfig, predict_points
-from trilink.tracking.records import GroundPoint as TrackGroundPoint
+from trilink.tracking.records import ground_points
 
 HUB_ID = subjects.HUB
 log = logging.getLogger(__name__)
@@ -342,6 +342,7 @@ class HubNode:
         covs = (0.5 * (P + np.swapaxes(P, -1, -2)))[:, _UPPER_I, _UPPER_J].tolist()
         rms = np.trace(P[:, :3, :3], axis1=1, axis2=2) / 3.0
         sources = {p.sources: tuple(SourceTrack(nation=s) for s in p.sources) for p in firsts}
+        launches, impacts = ground_points(pred.launch), ground_points(pred.impact)
         bodies = [
             SystemTrack(
                 source=HUB_ID,
@@ -353,8 +354,8 @@ class HubNode:
                 phase=phase.get(prod.number, "unknown"),  # type: ignore[arg-type]
                 status="confirmed",
                 quality=track_quality(math.sqrt(max(0.0, rms[k]))),
-                launch=ground_point_to_wire(_point(pred.launch, k)),
-                impact=ground_point_to_wire(_point(pred.impact, k)),
+                launch=ground_point_to_wire(launches[k]),
+                impact=ground_point_to_wire(impacts[k]),
                 apogee_height_m=_finite(pred.apogee_m[k]),
                 sources=sources[prod.sources],
             )
@@ -535,15 +536,6 @@ class HubNode:
             ),
             deadletters=self.link.deadletters.total,
         )
-
-
-def _point(p, k: int) -> TrackGroundPoint | None:
-    if not bool(p.valid[k]):
-        return None
-    return TrackGroundPoint(
-        float(p.lat_rad[k]), float(p.lon_rad[k]), float(p.semi_major_m[k]),
-        float(p.semi_minor_m[k]), float(p.orientation_rad[k]), int(p.t_ns[k]), float(p.t_sigma_s[k]),
-    )  # fmt: skip
 
 
 _Shared = dict[tuple[int, tuple[str, ...]], tuple[Envelope, DecodeError | None]]

@@ -13,7 +13,7 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from trilink.tracking.prediction import Predictions
+from trilink.tracking.prediction import PointPrediction, Predictions
 
 Array = NDArray[np.float64]
 
@@ -46,6 +46,16 @@ class GroundPoint:
     orientation_rad: float  # major axis, clockwise from north, [0, pi)
     t_ns: int
     t_sigma_s: float
+
+
+def ground_points(p: PointPrediction) -> list[GroundPoint | None]:
+    """The K rows of a batched prediction as GroundPoints (None where not valid)."""
+    cols = zip(
+        p.valid.tolist(), p.lat_rad.tolist(), p.lon_rad.tolist(), p.semi_major_m.tolist(),
+        p.semi_minor_m.tolist(), p.orientation_rad.tolist(), p.t_ns.tolist(),
+        p.t_sigma_s.tolist(), strict=True,
+    )  # fmt: skip
+    return [GroundPoint(*row[1:]) if row[0] else None for row in cols]
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ from trilink.tracking.records import (
     GroundPoint,
     TrackEstimate,
     TrackHistory,
+    ground_points,
 )
 
 Array = NDArray[np.float64]
@@ -295,7 +296,7 @@ class NationalTracker:
             )  # fmt: skip
         points: dict[int, tuple[GroundPoint | None, GroundPoint | None, float, float]] = {}
         if pred is not None:
-            impacts, launches = _points(pred.impact), _points(pred.launch)
+            impacts, launches = ground_points(pred.impact), ground_points(pred.launch)
             apo, apo_s = pred.apogee_m.tolist(), pred.apogee_sigma_m.tolist()
             for k, i in enumerate(conf.tolist()):
                 points[i] = (impacts[k], launches[k], apo[k], apo_s[k])
@@ -330,16 +331,6 @@ class NationalTracker:
                 )
             )
         return out
-
-
-def _points(p: PointPrediction) -> list[GroundPoint | None]:
-    """The K rows of ``p`` as GroundPoints (None where not valid)."""
-    cols = zip(
-        p.valid.tolist(), p.lat_rad.tolist(), p.lon_rad.tolist(), p.semi_major_m.tolist(),
-        p.semi_minor_m.tolist(), p.orientation_rad.tolist(), p.t_ns.tolist(),
-        p.t_sigma_s.tolist(), strict=True,
-    )  # fmt: skip
-    return [GroundPoint(*row[1:]) if row[0] else None for row in cols]
 
 
 def _scatter(dst: Predictions, src: Predictions, sel: NDArray[np.intp]) -> None:
