@@ -14,6 +14,19 @@ nation whose data the track carries. If some may not go to that partner, the par
 gets the track fused from the nations that may (covariance intersection of their
 aligned reports) — never the full fusion with a field blanked. Every decision is written
 to the audit chain.
+
+Fast path (``fast_path``, ``trilink hub --fast-path``; off by default). The grid costs a
+partner up to one cycle of waiting plus the watermark. With the fast path, a report of a
+national track that a cycle has already made part of a system track is released at once:
+that system track's members' newest reports are aligned to the newest of them and fused
+(covariance intersection, as the cycle fuses them), for each partner from the nations the
+policy lets it have, with the launch and impact predictions of the product's last cycle
+release (predictions are the dear part; the grid renews them). Each such release goes
+through the same policy decision, redaction, contract check, audit record and signed
+bundle as the cycle's; a partner never gets an older state from it than it already has
+(the cycle's own releases are unchanged: the grid stays the deterministic record, and its
+releases may be older than a fast one already sent). New tracks, ends of tracks, launch
+events and warnings stay on the grid.
 """
 
 from __future__ import annotations
@@ -93,6 +106,17 @@ class Release:
     P: NDArray[np.float64]
 
 
+@dataclass(frozen=True)
+class _Body:
+    """What a fast release repeats of its product's last cycle release: the predictions
+    (made on the grid, where they are affordable) and the flight phase."""
+
+    phase: str
+    launch: Any
+    impact: Any
+    apogee_height_m: float | None
+
+
 Warner = Callable[[str, list[SystemTrack], int], list[Envelope]]
 """Per partner: (partner, the tracks released to it this cycle, t_ns) -> warnings to send."""
 
@@ -117,6 +141,7 @@ class HubNode:
         warner: Warner | None = None,
         start_seq: int = 0,
         check_clock: bool = True,
+        fast_path: bool = False,
     ):
         self.clock = clock
         self.link = LinkEndpoint(
@@ -162,21 +187,35 @@ class HubNode:
         self.keep_pictures = False  # evaluation: keep every cycle's picture in .pictures
         self.pictures: list[SystemPicture] = []
         self.reports: list[TrackReport] = []  # evaluation: the accepted national reports
+        # The fast path (module notes): a report of a known track is fused and released
+        # when it arrives. What it needs between cycles:
+        self.fast_path = fast_path
+        self.fast_releases = 0
+        self._newest: dict[tuple[str, str], _Latest] = {}  # every national track's newest
+        self._number_of: dict[tuple[str, str], int] = {}  # national track -> system number
+        self._members: dict[int, tuple[tuple[str, str], ...]] = {}  # number -> its tracks
+        self._last_ns: dict[tuple[str, int], int] = {}  # (partner, number) -> newest sent
+        self._body: dict[tuple[int, tuple[str, ...]], _Body] = {}  # the last cycle's
 
     # --- input --------------------------------------------------------------------------
     def on_message(self, subject: str, payload: bytes) -> list[Outbound]:
         """Take one delivery (a message or a bundle of them); the refusals to publish."""
         now = self.clock.now_ns()
+        arrived: list[TrackReport] = []
         for msg in self.link.receive(payload, subject):
             self.heard_ns[msg.source] = now
             self.last_seq[msg.source] = max(self.last_seq.get(msg.source, -1), msg.seq)
             if isinstance(msg, TrackReport):
                 self.reports_in += 1
                 self._pending.append(msg)
+                arrived.append(msg)
             elif isinstance(msg, Heartbeat):
                 mark = max(self.watermarks.get(msg.source, 0), msg.measured_ns)
                 self.watermarks[msg.source] = mark
-        return self.link.refusals()
+        out = self.link.refusals()
+        if self.fast_path and arrived:
+            out.extend(self._fast_release(arrived))
+        return out
 
     def due(self) -> bool:
         """Whether the next fusion cycle may run now."""
@@ -225,6 +264,8 @@ class HubNode:
                 self._latest[key] = _Latest(m.source, m.track_id, m.measured_ns, x, P, m.phase)
         picture = self.table.update(NationalTrackBatch.from_rows(rows, lost=lost), t_ns)
         self.last_picture = picture
+        if self.fast_path:
+            self._learn_members(picture)
         if self.keep_pictures:
             self.pictures.append(picture)
             self.reports.extend(ready)
@@ -298,7 +339,10 @@ class HubNode:
     ) -> tuple[NDArray, NDArray] | None:
         if not contributors:
             return None
-        rows = [self._latest[c] for c in contributors]
+        return self._fuse_rows([self._latest[c] for c in contributors], t_ns)
+
+    def _fuse_rows(self, rows: list[_Latest], t_ns: int) -> tuple[NDArray, NDArray]:
+        """National reports aligned to ``t_ns`` and fused (one report: itself, aligned)."""
         xa, Pa = align(
             np.stack([r.x for r in rows]),
             np.stack([r.P for r in rows]),
@@ -373,6 +417,11 @@ class HubNode:
                 continue
             assert isinstance(sent, SystemTrack)
             by_partner.setdefault(prod.partner, []).append(sent)
+            if self.fast_path:
+                self._body[(prod.number, prod.sources)] = _Body(
+                    msg.phase, msg.launch, msg.impact, msg.apogee_height_m
+                )
+                self._last_ns[(prod.partner, prod.number)] = int(t_ns)
             self._released[prod.partner].add(prod.number)
             self._track_sources[(prod.partner, prod.number)] = prod.sources
             self._launch_event(prod, msg, picture, t_ns)
@@ -518,6 +567,78 @@ class HubNode:
             allowed=False, reason=f"no source releases system_track to {partner}",
             redacted=[], message_id=None, number=number,
         )  # fmt: skip
+
+    # --- the fast path -----------------------------------------------------------------
+    def _learn_members(self, picture: SystemPicture) -> None:
+        """Which national tracks make up each live system track, as this cycle decided."""
+        self._number_of.clear()
+        self._members.clear()
+        for i in np.flatnonzero(picture.live()).tolist():
+            number = int(picture.number[i])
+            self._members[number] = picture.contributors[i]
+            for c in picture.contributors[i]:
+                self._number_of[c] = number
+        self._body.clear()  # refilled by this cycle's releases
+
+    def _fast_release(self, reports: list[TrackReport]) -> list[Outbound]:
+        """Release at once, to each partner, the system tracks these reports update.
+
+        Only national tracks that a cycle has already associated take this path (a new
+        track waits for the grid, which numbers it): the track's members' newest reports
+        are aligned to the newest of them and fused, as the cycle would fuse them, per
+        partner from the nations the policy lets it have; the predictions are those of the
+        product's last cycle release. Releases never go back in time for a partner.
+        """
+        touched: dict[int, None] = {}
+        for m in reports:
+            key = (m.source, m.track_id)
+            if m.status == "lost":
+                self._newest.pop(key, None)
+                continue
+            x, P = np.array(m.state_ecef), covariance_from_wire(m.covariance_ecef)
+            old = self._newest.get(key)
+            if old is None or old.t_ns <= m.measured_ns:
+                self._newest[key] = _Latest(m.source, m.track_id, m.measured_ns, x, P, m.phase)
+            number = self._number_of.get(key)
+            if number is not None:
+                touched[number] = None
+        fused: dict[tuple[int, tuple[str, ...]], tuple[int, NDArray, NDArray]] = {}
+        for number in touched:
+            members = [c for c in self._members.get(number, ()) if c in self._newest]
+            nations = tuple(sorted({s for s, _ in members}))
+            for partner in self.partners:
+                allowed = tuple(s for s in nations if self._may_release(s, partner))
+                body = self._body.get((number, allowed))
+                if not allowed or body is None:  # denied, or not yet released on the grid
+                    continue
+                product = (number, allowed)
+                if product not in fused:
+                    rows = [self._newest[c] for c in members if c[0] in allowed]
+                    t_ns = max(r.t_ns for r in rows)
+                    fused[product] = (t_ns, *self._fuse_rows(rows, t_ns))
+                t_ns, x, P = fused[product]
+                if t_ns <= self._last_ns.get((partner, number), -1):
+                    continue
+                msg = SystemTrack(
+                    source=HUB_ID,
+                    measured_ns=t_ns,
+                    releasability=(partner,),
+                    system_track_number=number,
+                    state_ecef=state_to_wire(x),
+                    covariance_ecef=covariance_to_wire(P),
+                    phase=body.phase,  # type: ignore[arg-type]
+                    status="confirmed",
+                    quality=quality_of(P),
+                    launch=body.launch,
+                    impact=body.impact,
+                    apogee_height_m=body.apogee_height_m,
+                    sources=tuple(SourceTrack(nation=s) for s in allowed),
+                )
+                subject = subjects.hub_out(partner, "tracks")
+                if self._release(msg, allowed, partner, subject, t_ns) is not None:
+                    self._last_ns[(partner, number)] = t_ns
+                    self.fast_releases += 1
+        return self._send_outbox() if self._outbox else []
 
     def _heartbeat(self, t_ns: int) -> Heartbeat:
         return Heartbeat(

@@ -48,6 +48,7 @@ class RunConfig:
     record_dir: Path | None = None
     keep_pictures: bool = False  # keep the hub's picture of every cycle (evaluation)
     fusion: FusionConfig | None = None  # the hub's fusion settings (default: FusionConfig())
+    fast_path: bool = False  # the hub also releases known tracks as reports arrive
 
 
 @dataclass
@@ -137,6 +138,7 @@ def run_simulation(
             warner_factory=warner_factory, fusion_config=cfg.fusion,
         )  # fmt: skip
         hub.keep_pictures = cfg.keep_pictures
+        hub.fast_path = cfg.fast_path
         for n in nations:
             lat = cfg.local_latency_s if n == hub_nation else cfg.latency_s
             link.latency_ns[(n, HUB_ID)] = link.latency_ns[(HUB_ID, n)] = int(lat * NS)
