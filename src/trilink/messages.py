@@ -303,7 +303,8 @@ class Warning(Envelope, frozen=True, kw_only=True, tag="warning"):
 
 
 class Heartbeat(Envelope, frozen=True, kw_only=True, tag="heartbeat"):
-    """A node's link status (``trilink.<NODE>.status``, ``trilink.hub.out.<NODE>.status``)."""
+    """A node's link status (``trilink.<NODE>.status``, ``trilink.hub.out.<NODE>.status``,
+    or last in a bundle of its tracks on the tracks subject)."""
 
     state: Annotated[
         Literal["starting", "running", "degraded", "stopping"],

@@ -28,6 +28,9 @@ REPORT = unsigned_examples()["track_report"]  # source KOR, REL TO JPN KOR USA
 HEARTBEAT = msgspec.structs.replace(
     unsigned_examples()["heartbeat"], source="KOR", releasability=("KOR", "USA")
 )
+REJECT = msgspec.structs.replace(
+    unsigned_examples()["reject"], source="KOR", releasability=("KOR", "USA")
+)
 
 
 def receiver(log: DeadLetterLog | None = None) -> Receiver:
@@ -155,9 +158,9 @@ def test_item_rules_each_refuse_only_their_item():
     signed_item = kor.stamp(REPORT, T)  # carries a signature
     narrow = msgspec.structs.replace(kor.stamp(REPORT, T, sign=False), releasability=("JPN",))
     nested = signed_bundle("KOR", [encode(kor.stamp(REPORT, T, sign=False))], seq=5_000)
-    hb = kor.stamp(HEARTBEAT, T, sign=False)
+    reject = kor.stamp(REJECT, T, sign=False)  # a reject may not travel on tracks
     junk = b"\x93\x01\x02\x03"
-    items = [encode(signed_item), encode(narrow), nested, encode(hb), junk, encode(good)]
+    items = [encode(signed_item), encode(narrow), nested, encode(reject), junk, encode(good)]
     rx = receiver()
     assert rx.receive_all(signed_bundle("KOR", items), tracks("KOR")) == [good]
     assert [(d.reason, d.field) for d in rx.deadletters.recent] == [
@@ -212,6 +215,32 @@ def test_heartbeat_and_reports_each_on_their_subject():
     got = rx.receive_all(payload, status("KOR"))  # reports may not travel on status
     assert [type(m).__name__ for m in got] == ["Heartbeat"]
     assert rx.deadletters.by_reason == {"subject_mismatch": 2}
+
+
+def test_a_heartbeat_travels_on_tracks_last_in_the_bundle_of_its_reports():
+    kor, rx = stamper(), receiver()
+    beat = kor.stamp(HEARTBEAT, T, sign=False)
+    (payload,) = kor.bundle([*reports(kor, 2), beat], T)
+    got = rx.receive_all(payload, tracks("KOR"))
+    assert [type(m).__name__ for m in got] == ["TrackReport", "TrackReport", "Heartbeat"]
+    assert got[-1] == beat and rx.rejected == 0
+    # the rule is per subject: a heartbeat alone on the tracks subject is admitted too
+    alone = kor.seal(HEARTBEAT, T)
+    assert rx.receive_all(alone, tracks("KOR")) != [] and rx.rejected == 0
+    # and so on the hub's tracks subject for a partner, the hub's heartbeat
+    hub = Stamper("HUB", KEYS["HUB"])  # random ids: not those of the KOR stamper above
+    hub_beat = msgspec.structs.replace(HEARTBEAT, source="HUB", releasability=("KOR",))
+    assert rx.receive_all(hub.seal(hub_beat, T), hub_out("KOR", "tracks")) != []
+    assert rx.rejected == 0
+
+
+def test_a_report_on_a_status_subject_is_still_refused():
+    kor, rx = stamper(), receiver()
+    assert rx.receive_all(kor.seal(REPORT, T), status("KOR")) == []
+    assert (rx.deadletters.recent[-1].reason, rx.deadletters.recent[-1].field) == (
+        "subject_mismatch",
+        "kind",
+    )
 
 
 def test_size_limits():

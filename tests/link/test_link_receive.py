@@ -17,7 +17,7 @@ from trilink.link.guard import ReplayGuard
 from trilink.link.receive import Receiver
 from trilink.link.signing import Keyring, private_key_from_seed, sign
 from trilink.link.stamp import Stamper
-from trilink.link.subjects import hub_out, node_inbox_pattern, tracks
+from trilink.link.subjects import hub_out, node_inbox_pattern, node_subject, tracks
 
 S = 1_000_000_000
 T = 1_704_067_400 * S
@@ -73,7 +73,7 @@ def _payloads() -> dict[str, tuple[bytes, str | None, str]]:
         "unsupported_version": (v2, None, "schema_version"),
         "bad_signature": (forged, None, "signature"),
         "clock_skew": (future, None, "sent_ns"),
-        "subject_mismatch": (hb, tracks("JPN"), "kind"),
+        "subject_mismatch": (hb, node_subject("JPN", "warnings"), "kind"),
         "replayed": (replay, None, "seq"),
         "_good": (good, tracks("KOR"), ""),
     }

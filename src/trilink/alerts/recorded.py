@@ -124,6 +124,8 @@ def partner_view(records: Iterable[LogRecord], partner: str) -> PartnerView:
             skipped += 1
             continue
         for msg in msgs:
+            if isinstance(msg, messages.Heartbeat):
+                continue  # the hub's status, at the end of a cycle's tracks (ICD section 14)
             if not isinstance(msg, _TOPIC_KIND[m.group(2)]):
                 skipped += 1
                 continue

@@ -7,17 +7,21 @@ in a pattern ``*`` matches exactly one token and ``>`` (last token only) one or 
 ============================================  ===========  ==========================
 subject                                       publisher    kinds
 ============================================  ===========  ==========================
-``trilink.<NODE>.tracks``                     NODE         track_report
+``trilink.<NODE>.tracks``                     NODE         track_report, heartbeat
 ``trilink.<NODE>.status``                     NODE         heartbeat
 ``trilink.<NODE>.rejects``                    NODE         reject
 ``trilink.<NODE>.warnings``                   NODE         warning (its own alerts)
-``trilink.hub.out.<NODE>.tracks``             HUB          system_track
+``trilink.hub.out.<NODE>.tracks``             HUB          system_track, heartbeat
 ``trilink.hub.out.<NODE>.events``             HUB          launch_event
 ``trilink.hub.out.<NODE>.warnings``           HUB          warning
 ``trilink.hub.out.<NODE>.status``             HUB          heartbeat
 ``trilink.hub.out.<NODE>.rejects``            HUB          reject
 ``trilink.deadletter.<NODE>``                 NODE         DeadLetter JSON (not signed)
 ============================================  ===========  ==========================
+
+A heartbeat may also travel on a tracks subject: as the last item of the bundle of a
+tick's (a cycle's) tracks, one signature covers both, and the watermark it carries
+cannot arrive ahead of the tracks it vouches for (ICD section 14).
 """
 
 from __future__ import annotations
@@ -31,13 +35,13 @@ HUB = "HUB"
 """The hub's node id: the only publisher of ``trilink.hub.out.*``."""
 
 NODE_TOPICS: dict[str, frozenset[str]] = {
-    "tracks": frozenset({"track_report"}),
+    "tracks": frozenset({"track_report", "heartbeat"}),
     "status": frozenset({"heartbeat"}),
     "rejects": frozenset({"reject"}),
     "warnings": frozenset({"warning"}),
 }
 HUB_OUT_TOPICS: dict[str, frozenset[str]] = {
-    "tracks": frozenset({"system_track"}),
+    "tracks": frozenset({"system_track", "heartbeat"}),
     "events": frozenset({"launch_event"}),
     "warnings": frozenset({"warning"}),
     "status": frozenset({"heartbeat"}),

@@ -61,9 +61,10 @@ class NationalNode:
     periodically (it reports updated tracks and its watermark); hand it received bytes
     with :meth:`on_message`.
 
-    ``bundle_reports`` (default True): a tick's TrackReports travel as signed bundles on
-    the node's tracks subject (ICD section 14), one signature for all of them; False sends
-    each one signed on its own (for a hub that predates bundles)."""
+    ``bundle_reports`` (default True): a tick's TrackReports, then its heartbeat, travel
+    as a signed bundle on the node's tracks subject (ICD section 14), one signature for
+    all of them; False sends each report signed on its own and the heartbeat on the
+    status subject (for a hub that predates bundles)."""
 
     def __init__(
         self,
@@ -113,7 +114,9 @@ class NationalNode:
     def tick(self, watermark_ns: int) -> list[Outbound]:
         """Report every confirmed track that a measurement updated since its last report,
         the tracks that ended, then a heartbeat whose ``measured_ns`` is the watermark:
-        every detection measured at or before it has been processed and reported.
+        every detection measured at or before it has been processed and reported. With
+        reports (and ``bundle_reports``) the heartbeat is the last item of their bundle on
+        the tracks subject; without, it goes alone on the status subject.
 
         A track the radars no longer see is not reported while the tracker coasts it:
         a coasted re-entry prediction is the least trustworthy thing a node has, and the
@@ -150,12 +153,15 @@ class NationalNode:
             self._confirmed.discard(tid)
             self._reported.pop(tid, None)
         self.reports_sent += len(reports)
-        # One signed bundle for the tick's reports (ICD "Bundles"): one signature and one
-        # verify for all of them instead of one each; the heartbeat follows on its own.
-        if self.bundle_reports:
-            out.extend(self.link.seal_bundle(reports, subjects.tracks(self.nation)))
-        else:
-            out.extend(self.link.seal(r, subjects.tracks(self.nation)) for r in reports)
+        # One signed bundle for the tick's reports and, last, the heartbeat (ICD
+        # "Bundles"): one signature and one verify for all of them instead of one each,
+        # and the watermark cannot overtake the reports it vouches for, whatever the
+        # transport does with two payloads. A tick without reports heartbeats alone.
+        if reports and self.bundle_reports:
+            hb = self._heartbeat(watermark_ns, sent_before=len(reports))
+            out.extend(self.link.seal_bundle([*reports, hb], subjects.tracks(self.nation)))
+            return out
+        out.extend(self.link.seal(r, subjects.tracks(self.nation)) for r in reports)
         out.append(self.link.seal(self._heartbeat(watermark_ns), subjects.status(self.nation)))
         return out
 
@@ -181,7 +187,11 @@ class NationalNode:
         )
         return msg
 
-    def _heartbeat(self, watermark_ns: int) -> Heartbeat:
+    def _heartbeat(self, watermark_ns: int, *, sent_before: int = 0) -> Heartbeat:
+        """The heartbeat to send next; ``sent_before``: messages that will be stamped
+        ahead of it (the reports of its bundle), so that ``last_seq_sent`` is the
+        sequence number of the message just before it."""
+        last_sent = self.link.stamper.next_seq - 1 + sent_before
         return Heartbeat(
             source=self.nation,
             measured_ns=int(watermark_ns),
@@ -191,9 +201,7 @@ class NationalNode:
             peers=(
                 PeerStatus(
                     peer="HUB",
-                    last_seq_sent=self.link.stamper.next_seq - 1
-                    if self.link.stamper.next_seq
-                    else None,
+                    last_seq_sent=last_sent if last_sent >= 0 else None,
                     last_seq_received=self.last_hub_seq,
                     last_received_ns=self.last_hub_ns,
                     rejected=self.link.deadletters.total,
