@@ -48,6 +48,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import logging
 import math
 import multiprocessing as mp
@@ -81,7 +82,7 @@ from trilink.nodes.live import run_hub
 from trilink.nodes.up import LocalCoalition, start_local_coalition
 
 MODELS = {"KOR": KOR, "JPN": JPN}
-RAW = struct.Struct("<qq")  # raw path: scheduled time, relay time (ns)
+RAW_HEAD = struct.Struct("<qI")  # raw path: relay time (ns), n; then n scheduled times (ns)
 RAW_TIME = struct.Struct("<q")
 
 
@@ -97,6 +98,9 @@ class Run:
     seed: int
     workdir: str
     nice: int = 0
+    batch_ms: float = 0.0  # sender tick (0: everything due leaves at once, no tick)
+    sample_ms: float = 0.0  # socket receive-queue sampling period (0: off)
+    save_dir: str = ""  # where to save per-report latencies and segments ("": nowhere)
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -147,48 +151,98 @@ def send_plan(run: Run, nation: str) -> tuple[np.ndarray, list[str], list[Any], 
 # ---- the roles --------------------------------------------------------------------------
 
 
+def release_offsets(offsets: np.ndarray, batch_ms: float) -> np.ndarray:
+    """When each scheduled report leaves (offsets from t0, ns): at once with no tick, else
+    at the end of its tick [k B, (k + 1) B) — a report waits up to B for its tick."""
+    if batch_ms <= 0:
+        return offsets.copy()
+    b = round(batch_ms * 1e6)
+    return (offsets // b + 1) * b
+
+
+def raw_sizes(run: Run, nation: str, plan: Any, rel: np.ndarray) -> dict[int, int]:
+    """Raw path: bytes of the signed bundle of n reports, for every tick size n in the
+    plan (a throwaway stamper), so a raw message is as long as the link path's."""
+    bodies = plan[2]
+    stamper = Stamper(nation, coalition_keys()[0][nation])
+    counts = {1} if run.batch_ms <= 0 else set(np.unique(rel, return_counts=True)[1].tolist())
+    out = {}
+    for k in sorted(counts):
+        msgs = [stamper.stamp(bodies[j % len(bodies)], 0, sign=False) for j in range(k)]
+        out[k] = sum(len(p) for p in stamper.bundle(msgs, 0))
+    return out
+
+
 async def sender(bus: Any, run: Run, nation: str, plan: Any, t0: int) -> dict[str, Any]:
-    """Publish the plan on schedule: everything due is sent, then the loop yields."""
+    """Publish the plan on schedule. With no tick (``batch_ms`` 0) everything due is sent
+    at once, one signed bundle per subject, then the loop yields; with a tick of B ms every
+    report scheduled in a tick leaves at its end, one signed bundle per tick and subject
+    (as a radar node sends one scan's reports). Raw path: one message per report (no
+    tick) or per tick, carrying the scheduled time of each report it stands for."""
     offsets, subs, bodies, obj = plan
+    rel = release_offsets(offsets, run.batch_ms)
     stamper = Stamper(nation, coalition_keys()[0][nation])
     stamped = np.zeros(len(bodies), dtype=np.int64)
-    raw = run.path == "raw"
-    filler = bytes(len(stamper.seal(bodies[0], 0)) - 16) if raw else b""
-    i, n, cpu = 0, len(bodies), 0.0
+    published = np.zeros(len(bodies), dtype=np.int64)
+    raw, ticked = run.path == "raw", run.batch_ms > 0
+    sizes = raw_sizes(run, nation, plan, rel) if raw else {}
+    i, n, cpu, messages = 0, len(bodies), 0.0, 0
+    # A ticked sender alone in its process may block between ticks (nothing else to run).
+    alone = ticked and run.layout == "procs"
     while i < n:
         now = time.time_ns()
-        due = t0 + int(offsets[i])
+        due = t0 + int(rel[i])
         if due > now:
-            await asyncio.sleep((due - now) / 1e9 if due - now > 500_000 else 0)
-            continue
-        # Everything due leaves now: one message, or one signed bundle per subject when
-        # several are due at once (as a node sends one scan's reports).
-        c0 = time.thread_time()
-        due_now: dict[str, list[Any]] = {}
-        while i < n and t0 + int(offsets[i]) <= now:
-            if raw:  # the scheduled time, 8 bytes for the relay's time, padding to size
-                stamped[i] = time.time_ns()
-                await bus.publish(subs[i], RAW.pack(t0 + int(offsets[i]), 0) + filler)
+            # asyncio's timer wakes up to 1 ms late (epoll's millisecond timeout, rounded
+            # up), which a tick would be charged for: a ticked sender sleeps in the loop to
+            # ~1.2 ms before its tick, then the rest in a nanosleep. (No tick: as before.)
+            if alone and due - now > 1_500_000:
+                await asyncio.sleep((due - now - 1_200_000) / 1e9)
+            elif alone:
+                time.sleep((due - now) / 1e9)
             else:
-                body = msgspec.structs.replace(bodies[i], measured_ns=t0 + int(offsets[i]))
-                stamped[i] = time.time_ns()
-                due_now.setdefault(subs[i], []).append(
-                    stamper.stamp(body, int(stamped[i]), sign=False)
-                )
+                await asyncio.sleep((due - now) / 1e9 if due - now > 500_000 else 0)
+            continue
+        c0 = time.thread_time()
+        groups: dict[Any, list[int]] = {}
+        while i < n and t0 + int(rel[i]) <= now:
+            key = (subs[i], int(rel[i])) if ticked else (subs[i], i) if raw else (subs[i], 0)
+            groups.setdefault(key, []).append(i)
             i += 1
-        for subject, msgs in due_now.items():
-            for payload in stamper.bundle(msgs, time.time_ns()):
+        for (subject, _), idx in groups.items():
+            t_ns = time.time_ns()
+            stamped[idx] = t_ns
+            if raw:  # room for the relay's time, the scheduled times, padding to size
+                sched = (t0 + offsets[idx]).astype("<i8").tobytes()
+                head = RAW_HEAD.pack(0, len(idx)) + sched
+                payloads = [head + bytes(max(0, sizes[len(idx)] - len(head)))]
+            else:
+                msgs = [
+                    stamper.stamp(
+                        msgspec.structs.replace(bodies[j], measured_ns=t0 + int(offsets[j])),
+                        t_ns,
+                        sign=False,
+                    )
+                    for j in idx
+                ]
+                payloads = stamper.bundle(msgs, t_ns)
+            for payload in payloads:
                 await bus.publish(subject, payload)
+            published[idx] = time.time_ns()
+            messages += len(payloads)
         cpu += time.thread_time() - c0
         await asyncio.sleep(0)
     await bus.flush()
     rep = obj >= 0
     return {
         "sched": t0 + offsets[rep],
+        "release": t0 + rel[rep],
         "stamped": stamped[rep],
+        "published": published[rep],
         "obj": obj[rep],
         "end": time.time_ns(),
         "nation": nation,
+        "messages": messages,
         "cpu_us": {f"{nation} {'' if raw else 'sign + '}publish": cpu / n * 1e6},
     }
 
@@ -199,7 +253,10 @@ def _receiver() -> Receiver:
 
 
 async def relay(bus: Any, run: Run, stop: Any) -> dict[str, Any]:
-    """Path (a): verify each KOR report, re-stamp its state as a SystemTrack for JPN."""
+    """Path (a): verify each KOR report, re-stamp its state as a SystemTrack for JPN; what
+    came in one delivery leaves in one bundle (so a sender's tick stays one message).
+    Per report: when the relay took its delivery off its queue, had verified it, had
+    published its release; per delivery, how many more were waiting in its queue."""
     sub = bus.subscribe(subjects.tracks("KOR"))
     await sub.wait_ready()
     receiver, stamper = _receiver(), Stamper(HUB_ID, coalition_keys()[0][HUB_ID])
@@ -207,13 +264,21 @@ async def relay(bus: Any, run: Run, stop: Any) -> dict[str, Any]:
     cpu = {"receive": 0.0, "build + sign": 0.0, "publish": 0.0}
     watcher = asyncio.create_task(_end_when(stop, sub))
     count = 0
+    hops: list[tuple[np.ndarray, int, int, int]] = []  # (scheduled times, in, verified, out)
+    backlog: list[int] = []
+    queue = getattr(sub, "_queue", None)  # the bus's subscription queue (for its depth)
     async for m in sub:
+        t_in = time.time_ns()
+        backlog.append(queue.qsize() if queue is not None else -1)
         if run.path == "raw":  # transport only: stamp the relay's time, forward the bytes
             c0 = time.thread_time()
-            payload = m.payload[:8] + RAW_TIME.pack(time.time_ns()) + m.payload[16:]
+            payload = RAW_TIME.pack(time.time_ns()) + m.payload[8:]
             await bus.publish(out_subject, payload)
             cpu["publish"] += time.thread_time() - c0
-            count += 1
+            k = RAW_HEAD.unpack_from(m.payload)[1]
+            sched = np.frombuffer(m.payload, dtype="<i8", count=k, offset=RAW_HEAD.size)
+            hops.append((sched, t_in, t_in, time.time_ns()))
+            count += k
             continue
         c0 = time.thread_time()
         msgs = [r for r in receiver.receive_all(m.payload, m.subject) if isinstance(r, TrackReport)]
@@ -236,13 +301,26 @@ async def relay(bus: Any, run: Run, stop: Any) -> dict[str, Any]:
         for payload in payloads:
             await bus.publish(out_subject, payload)
         c3 = time.thread_time()
+        hops.append((np.array([x.measured_ns for x in msgs], dtype=np.int64), t_in, now, time.time_ns()))  # fmt: skip
         cpu["receive"] += c1 - c0
         cpu["build + sign"] += c2 - c1
         cpu["publish"] += c3 - c2
         count += len(msgs)
     await watcher
     per = {f"relay {k}": v / max(count, 1) * 1e6 for k, v in cpu.items()}
-    return {"relayed": count, "rejected": receiver.rejected, "cpu": cpu, "cpu_us": per}
+    sizes = [h[0].size for h in hops]
+    return {
+        "relayed": count,
+        "deliveries": len(hops),
+        "rejected": receiver.rejected,
+        "cpu": cpu,
+        "cpu_us": per,
+        "backlog": np.array(backlog, dtype=np.int64),
+        "hops": np.column_stack([
+            np.concatenate([h[0] for h in hops]) if hops else np.zeros(0, np.int64),
+            *(np.repeat([h[j] for h in hops], sizes).astype(np.int64) for j in (1, 2, 3)),
+        ]).reshape(-1, 4),
+    }  # fmt: skip
 
 
 async def full_hub(bus: Any, run: Run, stop: Any, t0: int) -> dict[str, Any]:
@@ -315,16 +393,21 @@ async def partner(bus: Any, run: Run, t0: int, expect: int) -> dict[str, Any]:
 
     watcher = asyncio.create_task(watch())
     cpu = 0.0
+    backlog: list[int] = []
+    queue = getattr(sub, "_queue", None)
     async for m in sub:
         if run.path == "raw":
             t_arr = time.time_ns()
-            sched, hub_ns = RAW.unpack_from(m.payload)
-            rows.append((sched, hub_ns, t_arr, t_arr, 1, 0.0, 0.0, 0.0))
+            backlog.append(queue.qsize() if queue is not None else -1)
+            hub_ns, k = RAW_HEAD.unpack_from(m.payload)
+            for sched in np.frombuffer(m.payload, dtype="<i8", count=k, offset=RAW_HEAD.size):
+                rows.append((int(sched), hub_ns, t_arr, t_arr, 1, 0.0, 0.0, 0.0))
             last[0] = t_arr
             if len(rows) >= expect:
                 break
             continue
         t_arr, c0 = time.time_ns(), time.thread_time()
+        backlog.append(queue.qsize() if queue is not None else -1)
         got = receiver.receive_all(m.payload, m.subject)
         t_ok = time.time_ns()
         cpu += time.thread_time() - c0
@@ -342,6 +425,7 @@ async def partner(bus: Any, run: Run, t0: int, expect: int) -> dict[str, Any]:
         "ints": np.array(a[:, :5], dtype=np.int64),
         "pos": np.array(a[:, 5:], dtype=float),
         "rejected": receiver.rejected,
+        "backlog": np.array(backlog, dtype=np.int64),
         "cpu_us": {"JPN receive + verify": cpu / max(receiver.accepted, 1) * 1e6},
     }
 
@@ -414,6 +498,13 @@ def own_session(nice: int, pid: int | None = None) -> None:
             Path(f"/proc/{pid or 'self'}/autogroup").write_text(str(nice))
 
 
+def machine_cpu() -> tuple[float, float]:
+    """(busy, stolen) CPU seconds of the whole machine so far, every user (/proc/stat)."""
+    f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    tick = os.sysconf("SC_CLK_TCK")
+    return (f[0] + f[1] + f[2] + f[5] + f[6]) / tick, f[7] / tick
+
+
 def server_cpu(coal: LocalCoalition) -> dict[str, float]:
     """CPU seconds (user + system) each nats-server has used so far, from /proc."""
     tick = os.sysconf("SC_CLK_TCK")
@@ -445,8 +536,15 @@ def run_once(run: Run, coal: LocalCoalition) -> dict[str, Any]:
         for _ in procs:
             tag, _roles = q.get(timeout=120)
             assert tag == "ready"
-        cpu0, w0 = server_cpu(coal), time.time()
+        sampler = None
+        if run.sample_ms > 0:
+            pids = {p.pid: "+".join(r) for p, r in zip(procs, layout, strict=True) if p.pid}
+            pids |= {srv.pid: f"{k} server" for k, srv in coal.servers.items() if srv.pid}
+            sampler = SocketSampler(pids, run.sample_ms / 1e3)
+        cpu0, w0, m0 = server_cpu(coal), time.time(), machine_cpu()
         t0v.value = time.time_ns() + 500_000_000  # everyone subscribed; start in 0.5 s
+        if sampler is not None:
+            sampler.start()
         go.set()
         results: dict[str, Any] = {"cpu": {}}
         expected = sum(len(r) for r in layout) + len(layout)
@@ -460,7 +558,8 @@ def run_once(run: Run, coal: LocalCoalition) -> dict[str, Any]:
             if role == "recv":
                 stop.set()
         wall = time.time() - w0
-        cpu1 = server_cpu(coal)
+        cpu1, m1 = server_cpu(coal), machine_cpu()
+        results["sockets"] = sampler.stop() if sampler is not None else {}
     finally:
         stop.set()
         for p in procs:
@@ -468,10 +567,180 @@ def run_once(run: Run, coal: LocalCoalition) -> dict[str, Any]:
             if p.is_alive():
                 p.terminate()
     results["servers"] = {k: (cpu1[k] - cpu0[k]) / wall for k in cpu0}
+    results["machine"] = ((m1[0] - m0[0]) / wall, (m1[1] - m0[1]) / wall)
     results["wall_s"] = wall
     results["load"] = os.getloadavg()[0]
     results["t0"] = int(t0v.value)
     return results
+
+
+# ---- transport knobs (benchmark options; the product's defaults are the baseline) ----
+
+
+@dataclass(frozen=True)
+class Knobs:
+    leaf_tls: bool = True  # TLS on the leaf -> hub links (on in the product)
+    streams: bool = True  # the JetStream store-and-forward streams (on in the product)
+    gomaxprocs: int = 0  # GOMAXPROCS of every nats-server (0: Go's default, one per core)
+    write_deadline: str = ""  # the hub server's write_deadline ("": nats-server's default)
+
+    def label(self) -> str:
+        parts = [
+            *(["leaf TLS off"] if not self.leaf_tls else []),
+            *(["no JetStream streams"] if not self.streams else []),
+            *([f"GOMAXPROCS={self.gomaxprocs}"] if self.gomaxprocs else []),
+            *([f"hub write_deadline {self.write_deadline}"] if self.write_deadline else []),
+        ]
+        return ", ".join(parts) or "product defaults"
+
+
+async def start_coalition(root: Path, knobs: Knobs) -> LocalCoalition:
+    """The deployed topology (``start_local_coalition``), then the knobs that differ from
+    the product: configs rewritten and the servers restarted (their JetStream state
+    persists), or the streams deleted (core NATS only on every hop)."""
+    from trilink.link.natsproc import topology_servers
+    from trilink.link.topology import hub_config, leaf_config, render_conf
+
+    if knobs.gomaxprocs:  # nats-server processes inherit the environment
+        os.environ["GOMAXPROCS"] = str(knobs.gomaxprocs)
+    coal = await start_local_coalition(root, NATIONS, "USA")
+    if not knobs.leaf_tls or knobs.write_deadline:
+        coal.stop()
+        topo = coal.topo
+        hub = hub_config(topo)
+        if knobs.write_deadline:
+            hub["write_deadline"] = knobs.write_deadline
+        leaves = {n: leaf_config(topo, n) for n in NATIONS}
+        if not knobs.leaf_tls:  # leaf logins by password instead of certificate
+            hub["leafnodes"] = {
+                "listen": hub["leafnodes"]["listen"],
+                "authorization": {
+                    "users": [
+                        {"user": f"leaf-{n.lower()}", "password": "bench", "account": n}
+                        for n in NATIONS
+                    ]
+                },
+            }
+            for n, conf in leaves.items():
+                url = f"nats-leaf://leaf-{n.lower()}:bench@127.0.0.1:{topo.hub_leaf_port}"
+                conf["leafnodes"] = {"remotes": [{"urls": [url], "account": n}]}
+        (root / "hub" / "hub.conf").write_text(render_conf(hub))
+        for n, conf in leaves.items():
+            (root / n.lower() / f"{n.lower()}.conf").write_text(render_conf(conf))
+        coal = LocalCoalition(topo, coal.pki, topology_servers(topo))
+        for server in coal.servers.values():
+            server.start()
+        _wait_leaves(topo.hub_http_port, len(NATIONS))
+    if not knobs.streams:  # sourcing streams first, then their origins
+        from trilink.link.topology import (
+            hub_from_stream,
+            hub_to_stream,
+            inbox_stream,
+            outbox_stream,
+        )
+
+        hub_bus = await coal.bus_for(HUB_ID)
+        node_bus = {n: await coal.bus_for(n) for n in NATIONS}
+        try:
+            for n in NATIONS:
+                await hub_bus.client.jetstream().delete_stream(hub_from_stream(n))
+                client = node_bus[n].client
+                await client.jetstream().delete_stream(inbox_stream(n))
+                await client.jetstream(domain="hub").delete_stream(hub_to_stream(n))
+                await client.jetstream().delete_stream(outbox_stream(n))
+        finally:
+            for bus in [hub_bus, *node_bus.values()]:
+                await bus.close()
+    return coal
+
+
+def _wait_leaves(http_port: int, n: int, timeout_s: float = 20.0) -> None:
+    import json
+    import urllib.request
+
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout_s:
+        with contextlib.suppress(OSError, ValueError):
+            with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/leafz", timeout=2) as r:
+                if int(json.loads(r.read())["leafnodes"]) >= n:
+                    return
+        time.sleep(0.05)
+    raise RuntimeError(f"leaf nodes did not link to the hub in {timeout_s} s")
+
+
+def stream_names(coal: LocalCoalition) -> dict[str, list[str]]:
+    """The JetStream streams each server holds (from its monitoring port), for the header."""
+    import json
+    import urllib.request
+
+    out = {}
+    for name, srv in coal.servers.items():
+        try:
+            url = f"http://127.0.0.1:{srv.http_port}/jsz?streams=true&accounts=true"
+            with urllib.request.urlopen(url, timeout=2) as r:
+                d = json.loads(r.read())
+            out[name] = sorted(
+                st["name"]
+                for acc in d.get("account_details") or []
+                for st in acc.get("stream_detail") or []
+            )
+        except (OSError, ValueError, KeyError):
+            out[name] = []
+    return out
+
+
+class SocketSampler:
+    """Bytes waiting in each loopback TCP socket's receive queue (``/proc/net/tcp``),
+    sampled every ``period_s`` in a thread: data the kernel holds because the process
+    owning the socket has not read it yet — that process is behind, whatever its CPU
+    says. Sockets are named after their owner and peer (psutil, once, after connect)."""
+
+    def __init__(self, pids: dict[int, str], period_s: float):
+        import threading
+
+        import psutil
+
+        self.period_s = period_s
+        owner: dict[tuple[int, int], str] = {}
+        for pid, name in pids.items():
+            with contextlib.suppress(psutil.Error):
+                for c in psutil.Process(pid).net_connections(kind="tcp4"):
+                    if c.raddr:
+                        owner[(c.laddr.port, c.raddr.port)] = name
+        self.labels = {
+            key: f"{who} <- {owner.get((key[1], key[0]), '?')}" for key, who in owner.items()
+        }
+        self.samples: dict[str, list[int]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.period_s):
+            with contextlib.suppress(OSError):
+                lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+            acc: dict[str, int] = {}
+            for line in lines:
+                f = line.split()
+                key = (int(f[1].rsplit(":", 1)[1], 16), int(f[2].rsplit(":", 1)[1], 16))
+                label = self.labels.get(key)
+                if label is not None:
+                    acc[label] = acc.get(label, 0) + int(f[4].split(":")[1], 16)
+            for label, rx in acc.items():
+                self.samples.setdefault(label, []).append(rx)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> dict[str, tuple[float, float, float]]:
+        """{owner <- peer: (p50, p99, max) bytes waiting}, busiest first."""
+        self._stop.set()
+        self._thread.join()
+        out = {
+            k: (float(np.median(v)), float(np.quantile(v, 0.99)), float(max(v)))
+            for k, v in self.samples.items()
+            if max(v) > 0
+        }
+        return dict(sorted(out.items(), key=lambda kv: -kv[1][1]))
 
 
 # ---- analysis ---------------------------------------------------------------------------
@@ -484,20 +753,39 @@ def _q(v: np.ndarray, q: float) -> float:
     return float(np.quantile(v, q, method="inverted_cdf")) if v.size else float("nan")
 
 
-def link_latency(res: dict[str, Any]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Path (a): latency per scheduled report [ns] (inf if lost) and its segments."""
+def _match(keys: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(index into sorted unique ``keys`` of each wanted value, whether it is there)."""
+    idx = np.minimum(np.searchsorted(keys, wanted), max(keys.size - 1, 0))
+    ok = (keys.size > 0) & (keys[idx] == wanted) if keys.size else np.zeros(wanted.size, bool)
+    return idx, ok
+
+
+def link_latency(res: dict[str, Any], run: Run) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Path (a): latency per scheduled report [ns] (inf if lost) and its segments, hop by
+    hop (the sender's, the relay's and the partner's clocks are the one host clock)."""
     s, r = res["send:KOR"], res["recv"]["ints"]
     lat = np.full(s["sched"].size, np.inf)
-    idx = np.searchsorted(s["sched"], r[:, 0])
-    ok = (idx < s["sched"].size) & (s["sched"][np.minimum(idx, s["sched"].size - 1)] == r[:, 0])
+    idx, ok = _match(s["sched"], r[:, 0])
     idx, r = idx[ok], r[ok]
     lat[idx] = r[:, 3] - r[:, 0]
-    seg = {
-        "sender (schedule -> signed)": s["stamped"][idx] - r[:, 0],
-        "KOR leaf -> hub, verify (-> hub signs)": r[:, 1] - s["stamped"][idx],
-        "hub signs -> JPN leaf -> JPN process": r[:, 2] - r[:, 1],
-        "JPN verify": r[:, 3] - r[:, 2],
-    }
+    hops = res["relay"]["hops"]
+    order = np.argsort(hops[:, 0], kind="stable")
+    hops = hops[order]
+    j, ok = _match(hops[:, 0], r[:, 0])
+    h = np.where(ok[:, None], hops[j], -1)  # a report the relay did not time: no hop split
+    has = ok
+    seg = {}
+    if run.batch_ms > 0:
+        seg["tick wait (schedule -> tick end)"] = s["release"][idx] - r[:, 0]
+    seg["sender late (-> bundle built)"] = s["stamped"][idx] - s["release"][idx]
+    seg["sender sign + publish (-> client)"] = s["published"][idx] - s["stamped"][idx]
+    seg["client -> KOR leaf -> hub -> relay takes"] = (h[:, 1] - s["published"][idx])[has]
+    if run.path != "raw":
+        seg["relay verify"] = (h[:, 2] - h[:, 1])[has]
+    seg["relay build + sign + publish"] = (h[:, 3] - h[:, 2])[has]
+    seg["relay -> hub -> JPN leaf -> JPN takes"] = (r[:, 2] - h[:, 3])[has]
+    if run.path != "raw":
+        seg["JPN verify"] = r[:, 3] - r[:, 2]
     return lat, seg
 
 
@@ -544,16 +832,31 @@ def hub_latency(res: dict[str, Any], run: Run) -> tuple[np.ndarray, dict[str, np
 
 def summarise(run: Run, res: dict[str, Any]) -> dict[str, Any]:
     hub = run.path.startswith("hub")
-    lat, seg = hub_latency(res, run) if hub else link_latency(res)
+    lat, seg = hub_latency(res, run) if hub else link_latency(res, run)
     t0 = res["t0"]
     sends = [res[f"send:{n}"] for n in run.sources]
     sent = sum(s["sched"].size for s in sends)
     last_sent = max(int(s["stamped"].max()) for s in sends)
+    if run.save_dir:  # per report, for a closer look (time series, joint tails)
+        name = f"{run.path}-{run.layout}-{run.rate}-tick{run.batch_ms:g}.npz"
+        sched = np.concatenate([s["sched"] for s in sends])
+        arrays: dict[str, Any] = {k: np.asarray(v) for k, v in seg.items()}
+        np.savez(Path(run.save_dir) / name, lat=lat, sched=sched, t0=t0, **arrays)
     ok = np.isfinite(lat)
     t_ok = res["recv"]["ints"][:, 3]
     span = max(run.duration_s, (int(t_ok.max()) - t0) / 1e9) if t_ok.size else run.duration_s
+    backlog = {
+        role: (_q(res[role]["backlog"], 0.5), _q(res[role]["backlog"], 0.99),
+               float(res[role]["backlog"].max()))
+        for role in ("relay", "recv")
+        if role in res and res[role].get("backlog") is not None and res[role]["backlog"].size
+    }  # fmt: skip
     return {
         "run": run,
+        "messages_rate": sum(s["messages"] for s in sends) / run.duration_s,
+        "backlog": backlog,
+        "sockets": res.get("sockets", {}),
+        "knobs": res.get("knobs", ""),
         "sent_rate": sent / max(run.duration_s, (last_sent - t0) / 1e9),
         "delivered_rate": int(ok.sum()) / span,
         "p50": _q(lat, 0.5) / MS,
@@ -572,6 +875,7 @@ def summarise(run: Run, res: dict[str, Any]) -> dict[str, Any]:
         },
         "process_us": {k: v / sent * 1e6 for k, v in res["cpu"].items()},
         "servers": res["servers"],
+        "machine": res["machine"],
         "servers_us": {k: v * res["wall_s"] / sent * 1e6 for k, v in res["servers"].items()},
         "relay_cpu": res.get("relay", {}).get("cpu"),
         "relayed": res.get("relay", {}).get("relayed"),
@@ -586,23 +890,26 @@ def summarise(run: Run, res: dict[str, Any]) -> dict[str, Any]:
 
 def print_summary(rows: list[dict[str, Any]]) -> None:
     print(
-        f"\n{'path':<11}{'layout':<7}{'offered/s':>10}{'sent/s':>9}{'delivered/s':>12}"
-        f"{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'late':>8}"
+        f"\n{'path':<11}{'layout':<7}{'offered/s':>10}{'tick ms':>8}{'msgs/s':>8}"
+        f"{'sent/s':>9}{'delivered/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'late':>7}"
+        f"{'load':>6}"
     )
     for s in rows:
         run = s["run"]
         print(
-            f"{run.path:<11}{run.layout:<7}{run.rate:>10,}{s['sent_rate']:>9,.0f}"
+            f"{run.path:<11}{run.layout:<7}{run.rate:>10,}{run.batch_ms:>8g}"
+            f"{s['messages_rate']:>8,.0f}{s['sent_rate']:>9,.0f}"
             f"{s['delivered_rate']:>12,.0f}{_fmt(s['p50']):>9}{_fmt(s['p99']):>9}"
-            f"{_fmt(s['max']):>9}{s['lost']:>8,}"
+            f"{_fmt(s['max']):>9}{s['lost']:>7,}{s['load']:>6.1f}"
         )
 
 
 def print_details(s: dict[str, Any]) -> None:
     run = s["run"]
     print(
-        f"\n{run.path} / {run.layout} / {run.rate:,} reports/s (load average {s['load']:.1f}): "
-        f"{s['sent']:,} sent, "
+        f"\n{run.path} / {run.layout} / {run.rate:,} reports/s / tick {run.batch_ms:g} ms "
+        f"(load average {s['load']:.1f}; {s['knobs']}): "
+        f"{s['sent']:,} sent in {s['messages_rate'] * run.duration_s:,.0f} messages, "
         f"{s['lost']:,} not delivered by the cut-off, {s['rejected']} rejected, "
         f"client errors: {', '.join(s['bus_errors']) or 'none'}"
     )
@@ -612,6 +919,12 @@ def print_details(s: dict[str, Any]) -> None:
     cpu = ", ".join(f"{k} {v:.2f}" for k, v in s["cpu"].items())
     srv = ", ".join(f"{k} {v:.2f}" for k, v in s["servers"].items())
     print(f"  CPU cores used (mean over the run), processes: {cpu}; nats-servers: {srv}")
+    ours = sum(s["cpu"].values()) + sum(v for v in s["servers"].values() if math.isfinite(v))
+    busy, stolen = s["machine"]
+    print(
+        f"  whole machine: {busy:.2f} of {os.cpu_count()} cores busy, {ours:.2f} of them this "
+        f"benchmark's, {max(0.0, busy - ours):.2f} everything else; {stolen:.2f} stolen"
+    )
     srv = ", ".join(
         f"{k} {v:.0f}" for k, v in s["servers_us"].items() if math.isfinite(v) and v > 0
     )
@@ -620,6 +933,13 @@ def print_details(s: dict[str, Any]) -> None:
     print(f"  CPU per message, timed in the loop (us): {per}")
     per = ", ".join(f"{k} {v:.0f}" for k, v in s["process_us"].items())
     print(f"  process CPU per report sent, client library included (us): {per}")
+    for role, (p50, p99, mx) in s["backlog"].items():
+        print(f"  {role}: deliveries waiting in its queue when it takes one: p50 {p50:.0f}, "
+              f"p99 {p99:.0f}, max {mx:.0f}")  # fmt: skip
+    if s["sockets"]:
+        print("  unread bytes in socket receive queues (reader <- writer): p50 / p99 / max KB")
+        for label, (p50, p99, mx) in list(s["sockets"].items())[:8]:
+            print(f"    {label:<40}{p50 / 1e3:>8.1f}{p99 / 1e3:>8.1f}{mx / 1e3:>8.1f}")
     if s["relay_cpu"] and s["relayed"]:
         total = sum(s["relay_cpu"].values()) / s["relayed"]
         print(f"  one core relays at most {1 / total:,.0f} reports/s (relay CPU alone)")
@@ -661,7 +981,48 @@ def main(argv: list[str] | None = None) -> int:
         help="autogroup niceness of every benchmark process and server (negative: ahead "
         "of other jobs on a shared machine)",
     )  # fmt: skip
+    ap.add_argument(
+        "--batch-ms", default="0",
+        help="senders' tick in ms, comma-separated for several runs: every report scheduled "
+        "in a tick leaves at its end in one signed bundle (raw: one message), latency still "
+        "counted from each report's own scheduled time; 0 (default): everything due leaves "
+        "at once",
+    )  # fmt: skip
+    ap.add_argument(
+        "--sample-ms", type=float, default=0.0,
+        help="sample every loopback socket's unread bytes (/proc/net/tcp) every N ms, to "
+        "see which process is behind (0: off)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--leaf-tls", choices=("on", "off"), default="on",
+        help="TLS on the leaf -> hub links (on in the product; off only to attribute its cost: "
+        "leaves then log in with a password)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--streams", choices=("on", "off"), default="on",
+        help="the JetStream store-and-forward streams (on in the product; off deletes them "
+        "after provisioning: core NATS only, to attribute their cost)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--gomaxprocs", type=int, default=0,
+        help="GOMAXPROCS for every nats-server (0: Go's default, one per core)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--write-deadline", default="",
+        help="the hub server's write_deadline, e.g. 2s (default: nats-server's own)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--save-dir", default="",
+        help="save each run's per-report latency and segments there (npz) for a closer look",
+    )  # fmt: skip
     args = ap.parse_args(argv)
+    if args.save_dir:
+        Path(args.save_dir).mkdir(parents=True, exist_ok=True)
+    knobs = Knobs(
+        leaf_tls=args.leaf_tls == "on", streams=args.streams == "on",
+        gomaxprocs=args.gomaxprocs, write_deadline=args.write_deadline,
+    )  # fmt: skip
+    batches = [float(b) for b in args.batch_ms.split(",")]
     if args.quick:
         args.duration, args.drain, args.layouts = 2.0, 4.0, "procs"
     args.paths = args.paths or ("link,hub" if args.quick else "raw,link,hub,hub-nowarn")
@@ -670,28 +1031,32 @@ def main(argv: list[str] | None = None) -> int:
         f"link latency over real NATS (hub + KOR/JPN/USA leaves, mutual TLS, JetStream "
         f"streams), loopback; {args.duration:g} s per run; load average "
         f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; every process in its own "
-        f"session (autogroup), group niceness {args.nice}"
+        f"session (autogroup), group niceness {args.nice}; {knobs.label()}"
     )
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-link-") as tmp:
-        coal = asyncio.run(start_local_coalition(Path(tmp) / "nats", NATIONS, "USA"))
+        coal = asyncio.run(start_coalition(Path(tmp) / "nats", knobs))
         for srv in coal.servers.values():
             if srv.pid is not None:
                 own_session(args.nice, srv.pid)
+        streams = stream_names(coal)
+        print("JetStream streams: " + "; ".join(f"{k}: {', '.join(v) or '-'}" for k, v in streams.items()))  # fmt: skip
         try:
             for path in args.paths.split(","):
                 layouts = ["procs"] if path.startswith("hub") else args.layouts.split(",")
-                for layout in layouts:
-                    for rate in rates:
-                        run = Run(
-                            path, layout, rate, args.duration, args.drain,
-                            args.tracks if path.startswith("hub") else args.link_tracks,
-                            args.cycle, args.seed, tmp, args.nice,
-                        )  # fmt: skip
-                        s = summarise(run, run_once(run, coal))
-                        s["servers"] = _named(s["servers"])
-                        rows.append(s)
-                        print_details(s)
+                for layout, rate, batch in itertools.product(layouts, rates, batches):
+                    run = Run(
+                        path, layout, rate, args.duration, args.drain,
+                        args.tracks if path.startswith("hub") else args.link_tracks,
+                        args.cycle, args.seed, tmp, args.nice, batch, args.sample_ms,
+                        args.save_dir,
+                    )  # fmt: skip
+                    res = run_once(run, coal)
+                    res["knobs"] = knobs.label()
+                    s = summarise(run, res)
+                    s["servers"] = _named(s["servers"])
+                    rows.append(s)
+                    print_details(s)
         finally:
             coal.stop()
     print_summary(rows)
@@ -702,7 +1067,8 @@ def main(argv: list[str] | None = None) -> int:
     for s in rows:
         run = s["run"]
         print(
-            f"summary: {run.path}/{run.layout} {run.rate:,}/s offered: p50 {_fmt(s['p50'])} ms, "
+            f"summary: {run.path}/{run.layout} {run.rate:,}/s offered, tick {run.batch_ms:g} ms "
+            f"({knobs.label()}): p50 {_fmt(s['p50'])} ms, "
             f"p99 {_fmt(s['p99'])} ms, {s['delivered_rate']:,.0f}/s delivered, "
             f"{s['lost']:,} of {s['sent']:,} late (load {s['load']:.1f}; goal p99 <= 5 ms "
             f"at 10,000/s)"
