@@ -125,3 +125,54 @@ def test_a_shared_body_that_breaks_the_contract_is_withheld_for_every_partner():
     assert got == {} and hub.withheld == 3
     assert hub._send_outbox() == []
     assert [r["reason"].startswith("withheld") for r in hub.audit.records] == [True] * 3
+
+
+def test_the_hub_heartbeat_closes_each_partners_tracks_bundle_or_goes_alone():
+    from trilink.messages import Heartbeat
+
+    sc = load_scenario("korea-japan")
+    identity = Identity.simulated(sc, 14)
+    t0 = sc.start_t_ns
+    clock = ManualClock(t0)
+    hub = make_hub(sc, identity, clock, t0, cycle_s=1.0)
+    node = LinkEndpoint("KOR", identity.keys["KOR"], identity.keyring, clock)
+    x = objects(3)
+    P = radar_covariance(x[:, :3], KOR)
+    clock.t = t0 + S
+    reports = [
+        TrackReport(
+            source="KOR", measured_ns=t0 + S, releasability=("JPN", "KOR", "USA"),
+            track_id=f"KOR-{j}", nation="KOR", state_ecef=state_to_wire(x[j]),
+            covariance_ecef=covariance_to_wire(P[j]), phase="ballistic", status="confirmed",
+            quality=quality_of(P[j]), n_updates=10,
+        )
+        for j in range(3)
+    ]  # fmt: skip
+    for ob in node.seal_bundle(reports, subjects.tracks("KOR")):
+        hub.on_message(ob.subject, ob.payload)
+    for t in (t0 + S, t0 + 2 * S):
+        for nation in ("USA", "KOR", "JPN"):
+            hub.watermarks[nation] = hub.heard_ns[nation] = t
+    clock.t = t0 + 2 * S
+    out = hub.run_due()
+    assert hub.cycles == 2
+    for partner in ("JPN", "USA"):  # KOR's data goes to JPN and USA (and home: KOR)
+        rx = Receiver(Decoder(), identity.keyring, ReplayGuard(clock.now_ns), DeadLetterLog())
+        mine = [ob for ob in out if ob.subject.startswith(f"trilink.hub.out.{partner}.")]
+        assert {ob.subject.rsplit(".", 1)[1] for ob in mine} == {"tracks", "events"}
+        for ob in mine:
+            got = rx.receive_all(ob.payload, ob.subject)
+            kinds = [type(m).__name__ for m in got]
+            if ob.subject.endswith(".tracks"):  # one per cycle: tracks, then the heartbeat
+                assert kinds[-1] == "Heartbeat" and kinds.count("Heartbeat") == 1
+                assert all(k == "SystemTrack" for k in kinds[:-1]) and len(kinds) == 4
+        assert rx.rejected == 0
+    # A cycle with nothing to release: the heartbeat goes alone on the status subject.
+    empty = make_hub(sc, identity, clock, t0, cycle_s=1.0)
+    for nation in ("USA", "KOR", "JPN"):
+        empty.watermarks[nation] = empty.heard_ns[nation] = t0 + S
+    out = empty.run_due()
+    assert sorted(ob.subject for ob in out) == [
+        subjects.hub_out(p, "status") for p in ("JPN", "KOR", "USA")
+    ]
+    assert all(isinstance(m, Heartbeat) for ob in out for m in iter_payload_messages(ob.payload))

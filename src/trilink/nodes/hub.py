@@ -174,7 +174,7 @@ class HubNode:
         self._decisions: dict[tuple[str, tuple[str, ...], str], Decision] = {}
         # This cycle's releases: (subject, message, its audit record without the id,
         # whether its content was already checked against the contract).
-        self._outbox: list[tuple[str, Envelope, dict[str, Any], bool]] = []
+        self._outbox: list[tuple[str, Envelope, dict[str, Any] | None, bool]] = []
         self._released: dict[str, set[int]] = {p: set() for p in self.partners}
         # The nations whose data each partner's copy of a track carried, last released:
         # a warning about that track, or its end, is released under the same consent.
@@ -272,10 +272,20 @@ class HubNode:
         self.cycles += 1
         self._outbox = []
         self._release_all(picture, t_ns)
-        out = self._send_outbox()
-        # The hub's heartbeat goes to every partner: its status and its cycle time.
+        # The hub's heartbeat goes to every partner: its status and its cycle time. It
+        # closes the partner's tracks bundle when there is one (one signature for both),
+        # else goes alone on the partner's status subject.
         hb = self._heartbeat(t_ns)
-        out.extend(self.link.seal(hb, subjects.hub_out(p, "status")) for p in self.partners)
+        with_tracks = {subject for subject, *_ in self._outbox}
+        alone = []
+        for p in self.partners:
+            subject = subjects.hub_out(p, "tracks")
+            if subject in with_tracks:
+                self._outbox.append((subject, hb, None, True))
+            else:
+                alone.append(p)
+        out = self._send_outbox()
+        out.extend(self.link.seal(hb, subjects.hub_out(p, "status")) for p in alone)
         return out
 
     def _release_all(self, picture: SystemPicture, t_ns: int) -> None:
@@ -529,7 +539,7 @@ class HubNode:
         the cycle's thousands of releases and arrive after its tracks bundle, below its
         replay window. Each release's audit record is written with its message id.
         """
-        by_subject: dict[str, list[tuple[Envelope, dict[str, Any], bool]]] = {}
+        by_subject: dict[str, list[tuple[Envelope, dict[str, Any] | None, bool]]] = {}
         for subject, msg, audit, checked in self._outbox:
             by_subject.setdefault(subject, []).append((msg, audit, checked))
         self._outbox = []
@@ -541,12 +551,13 @@ class HubNode:
                 # What a partner's door would refuse (and with it the whole bundle) is
                 # withheld; shared bodies were checked once, in _release.
                 problem = None if checked else _problem(msg)
-                if problem is not None:
+                if problem is not None and audit is not None:  # (the heartbeat is checked)
                     self._withhold(msg, subject, problem)
                     self.audit.record(**_withheld(audit, problem), message_id=None)
                     continue
                 st = self.link.stamper.stamp(msg, now, sign=False)
-                self.audit.record(**audit, message_id=st.message_id)
+                if audit is not None:  # a release (not the hub's own heartbeat)
+                    self.audit.record(**audit, message_id=st.message_id)
                 stamped.append(st)
             out.extend(Outbound(subject, p) for p in self.link.stamper.bundle(stamped, now))
         return out
