@@ -12,9 +12,11 @@ covers every detection measured up to it.
 
 from __future__ import annotations
 
+import gc
 import heapq
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -157,20 +159,42 @@ def run_simulation(
 
     span = max(1, sim.t_end_ns - sim.t_start_ns)
     last_report = 0.0
-    while heap:
-        t, _, _, fn = heapq.heappop(heap)
-        clock.advance_to(t)
-        fn()
-        if progress is not None:
-            frac = (t - sim.t_start_ns) / span
-            if frac - last_report >= 0.01:
-                progress(min(1.0, frac))
-                last_report = frac
+    with _collector_at_ease():
+        while heap:
+            t, _, _, fn = heapq.heappop(heap)
+            clock.advance_to(t)
+            fn()
+            if progress is not None:
+                frac = (t - sim.t_start_ns) / span
+                if frac - last_report >= 0.01:
+                    progress(min(1.0, frac))
+                    last_report = frac
     if recorder is not None:
         recorder.close()
     if hub is not None:
         hub.audit.close()
     return RunResult(scenario, sim, cfg, nodes, hub, link.messages, link.bytes, link.deliveries)
+
+
+@contextmanager
+def _collector_at_ease() -> Iterator[None]:
+    """The cyclic garbage collector out of the run's way, restored afterwards.
+
+    A run allocates millions of short-lived objects (messages, small arrays) that
+    reference counting frees; the collector's default pace (a young collection every 700
+    allocations, the older generations rescanning the scenario, the detections and the
+    compiled kernels each time) cost ~0.15 CPU-s of a 4 s Monte Carlo trial. Objects that
+    exist before the run are frozen (never rescanned) and young collections run every
+    20,000 allocations: ~0.02 s (measured on the SRBM-salvo trial; cycles are still
+    collected, later)."""
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(max(threshold[0], 20_000), threshold[1], threshold[2])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
 
 
 def _bind_scan(node: NationalNode, scan: Detections) -> Callable[[], None]:
