@@ -204,7 +204,9 @@ class SystemPicture:
 
     def live(self) -> NDArray[np.bool_]:
         """Mask of tracks still in the picture (active or coasting)."""
-        return np.isin(self.status, ("active", "coasting"))
+        # Two comparisons, not np.isin: its set machinery cost ~50 us a call on the few
+        # rows of a cycle (twice per hub cycle).
+        return (self.status == "active") | (self.status == "coasting")
 
     def get(self, number: int) -> SystemTrackEstimate | None:
         hit = np.flatnonzero(self.number == number)

@@ -289,8 +289,8 @@ class HubNode:
         return out
 
     def _release_all(self, picture: SystemPicture, t_ns: int) -> None:
-        live = np.flatnonzero(picture.live())
-        ended = np.flatnonzero(~picture.live())
+        alive = picture.live()
+        live, ended = np.flatnonzero(alive), np.flatnonzero(~alive)
         products: list[Release] = []
         # Partners allowed the same nations get the same product: fuse each subset once.
         subsets: dict[tuple[int, tuple[str, ...]], tuple[NDArray, NDArray] | None] = {}
