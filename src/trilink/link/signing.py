@@ -22,12 +22,19 @@ few kilobytes the hashing dominates and OpenSSL's assembly SHA-512 is the faster
 go to OpenSSL; the signatures are the same bytes either way. libsodium's verify is the
 stricter of the two (it also refuses small-order keys and points), which honest signers
 never produce.
+
+In a simulation every node runs in one process, so each message is verified where it
+was signed: :func:`trust_own_signatures` lets a receiver take such a signature as the
+check it is (the same bytes, the same key) without the curve arithmetic. The Monte Carlo
+evaluation runs its trials so (SRBM salvo: ~0.55 of ~4.5 CPU-s per trial saved).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -69,13 +76,18 @@ class Signer:
     def __init__(self, private_key: Ed25519PrivateKey):
         self.private_key = private_key
         seed = private_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-        _, self._secret = nacl.bindings.crypto_sign_seed_keypair(seed)
+        self._public, self._secret = nacl.bindings.crypto_sign_seed_keypair(seed)
 
     def sign_bytes(self, data: bytes) -> bytes:
         """The 64-byte Ed25519 signature of ``data`` (already context-prefixed)."""
         if len(data) > NACL_SIGN_MAX_BYTES:
-            return self.private_key.sign(data)
-        return nacl.bindings.crypto_sign(data, self._secret)[:SIGNATURE_BYTES]
+            signature = self.private_key.sign(data)
+        else:
+            signature = nacl.bindings.crypto_sign(data, self._secret)[:SIGNATURE_BYTES]
+        memo = _memo
+        if memo is not None:
+            memo.add(signature, self._public, data)
+        return signature
 
     def sign(self, msg: M) -> M:
         """A copy of ``msg`` carrying its Ed25519 signature."""
@@ -155,6 +167,9 @@ class Keyring:
             raise BadSignature(
                 f"signature is {len(signature)} bytes, Ed25519 needs {SIGNATURE_BYTES}"
             )
+        memo = _memo
+        if memo is not None and memo.vouches(signature, raw, data):
+            return
         try:
             if len(data) > NACL_VERIFY_MAX_BYTES:
                 self._keys[source].verify(signature, data)
@@ -164,6 +179,65 @@ class Keyring:
             raise BadSignature(
                 f"signature does not match the content or the key of {source!r}"
             ) from None
+
+
+class SignatureMemo:
+    """The latest signatures this process made: signature -> (public key, signed bytes).
+
+    It vouches for a signature only over exactly the bytes it was made over and for
+    exactly the public key of the key that made it. Ed25519 signing is deterministic and
+    a signature made with a private key over some bytes verifies with its public key, so
+    such a check would pass: the memo answers it without the curve arithmetic (~55 us a
+    verify, the largest cost of receiving). A tampered message (other bytes), another
+    source's key in the keyring, or a signature made elsewhere is checked in full.
+    Bounded: the oldest entries go first (a receiver in the same process takes a message
+    within a few hundred sends of its signing)."""
+
+    def __init__(self, size: int = 4096):
+        self.size = size
+        self._entries: dict[bytes, tuple[bytes, bytes]] = {}
+        self._lock = threading.Lock()
+
+    def add(self, signature: bytes, public: bytes, data: bytes) -> None:
+        with self._lock:  # concurrent trials in threads share the memo
+            entries = self._entries
+            entries[signature] = (public, data)
+            if len(entries) > self.size:
+                del entries[next(iter(entries))]
+
+    def vouches(self, signature: bytes, public: bytes, data: bytes) -> bool:
+        """Whether this process signed ``data`` with the key of ``public``, making
+        ``signature``."""
+        got = self._entries.get(signature)
+        return got is not None and got[0] == public and got[1] == data
+
+
+_memo: SignatureMemo | None = None
+_memo_users = 0
+_memo_lock = threading.Lock()
+
+
+@contextmanager
+def trust_own_signatures(size: int = 4096) -> Iterator[None]:
+    """Within the block, a :class:`Keyring` takes a signature that a :class:`Signer` of
+    this process made over the same bytes with the key it holds for the source as
+    verified, without redoing the arithmetic (:class:`SignatureMemo`). For simulations,
+    where every node runs in one process and each message is signed and verified there
+    (the Monte Carlo evaluation): the same messages are admitted and refused, for less
+    CPU. Off by default, so that benchmarks of receiving measure
+    the full check. Nested and concurrent blocks (threads) share one memo."""
+    global _memo, _memo_users
+    with _memo_lock:
+        if _memo_users == 0:
+            _memo = SignatureMemo(size)
+        _memo_users += 1
+    try:
+        yield
+    finally:
+        with _memo_lock:
+            _memo_users -= 1
+            if _memo_users == 0:
+                _memo = None
 
 
 def verify(msg: Envelope, keyring: Keyring) -> None:
