@@ -28,11 +28,33 @@ behind is charged for it rather than hidden — no coordinated omission):
     hub without its warner (the warning rules run inside the cycle, before any release
     is published).
 
+Ticks (``--batch-ms B``): with B > 0 a sender publishes on a fixed tick of B ms, as a
+radar node sends one scan's reports: every report scheduled in [k B, (k + 1) B) leaves at
+(k + 1) B in one signed bundle (raw: one message of the bundle's size carrying every
+report's scheduled time). Latency still counts from each report's own scheduled time,
+so the wait for the tick is charged. The relay forwards what came in one delivery as one
+bundle, and the hub path's senders tick the same way. B = 0: everything due leaves at
+once (one bundle per subject), as before.
+
 Latency is the partner's wall clock after verification minus the scheduled publish time
 (one host, one clock). Reports not delivered before the drain cut-off count as late (and
-as infinitely late in the percentiles). Printed per run: the sender's achieved rate,
-the delivered rate, p50/p99/max, late reports, a breakdown per segment, the CPU per
-message of each role, and the CPU each process and each nats-server used.
+as infinitely late in the percentiles). Printed per run: the sender's achieved rate and
+messages per second, the delivered rate, p50/p99/max, late reports, a breakdown per hop
+(path a: tick wait, sender, KOR leaf -> hub -> relay, relay verify, relay build + sign +
+publish, hub -> JPN leaf -> partner, partner verify; every time read on the one host
+clock), the CPU per message of each role, the CPU each process and each nats-server
+used, the whole machine's busy cores (to see other users' load), how long each process
+sat runnable waiting for a CPU (``/proc/<pid>/task/*/schedstat``), the relay's and the
+partner's queue depth, and (``--sample-ms``) the unread bytes in every loopback socket
+between the processes (which reader is behind).
+
+Transport knobs, benchmark options only (the defaults are the product's): ``--streams
+off`` (core NATS only, no store-and-forward), ``--leaf-tls off`` (leaf links in clear,
+password logins), ``--gomaxprocs N`` (nats-server's Go scheduler), ``--write-deadline``
+(the hub server's), ``--slice-us`` (the kernel's scheduler slice for every process),
+``--uvloop`` (the Python processes' event loop). nats-server 2.9 has no leafnode
+compression (2.10+), and nats-py already writes every publish on the next loop
+iteration (its flusher), so neither has a knob here.
 
 Scheduling on a shared machine: with autogroups (Linux's default for sessions) the CPU is
 split equally between sessions, whatever the processes' nice values. Every nats-server
@@ -40,7 +62,7 @@ runs in its own session; so does every benchmark process here, as a separate ser
 would. ``--nice N`` sets those sessions' weight (negative: ahead of other users' jobs).
 
 Run: ``.venv/bin/python benchmarks/bench_link_latency.py [--quick] [--duration 10]
-[--paths link,hub,hub-nowarn] [--nice -5]``.
+[--paths link,hub,hub-nowarn] [--nice -5] [--batch-ms 0,1,2,5] [--sample-ms 20]``.
 """
 
 from __future__ import annotations
@@ -101,6 +123,7 @@ class Run:
     batch_ms: float = 0.0  # sender tick (0: everything due leaves at once, no tick)
     sample_ms: float = 0.0  # socket receive-queue sampling period (0: off)
     save_dir: str = ""  # where to save per-report latencies and segments ("": nowhere)
+    uvloop: bool = False  # the benchmark processes' event loop: uvloop instead of asyncio's
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -449,7 +472,12 @@ def child(roles: list[str], run: Run, coal: LocalCoalition, q: Any, go: Any, t0v
     # asyncio warns on every TLS connection closed by the peer at the end; not ours to fix
     logging.getLogger("asyncio").setLevel(logging.ERROR)
     own_session(run.nice)
-    asyncio.run(_child(roles, run, coal, q, go, t0v, stop))
+    if run.uvloop:
+        import uvloop  # type: ignore[import-not-found,unused-ignore]
+
+        uvloop.run(_child(roles, run, coal, q, go, t0v, stop))
+    else:
+        asyncio.run(_child(roles, run, coal, q, go, t0v, stop))
 
 
 async def _child(roles: list[str], run: Run, coal: LocalCoalition, q: Any, go: Any, t0v: Any, stop: Any) -> None:  # fmt: skip
@@ -499,10 +527,43 @@ def own_session(nice: int, pid: int | None = None) -> None:
 
 
 def machine_cpu() -> tuple[float, float]:
-    """(busy, stolen) CPU seconds of the whole machine so far, every user (/proc/stat)."""
+    """(idle, stolen) CPU seconds of the whole machine so far (/proc/stat). Idle, not
+    busy: a tickless kernel measures idle time exactly, while user and system time are
+    sampled at each tick and miss processes that wake and sleep between ticks."""
     f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
     tick = os.sysconf("SC_CLK_TCK")
-    return (f[0] + f[1] + f[2] + f[5] + f[6]) / tick, f[7] / tick
+    return (f[3] + f[4]) / tick, f[7] / tick
+
+
+def run_delay(pids: dict[int, str]) -> dict[str, float]:
+    """Seconds each process's threads have spent runnable but waiting for a CPU so far
+    (``/proc/<pid>/task/*/schedstat``, second field): the scheduler's queueing."""
+    out = {}
+    for pid, name in pids.items():
+        total = 0
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                with contextlib.suppress(OSError, IndexError, ValueError):
+                    total += int((task / "schedstat").read_text().split()[1])
+        out[name] = total / 1e9
+    return out
+
+
+def set_slice(slice_us: int) -> None:
+    """Ask the scheduler for a ``slice_us`` time slice for this thread (EEVDF custom
+    slice, Linux >= 6.12: ``sched_attr.sched_runtime`` of a SCHED_OTHER task). A shorter
+    slice means an earlier virtual deadline, so a task that wakes up preempts the running
+    one sooner instead of waiting out its slice (1.4 ms here by default). Inherited by
+    the threads and processes started afterwards: every server and benchmark process."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    nice = os.getpriority(os.PRIO_PROCESS, 0)
+    # struct sched_attr: size, policy (SCHED_OTHER), flags, nice, priority, runtime, ...
+    attr = struct.pack("<IIqiIQQQII", 56, 0, 0, nice, 0, slice_us * 1000, 0, 0, 0, 1024)
+    if libc.syscall(314, 0, ctypes.create_string_buffer(attr), 0) != 0:  # sched_setattr
+        err = ctypes.get_errno()
+        raise OSError(err, f"sched_setattr: {os.strerror(err)}")
 
 
 def server_cpu(coal: LocalCoalition) -> dict[str, float]:
@@ -537,11 +598,11 @@ def run_once(run: Run, coal: LocalCoalition) -> dict[str, Any]:
             tag, _roles = q.get(timeout=120)
             assert tag == "ready"
         sampler = None
+        pids = {p.pid: "+".join(r) for p, r in zip(procs, layout, strict=True) if p.pid}
+        pids |= {srv.pid: f"{k} server" for k, srv in coal.servers.items() if srv.pid}
         if run.sample_ms > 0:
-            pids = {p.pid: "+".join(r) for p, r in zip(procs, layout, strict=True) if p.pid}
-            pids |= {srv.pid: f"{k} server" for k, srv in coal.servers.items() if srv.pid}
             sampler = SocketSampler(pids, run.sample_ms / 1e3)
-        cpu0, w0, m0 = server_cpu(coal), time.time(), machine_cpu()
+        cpu0, w0, m0, rd0 = server_cpu(coal), time.time(), machine_cpu(), run_delay(pids)
         t0v.value = time.time_ns() + 500_000_000  # everyone subscribed; start in 0.5 s
         if sampler is not None:
             sampler.start()
@@ -558,7 +619,7 @@ def run_once(run: Run, coal: LocalCoalition) -> dict[str, Any]:
             if role == "recv":
                 stop.set()
         wall = time.time() - w0
-        cpu1, m1 = server_cpu(coal), machine_cpu()
+        cpu1, m1, rd1 = server_cpu(coal), machine_cpu(), run_delay(pids)
         results["sockets"] = sampler.stop() if sampler is not None else {}
     finally:
         stop.set()
@@ -567,7 +628,9 @@ def run_once(run: Run, coal: LocalCoalition) -> dict[str, Any]:
             if p.is_alive():
                 p.terminate()
     results["servers"] = {k: (cpu1[k] - cpu0[k]) / wall for k in cpu0}
-    results["machine"] = ((m1[0] - m0[0]) / wall, (m1[1] - m0[1]) / wall)
+    busy = (os.cpu_count() or 1) - (m1[0] - m0[0]) / wall
+    results["machine"] = (busy, (m1[1] - m0[1]) / wall)
+    results["run_delay"] = {k: (rd1[k] - rd0[k]) / wall for k in rd0 if k in rd1}
     results["wall_s"] = wall
     results["load"] = os.getloadavg()[0]
     results["t0"] = int(t0v.value)
@@ -583,6 +646,8 @@ class Knobs:
     streams: bool = True  # the JetStream store-and-forward streams (on in the product)
     gomaxprocs: int = 0  # GOMAXPROCS of every nats-server (0: Go's default, one per core)
     write_deadline: str = ""  # the hub server's write_deadline ("": nats-server's default)
+    slice_us: int = 0  # scheduler slice of every process (0: the kernel's default)
+    uvloop: bool = False  # benchmark processes on uvloop (pip install uvloop)
 
     def label(self) -> str:
         parts = [
@@ -590,6 +655,8 @@ class Knobs:
             *(["no JetStream streams"] if not self.streams else []),
             *([f"GOMAXPROCS={self.gomaxprocs}"] if self.gomaxprocs else []),
             *([f"hub write_deadline {self.write_deadline}"] if self.write_deadline else []),
+            *([f"scheduler slice {self.slice_us} us"] if self.slice_us else []),
+            *(["uvloop"] if self.uvloop else []),
         ]
         return ", ".join(parts) or "product defaults"
 
@@ -876,6 +943,7 @@ def summarise(run: Run, res: dict[str, Any]) -> dict[str, Any]:
         "process_us": {k: v / sent * 1e6 for k, v in res["cpu"].items()},
         "servers": res["servers"],
         "machine": res["machine"],
+        "run_delay": res["run_delay"],
         "servers_us": {k: v * res["wall_s"] / sent * 1e6 for k, v in res["servers"].items()},
         "relay_cpu": res.get("relay", {}).get("cpu"),
         "relayed": res.get("relay", {}).get("relayed"),
@@ -925,6 +993,8 @@ def print_details(s: dict[str, Any]) -> None:
         f"  whole machine: {busy:.2f} of {os.cpu_count()} cores busy, {ours:.2f} of them this "
         f"benchmark's, {max(0.0, busy - ours):.2f} everything else; {stolen:.2f} stolen"
     )
+    waits = ", ".join(f"{k} {v * 1e3:.0f}" for k, v in s["run_delay"].items() if v > 0.0005)
+    print(f"  runnable but waiting for a CPU (run queue), ms per s: {waits}")
     srv = ", ".join(
         f"{k} {v:.0f}" for k, v in s["servers_us"].items() if math.isfinite(v) and v > 0
     )
@@ -1012,6 +1082,17 @@ def main(argv: list[str] | None = None) -> int:
         help="the hub server's write_deadline, e.g. 2s (default: nats-server's own)",
     )  # fmt: skip
     ap.add_argument(
+        "--slice-us", type=int, default=0,
+        help="scheduler time slice requested for every server and benchmark process, us "
+        "(Linux >= 6.12 EEVDF custom slice, 100-100,000; 0: the kernel's default): a "
+        "shorter slice lets a woken process preempt sooner on a busy machine",
+    )  # fmt: skip
+    ap.add_argument(
+        "--uvloop", action="store_true",
+        help="run the benchmark's processes (sender, relay, partner, hub) on uvloop's event "
+        "loop instead of asyncio's (needs `pip install uvloop`)",
+    )  # fmt: skip
+    ap.add_argument(
         "--save-dir", default="",
         help="save each run's per-report latency and segments there (npz) for a closer look",
     )  # fmt: skip
@@ -1021,7 +1102,10 @@ def main(argv: list[str] | None = None) -> int:
     knobs = Knobs(
         leaf_tls=args.leaf_tls == "on", streams=args.streams == "on",
         gomaxprocs=args.gomaxprocs, write_deadline=args.write_deadline,
+        slice_us=args.slice_us, uvloop=args.uvloop,
     )  # fmt: skip
+    if knobs.slice_us:
+        set_slice(knobs.slice_us)
     batches = [float(b) for b in args.batch_ms.split(",")]
     if args.quick:
         args.duration, args.drain, args.layouts = 2.0, 4.0, "procs"
@@ -1049,7 +1133,7 @@ def main(argv: list[str] | None = None) -> int:
                         path, layout, rate, args.duration, args.drain,
                         args.tracks if path.startswith("hub") else args.link_tracks,
                         args.cycle, args.seed, tmp, args.nice, batch, args.sample_ms,
-                        args.save_dir,
+                        args.save_dir, args.uvloop,
                     )  # fmt: skip
                     res = run_once(run, coal)
                     res["knobs"] = knobs.label()
