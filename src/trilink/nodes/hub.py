@@ -51,7 +51,9 @@ from trilink.fusion import (
     SystemTrackTable,
     align,
     fuse,
+    propagate,
 )
+from trilink.fusion.align import phase_noise
 from trilink.link import Keyring, subjects
 from trilink.link.validate import validate
 from trilink.messages import (
@@ -613,7 +615,10 @@ class HubNode:
             number = self._number_of.get(key)
             if number is not None:
                 touched[number] = None
-        fused: dict[tuple[int, tuple[str, ...]], tuple[int, NDArray, NDArray]] = {}
+        # Which product (number, nations allowed) each partner gets, then all products
+        # of the delivery aligned and fused in one batch, then each partner's release.
+        products: dict[tuple[int, tuple[str, ...]], list[_Latest]] = {}
+        wanted: list[tuple[str, tuple[int, tuple[str, ...]], _Body]] = []
         for number in touched:
             members = [c for c in self._members.get(number, ()) if c in self._newest]
             nations = tuple(sorted({s for s, _ in members}))
@@ -623,33 +628,70 @@ class HubNode:
                 if not allowed or body is None:  # denied, or not yet released on the grid
                     continue
                 product = (number, allowed)
-                if product not in fused:
-                    rows = [self._newest[c] for c in members if c[0] in allowed]
-                    t_ns = max(r.t_ns for r in rows)
-                    fused[product] = (t_ns, *self._fuse_rows(rows, t_ns))
-                t_ns, x, P = fused[product]
-                if t_ns <= self._last_ns.get((partner, number), -1):
-                    continue
-                msg = SystemTrack(
-                    source=HUB_ID,
-                    measured_ns=t_ns,
-                    releasability=(partner,),
-                    system_track_number=number,
-                    state_ecef=state_to_wire(x),
-                    covariance_ecef=covariance_to_wire(P),
-                    phase=body.phase,  # type: ignore[arg-type]
-                    status="confirmed",
-                    quality=quality_of(P),
-                    launch=body.launch,
-                    impact=body.impact,
-                    apogee_height_m=body.apogee_height_m,
-                    sources=tuple(SourceTrack(nation=s) for s in allowed),
-                )
-                subject = subjects.hub_out(partner, "tracks")
-                if self._release(msg, allowed, partner, subject, t_ns) is not None:
-                    self._last_ns[(partner, number)] = t_ns
-                    self.fast_releases += 1
+                if product not in products:
+                    products[product] = [self._newest[c] for c in members if c[0] in allowed]
+                wanted.append((partner, product, body))
+        if not wanted:
+            return []
+        fused = dict(zip(products, self._fuse_products(list(products.values())), strict=True))
+        shared: _Shared = {}
+        keys = {product: k for k, product in enumerate(products)}
+        for partner, product, body in wanted:
+            number, allowed = product
+            t_ns, state, cov, quality = fused[product]
+            if t_ns <= self._last_ns.get((partner, number), -1):
+                continue
+            msg = SystemTrack(
+                source=HUB_ID,
+                measured_ns=t_ns,
+                releasability=(partner,),
+                system_track_number=number,
+                state_ecef=state,
+                covariance_ecef=cov,
+                phase=body.phase,  # type: ignore[arg-type]
+                status="confirmed",
+                quality=quality,
+                launch=body.launch,
+                impact=body.impact,
+                apogee_height_m=body.apogee_height_m,
+                sources=tuple(SourceTrack(nation=s) for s in allowed),
+            )
+            subject = subjects.hub_out(partner, "tracks")
+            sent = self._release(msg, allowed, partner, subject, t_ns, (shared, keys[product]))
+            if sent is not None:
+                self._last_ns[(partner, number)] = t_ns
+                self.fast_releases += 1
         return self._send_outbox() if self._outbox else []
+
+    def _fuse_products(
+        self, groups: list[list[_Latest]]
+    ) -> list[tuple[int, tuple[float, ...], tuple[float, ...], int]]:
+        """Each group of national reports aligned to its newest report's time and fused
+        (one propagation and one fusion call for all): (t_ns, wire state, wire
+        covariance, track quality) per group."""
+        rows = [r for g in groups for r in g]
+        t_out = np.array([max(r.t_ns for r in g) for g in groups], dtype=np.int64)
+        size = np.array([len(g) for g in groups])
+        t_row = np.repeat(t_out, size)
+        dt = (t_row - np.array([r.t_ns for r in rows], dtype=np.int64)).astype(float) * 1e-9
+        q, sig = phase_noise([r.phase for r in rows], self.fusion_config.noise_table)
+        xa, Pa = propagate(
+            np.stack([r.x for r in rows]), np.stack([r.P for r in rows]), dt, q, sig,
+            self.fusion_config.max_step_s,
+        )  # fmt: skip
+        k = int(size.max())
+        idx = np.zeros((len(groups), k), dtype=np.int64)
+        mask = np.arange(k)[None, :] < size[:, None]
+        idx[mask] = np.arange(len(rows))
+        xf, Pf = fuse(xa[idx], Pa[idx], mask, method=self.fusion_config.method)
+        states = xf[:, :6].tolist()
+        covs = (0.5 * (Pf + np.swapaxes(Pf, -1, -2)))[:, _UPPER_I, _UPPER_J].tolist()
+        rms = np.trace(Pf[:, :3, :3], axis1=1, axis2=2) / 3.0
+        return [
+            (int(t_out[g]), tuple(states[g]), tuple(covs[g]),
+             track_quality(math.sqrt(max(0.0, rms[g]))))
+            for g in range(len(groups))
+        ]  # fmt: skip
 
     def _heartbeat(self, t_ns: int) -> Heartbeat:
         return Heartbeat(
