@@ -82,9 +82,8 @@ class AuditLog:
         with self._lock:
             rec = {"n": self.count, **fields, "prev": self.head}
             rec["hash"] = chain_hash(self.head, rec)
-            line = _canonical(rec).decode()
-            if self._fh is not None:
-                self._fh.write(line + "\n")
+            if self._fh is not None:  # (in memory, the line is never made: half the cost)
+                self._fh.write(_canonical(rec).decode() + "\n")
                 self._fh.flush()
             else:
                 self.records.append(rec)
