@@ -139,7 +139,13 @@ def signed_scans(n: int, scans: int, seed: int) -> list[tuple[int, Payloads]]:
 
 
 def build_hub(
-    clock: Clock, start_ns: int, cycle_s: float, audit_path: Path | None, *, warner: bool = True
+    clock: Clock,
+    start_ns: int,
+    cycle_s: float,
+    audit_path: Path | None,
+    *,
+    warner: bool = True,
+    fast_path: bool = False,
 ) -> HubNode:
     """The hub as ``trilink hub`` runs it for the built-in scenario: its policy, the
     per-partner warner (unless ``warner`` is False), an audit file; partners JPN, KOR,
@@ -150,6 +156,7 @@ def build_hub(
         keys[HUB_ID], ring, clock, partners=[n.id for n in scenario.nations], sources=SOURCES,
         policy=scenario_policy(scenario), start_ns=start_ns, cycle_s=cycle_s,
         audit=AuditLog(audit_path), warner=make_warner(scenario) if warner else None,
+        fast_path=fast_path,
     )  # fmt: skip
 
 
@@ -229,11 +236,16 @@ INGEST = ("decode + validate", "verify (Ed25519)", "replay guard")
 
 
 def run(
-    scans: list[tuple[int, Payloads]], audit_dir: Path, *, instrument: bool, warner: bool
+    scans: list[tuple[int, Payloads]],
+    audit_dir: Path,
+    *,
+    instrument: bool,
+    warner: bool,
+    fast: bool = False,
 ) -> dict[str, Any]:
     clock = ManualClock(T0_NS - NS)
-    audit = audit_dir / f"audit-{instrument}-{warner}.jsonl"
-    hub = build_hub(clock, T0_NS - NS, 1.0, audit, warner=warner)
+    audit = audit_dir / f"audit-{instrument}-{warner}-{fast}.jsonl"
+    hub = build_hub(clock, T0_NS - NS, 1.0, audit, warner=warner, fast_path=fast)
     ingest_s, cycle_s, cpu_s, released = [], [], [], []
     with instrumented(hub) if instrument else contextlib.nullcontext() as st:
         for k, (t_ns, payloads) in enumerate(scans):
@@ -260,6 +272,7 @@ def run(
         "rejected": hub.link.deadletters.total,
         "live": int(hub.last_picture.live().sum()) if hub.last_picture is not None else 0,
         "cycles": hub.cycles,
+        "fast_releases": hub.fast_releases,
     }
 
 
@@ -362,6 +375,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--quick", action="store_true", help="3 steady scans, warner on 100 tracks")
     ap.add_argument("--no-pin", action="store_true", help="do not pin to one CPU")
+    ap.add_argument(
+        "--fast-path", action="store_true",
+        help="also run the hub with its fast path (every report of a known track released "
+        "as it arrives, besides the cycle)",
+    )  # fmt: skip
     args = ap.parse_args(argv)
     pinned = "not pinned (--no-pin)" if args.no_pin else pin_to_one_cpu()
     steady = 3 if args.quick else args.scans
@@ -377,26 +395,34 @@ def main(argv: list[str] | None = None) -> int:
     )
     summaries: list[str] = []
     with tempfile.TemporaryDirectory(prefix="bench-hub-") as tmp:
-        for n, warner in ((args.tracks, False), (warner_tracks, True)):
+        runs = [(args.tracks, False, False), (warner_tracks, True, False)]
+        if args.fast_path:
+            runs.append((warner_tracks, True, True))
+        for n, warner, fast in runs:
             t0 = time.perf_counter()
             scans = signed_scans(n, steady + 1, args.seed)
             size = np.mean([len(p) for _, p in scans[0][1][:-2]])
             print(
                 f"\n=== {n} objects, {2 * n} signed reports per scan (mean {size:.0f} bytes), "
-                f"{'with' if warner else 'without'} the warner "
+                f"{'with' if warner else 'without'} the warner{' and the fast path' if fast else ''} "
                 f"(inputs built and signed in {time.perf_counter() - t0:.1f} s, off the clock)\n"
             )
-            timed = run(scans, Path(tmp), instrument=True, warner=warner)
-            plain = timed if args.quick else run(scans, Path(tmp), instrument=False, warner=warner)
+            timed = run(scans, Path(tmp), instrument=True, warner=warner, fast=fast)
+            plain = (
+                timed
+                if args.quick
+                else run(scans, Path(tmp), instrument=False, warner=warner, fast=fast)
+            )
             print_table(plain, 2 * n)
             print(
                 f"picture: {plain['live']} live system tracks; {plain['rejected']} inputs "
-                f"rejected; {plain['cycles']} cycles"
+                f"rejected; {plain['cycles']} cycles; {plain['fast_releases']:,} fast releases"
             )
             print_stages(timed, 2 * n, steady)
             cpu = float(np.median(plain["cpu_s"][1:].sum(axis=1)))
             summaries.append(
-                f"summary: {n:,} objects x 2 nations, {'with' if warner else 'no'} warner: "
+                f"summary: {n:,} objects x 2 nations, {'with' if warner else 'no'} warner"
+                f"{', fast path' if fast else ''}: "
                 f"{2 * n / cpu:,.0f} reports per CPU-second ingested, fused and released "
                 f"({cpu * 1e3:,.0f} CPU-ms per 1-s scan)"
             )
