@@ -78,6 +78,7 @@ import os
 import struct
 import tempfile
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -270,6 +271,21 @@ async def sender(bus: Any, run: Run, nation: str, plan: Any, t0: int) -> dict[st
     }
 
 
+def handover_times(sub: Any) -> deque[int]:
+    """When the client library hands each delivery to ``sub`` (its callback), in the order
+    the iterator yields them: what lies between is the process's own queue."""
+    times: deque[int] = deque()
+    deliver = getattr(sub, "_deliver", None)
+    if deliver is not None:
+
+        def timed(msg: Any) -> None:
+            times.append(time.time_ns())
+            deliver(msg)
+
+        sub._deliver = timed
+    return times
+
+
 def _receiver() -> Receiver:
     ring = coalition_keys()[1]
     return Receiver(Decoder(ring.sources), ring, ReplayGuard(time.time_ns), DeadLetterLog())
@@ -287,11 +303,13 @@ async def relay(bus: Any, run: Run, stop: Any) -> dict[str, Any]:
     cpu = {"receive": 0.0, "build + sign": 0.0, "publish": 0.0}
     watcher = asyncio.create_task(_end_when(stop, sub))
     count = 0
-    hops: list[tuple[np.ndarray, int, int, int]] = []  # (scheduled times, in, verified, out)
+    hops: list[tuple[np.ndarray, int, int, int, int]] = []  # scheduled, handed, in, ok, out
     backlog: list[int] = []
     queue = getattr(sub, "_queue", None)  # the bus's subscription queue (for its depth)
+    handed = handover_times(sub)
     async for m in sub:
         t_in = time.time_ns()
+        t_cb = handed.popleft() if handed else t_in
         backlog.append(queue.qsize() if queue is not None else -1)
         if run.path == "raw":  # transport only: stamp the relay's time, forward the bytes
             c0 = time.thread_time()
@@ -300,7 +318,7 @@ async def relay(bus: Any, run: Run, stop: Any) -> dict[str, Any]:
             cpu["publish"] += time.thread_time() - c0
             k = RAW_HEAD.unpack_from(m.payload)[1]
             sched = np.frombuffer(m.payload, dtype="<i8", count=k, offset=RAW_HEAD.size)
-            hops.append((sched, t_in, t_in, time.time_ns()))
+            hops.append((sched, t_cb, t_in, t_in, time.time_ns()))
             count += k
             continue
         c0 = time.thread_time()
@@ -324,7 +342,7 @@ async def relay(bus: Any, run: Run, stop: Any) -> dict[str, Any]:
         for payload in payloads:
             await bus.publish(out_subject, payload)
         c3 = time.thread_time()
-        hops.append((np.array([x.measured_ns for x in msgs], dtype=np.int64), t_in, now, time.time_ns()))  # fmt: skip
+        hops.append((np.array([x.measured_ns for x in msgs], dtype=np.int64), t_cb, t_in, now, time.time_ns()))  # fmt: skip
         cpu["receive"] += c1 - c0
         cpu["build + sign"] += c2 - c1
         cpu["publish"] += c3 - c2
@@ -341,8 +359,8 @@ async def relay(bus: Any, run: Run, stop: Any) -> dict[str, Any]:
         "backlog": np.array(backlog, dtype=np.int64),
         "hops": np.column_stack([
             np.concatenate([h[0] for h in hops]) if hops else np.zeros(0, np.int64),
-            *(np.repeat([h[j] for h in hops], sizes).astype(np.int64) for j in (1, 2, 3)),
-        ]).reshape(-1, 4),
+            *(np.repeat([h[j] for h in hops], sizes).astype(np.int64) for j in (1, 2, 3, 4)),
+        ]).reshape(-1, 5),
     }  # fmt: skip
 
 
@@ -418,13 +436,16 @@ async def partner(bus: Any, run: Run, t0: int, expect: int) -> dict[str, Any]:
     cpu = 0.0
     backlog: list[int] = []
     queue = getattr(sub, "_queue", None)
+    handed, cbs = handover_times(sub), []
     async for m in sub:
+        t_cb = handed.popleft() if handed else time.time_ns()
         if run.path == "raw":
             t_arr = time.time_ns()
             backlog.append(queue.qsize() if queue is not None else -1)
             hub_ns, k = RAW_HEAD.unpack_from(m.payload)
             for sched in np.frombuffer(m.payload, dtype="<i8", count=k, offset=RAW_HEAD.size):
                 rows.append((int(sched), hub_ns, t_arr, t_arr, 1, 0.0, 0.0, 0.0))
+                cbs.append(t_cb)
             last[0] = t_arr
             if len(rows) >= expect:
                 break
@@ -439,6 +460,7 @@ async def partner(bus: Any, run: Run, t0: int, expect: int) -> dict[str, Any]:
             if isinstance(msg, SystemTrack) and msg.status != "lost":
                 x = msg.state_ecef
                 rows.append((msg.measured_ns, msg.sent_ns, t_arr, t_ok, msg.system_track_number, x[0], x[1], x[2]))  # fmt: skip
+                cbs.append(t_cb)
                 final[0] = final[0] or msg.measured_ns >= last_k_ns
         if not run.path.startswith("hub") and len(rows) >= expect:
             break
@@ -447,6 +469,7 @@ async def partner(bus: Any, run: Run, t0: int, expect: int) -> dict[str, Any]:
     return {
         "ints": np.array(a[:, :5], dtype=np.int64),
         "pos": np.array(a[:, 5:], dtype=float),
+        "handed": np.array(cbs, dtype=np.int64),
         "rejected": receiver.rejected,
         "backlog": np.array(backlog, dtype=np.int64),
         "cpu_us": {"JPN receive + verify": cpu / max(receiver.accepted, 1) * 1e6},
@@ -833,7 +856,7 @@ def link_latency(res: dict[str, Any], run: Run) -> tuple[np.ndarray, dict[str, n
     s, r = res["send:KOR"], res["recv"]["ints"]
     lat = np.full(s["sched"].size, np.inf)
     idx, ok = _match(s["sched"], r[:, 0])
-    idx, r = idx[ok], r[ok]
+    idx, r, cb = idx[ok], r[ok], res["recv"]["handed"][ok]
     lat[idx] = r[:, 3] - r[:, 0]
     hops = res["relay"]["hops"]
     order = np.argsort(hops[:, 0], kind="stable")
@@ -846,11 +869,13 @@ def link_latency(res: dict[str, Any], run: Run) -> tuple[np.ndarray, dict[str, n
         seg["tick wait (schedule -> tick end)"] = s["release"][idx] - r[:, 0]
     seg["sender late (-> bundle built)"] = s["stamped"][idx] - s["release"][idx]
     seg["sender sign + publish (-> client)"] = s["published"][idx] - s["stamped"][idx]
-    seg["client -> KOR leaf -> hub -> relay takes"] = (h[:, 1] - s["published"][idx])[has]
+    seg["KOR client -> KOR leaf -> hub -> relay client"] = (h[:, 1] - s["published"][idx])[has]
+    seg["relay's queue (busy with earlier ones)"] = (h[:, 2] - h[:, 1])[has]
     if run.path != "raw":
-        seg["relay verify"] = (h[:, 2] - h[:, 1])[has]
-    seg["relay build + sign + publish"] = (h[:, 3] - h[:, 2])[has]
-    seg["relay -> hub -> JPN leaf -> JPN takes"] = (r[:, 2] - h[:, 3])[has]
+        seg["relay verify"] = (h[:, 3] - h[:, 2])[has]
+    seg["relay build + sign + publish"] = (h[:, 4] - h[:, 3])[has]
+    seg["relay client -> hub -> JPN leaf -> JPN client"] = (cb - h[:, 4])[has]
+    seg["JPN's queue (busy with earlier ones)"] = r[:, 2] - cb
     if run.path != "raw":
         seg["JPN verify"] = r[:, 3] - r[:, 2]
     return lat, seg
