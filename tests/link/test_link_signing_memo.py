@@ -99,3 +99,18 @@ def test_the_memo_is_bounded_oldest_first():
     assert memo.vouches(b"\2" * 64, b"pk", b"data2")
     assert not memo.vouches(b"\2" * 64, b"pk2", b"data2")
     assert not memo.vouches(b"\2" * 64, b"pk", b"data1")
+
+
+def test_the_memo_is_bounded_in_bytes_too():
+    memo = SignatureMemo(size=100, max_bytes=10)
+    memo.add(b"\0" * 64, b"pk", b"12345")
+    memo.add(b"\1" * 64, b"pk", b"12345")
+    memo.add(b"\2" * 64, b"pk", b"123")  # 13 bytes held: the oldest goes
+    assert not memo.vouches(b"\0" * 64, b"pk", b"12345")
+    assert memo.vouches(b"\1" * 64, b"pk", b"12345")
+    assert memo.vouches(b"\2" * 64, b"pk", b"123")
+    memo.add(b"\3" * 64, b"pk", b"x" * 11)  # larger than the budget: not kept
+    assert not memo.vouches(b"\3" * 64, b"pk", b"x" * 11)
+    assert memo.vouches(b"\2" * 64, b"pk", b"123")
+    memo.add(b"\2" * 64, b"pk", b"123")  # the same again: counted once
+    assert memo._bytes == 8

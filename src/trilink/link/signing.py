@@ -190,20 +190,31 @@ class SignatureMemo:
     such a check would pass: the memo answers it without the curve arithmetic (~55 us a
     verify, the largest cost of receiving). A tampered message (other bytes), another
     source's key in the keyring, or a signature made elsewhere is checked in full.
-    Bounded: the oldest entries go first (a receiver in the same process takes a message
-    within a few hundred sends of its signing)."""
+    Bounded in count and in bytes (it holds the signed bytes: a hub's bundles can be
+    large): the oldest entries go first, and an input larger than the byte budget is not
+    kept (a receiver in the same process takes a message within a few hundred sends of
+    its signing; one the memo has let go is verified in full)."""
 
-    def __init__(self, size: int = 4096):
+    def __init__(self, size: int = 4096, max_bytes: int = 32 * 2**20):
         self.size = size
+        self.max_bytes = max_bytes
         self._entries: dict[bytes, tuple[bytes, bytes]] = {}
+        self._bytes = 0
         self._lock = threading.Lock()
 
     def add(self, signature: bytes, public: bytes, data: bytes) -> None:
+        if len(data) > self.max_bytes:
+            return
         with self._lock:  # concurrent trials in threads share the memo
             entries = self._entries
+            old = entries.pop(signature, None)
+            if old is not None:
+                self._bytes -= len(old[1])
             entries[signature] = (public, data)
-            if len(entries) > self.size:
-                del entries[next(iter(entries))]
+            self._bytes += len(data)
+            while len(entries) > self.size or self._bytes > self.max_bytes:
+                _, dropped = entries.pop(next(iter(entries)))
+                self._bytes -= len(dropped)
 
     def vouches(self, signature: bytes, public: bytes, data: bytes) -> bool:
         """Whether this process signed ``data`` with the key of ``public``, making
