@@ -251,20 +251,7 @@ class HubNode:
         ready = [m for m in self._pending if m.measured_ns <= t_ns]
         self._pending = [m for m in self._pending if m.measured_ns > t_ns]
         ready.sort(key=lambda m: (m.measured_ns, m.source, m.seq))
-        rows = []
-        lost = []
-        for m in ready:
-            key = (m.source, m.track_id)
-            x, P = np.array(m.state_ecef), covariance_from_wire(m.covariance_ecef)
-            rows.append((m.source, m.track_id, m.measured_ns, x, P, m.phase))
-            # A national track's last report frees its place in the table at once, so a
-            # re-initiated track of the same object takes over the system number sooner.
-            lost.append(m.status == "lost")
-            if m.status == "lost":
-                self._latest.pop(key, None)
-            else:
-                self._latest[key] = _Latest(m.source, m.track_id, m.measured_ns, x, P, m.phase)
-        picture = self.table.update(NationalTrackBatch.from_rows(rows, lost=lost), t_ns)
+        picture = self.table.update(self._batch(ready), t_ns)
         self.last_picture = picture
         if self.fast_path:
             self._learn_members(picture)
@@ -289,6 +276,37 @@ class HubNode:
         out = self._send_outbox()
         out.extend(self.link.seal(hb, subjects.hub_out(p, "status")) for p in alone)
         return out
+
+    def _batch(self, ready: list[TrackReport]) -> NationalTrackBatch:
+        """The cycle's reports as the fusion table's batch (wire to arrays for all rows at
+        once), remembering each national track's newest report for subset fusion."""
+        if not ready:
+            return NationalTrackBatch.empty()
+        x = np.array([m.state_ecef for m in ready], dtype=float)
+        upper = np.array([m.covariance_ecef for m in ready], dtype=float)
+        P = np.empty((len(ready), 6, 6))
+        P[:, _UPPER_I, _UPPER_J] = upper  # the wire's row-major upper triangle, mirrored
+        P[:, _UPPER_J, _UPPER_I] = upper
+        lost = [m.status == "lost" for m in ready]
+        for k, m in enumerate(ready):
+            key = (m.source, m.track_id)
+            # A national track's last report frees its place in the table at once, so a
+            # re-initiated track of the same object takes over the system number sooner.
+            if lost[k]:
+                self._latest.pop(key, None)
+            else:
+                self._latest[key] = _Latest(
+                    m.source, m.track_id, m.measured_ns, x[k], P[k], m.phase
+                )
+        return NationalTrackBatch(
+            source=np.array([m.source for m in ready], dtype=str),
+            local_id=np.array([m.track_id for m in ready], dtype=str),
+            t_ns=np.array([m.measured_ns for m in ready], dtype=np.int64),
+            x=x,
+            P=P,
+            phase=np.array([m.phase for m in ready], dtype=str),
+            lost=np.array(lost, dtype=bool),
+        )
 
     def _release_all(self, picture: SystemPicture, t_ns: int) -> None:
         alive = picture.live()
