@@ -34,7 +34,7 @@ import pytest
 from faultnet import NATIONS, FaultTopology, fault_topology_or_fail
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from trilink.link import decode
+from trilink.link import iter_payload_messages
 from trilink.link.nats_bus import NatsBus
 from trilink.link.pki import client_tls
 from trilink.link.topology import hub_from_stream, inbox_stream
@@ -197,7 +197,8 @@ def test_hub_killed_twice_resumes_numbers_audit_and_sends_no_duplicates(
         seqs: list[int] = []
         with contextlib.suppress(TimeoutError):
             while True:
-                seqs += [decode(m.data).seq for m in await psub.fetch(100, timeout=2)]
+                for m in await psub.fetch(100, timeout=2):  # a message or a bundle
+                    seqs += [item.seq for item in iter_payload_messages(m.data)]
         await jpn_nc.close()
         return nodes, final, seqs, kills
 
