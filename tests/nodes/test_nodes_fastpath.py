@@ -217,3 +217,18 @@ def test_the_salvo_with_the_fast_path_keeps_the_grid_record_and_tracks_sooner():
     # Audit: one decision per release on both paths; the fast path adds its own.
     extra = hubs[True].audit.count - hubs[False].audit.count
     assert extra == hubs[True].fast_releases
+
+
+def test_a_partner_node_keeps_the_newest_state_and_always_takes_an_end():
+    from trilink.nodes.coalition import make_national
+
+    c = Coalition(fast=True)
+    t1, grid = _settled(c)
+    node = make_national(load_scenario("korea-japan"), "JPN", c.identity, c.clock)
+    newer = c.deliver("KOR", [c.report("KOR", 0, t1 + S // 2)])["JPN"][0]
+    older = next(m for m in grid["JPN"] if m.system_track_number == newer.system_track_number)
+    node._take(newer)
+    node._take(older)  # the cycle's release, older than the fast one already held
+    assert node.system_tracks[newer.system_track_number] is newer
+    node._take(msgspec.structs.replace(older, status="lost"))
+    assert newer.system_track_number not in node.system_tracks

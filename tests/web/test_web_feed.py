@@ -189,6 +189,17 @@ def test_late_older_epoch_does_not_move_the_track_back():
     assert p.track(1)["t_ms"] == (T0_NS + 100 * NS) / 1e6
 
 
+def test_a_late_end_of_track_still_ends_it_keeping_the_newer_state():
+    # The hub's fast path may send a state newer than the cycle that then ends the track.
+    p = PartnerPicture("JPN")
+    p.apply(system_track(1, 100.0, ("JPN",)), T0_NS + 101 * NS)
+    lost = msgspec.structs.replace(system_track(1, 90.0, ("JPN",)), status="lost")
+    out = p.apply(lost, T0_NS + 102 * NS)
+    assert [d["type"] for d in out][:2] == ["track", "event"]
+    assert p.track(1)["status"] == "lost" and p.track(1)["t_ms"] == (T0_NS + 100 * NS) / 1e6
+    assert p.apply(lost, T0_NS + 103 * NS) == []  # once
+
+
 def test_timeline_latencies_are_receive_minus_measured_and_since_launch():
     p = PartnerPicture("JPN")
     p.apply(launch_event(101, 20.0, ("JPN",)), T0_NS + int(20.4 * NS))

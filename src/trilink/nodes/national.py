@@ -226,9 +226,12 @@ class NationalNode:
             if number not in self.system_tracks and msg.status != "lost":
                 x = np.array(msg.state_ecef)
                 self.events.append(NodeEvent(now, "link_track", str(number), msg.measured_ns, x))
+            held = self.system_tracks.get(number)
             if msg.status == "lost":
                 self.system_tracks.pop(number, None)
-            else:
+            elif held is None or held.measured_ns <= msg.measured_ns:
+                # Newest state wins: with the hub's fast path a cycle's release can be
+                # older than a fast one already here (ICD section 6).
                 self.system_tracks[number] = msg
         elif isinstance(msg, LaunchEvent):
             self.launch_events[msg.system_track_number] = msg

@@ -131,7 +131,18 @@ class PartnerPicture:
     def _track(self, msg: SystemTrack, received_ns: int) -> list[View]:
         n = msg.system_track_number
         if n in self._track_t and msg.measured_ns <= self._track_t[n]:
-            return []  # an older epoch arriving late: the picture already has newer
+            if msg.status != "lost" or n in self._lost:
+                return []  # an older epoch arriving late: the picture already has newer
+            # The end of a track applies whatever its time: the hub's fast path may have
+            # sent a state newer than the cycle that ended the track.
+            self._lost.add(n)
+            view = {**self._tracks[n], "status": "lost"}
+            self._tracks[n] = view
+            return [
+                {"type": "track", "track": view},
+                self._event("lost", n, msg.measured_ns, received_ns, f"T{n} lost"),
+                *self._prune_tracks(),
+            ]
         first = n not in self._tracks
         trail = self._trails.setdefault(n, _Trail(self.trail_points, self.trail_step_ns))
         view = track_view(msg, received_ns, [])
