@@ -97,3 +97,32 @@ def test_nats_hub_and_leaves_give_the_same_picture(
         assert node.link.deadletters.total == 0, (n, node.link.deadletters.by_reason)
     assert hub_picture(live) == hub_picture(simulated)
     assert picture(live) == picture(simulated)
+
+
+def test_nats_with_the_fast_path_keeps_the_grid_picture(
+    scenario_and_sim, simulated: RunResult, tmp_path
+) -> None:
+    """With the hub's fast path over real NATS, partners get releases between cycles,
+    every one admitted, and the hub's grid picture is the simulated run's, exactly."""
+    sc, sim = scenario_and_sim
+
+    async def go() -> RunResult:
+        coalition = await start_local_coalition(tmp_path, [n.id for n in sc.nations], sc.hub.id)
+        try:
+            return await run_live(
+                sc, sim, coalition.bus_for, config=RunConfig(fast_path=True), timeout_s=300
+            )
+        finally:
+            coalition.stop()
+
+    live = asyncio.run(go())
+    for n, node in live.nodes.items():
+        assert node.link.deadletters.total == 0, (n, node.link.deadletters.by_reason)
+    assert live.hub is not None and live.hub.fast_releases > 0
+    assert hub_picture(live) == hub_picture(simulated)
+    # Every partner holds a track at least as recent as the grid's last release of it.
+    grid = {n: {t.system_track_number: t.measured_ns for t in node.system_tracks.values()}
+            for n, node in simulated.nodes.items()}  # fmt: skip
+    for n, node in live.nodes.items():
+        for number, t in grid[n].items():
+            assert node.system_tracks[number].measured_ns >= t, (n, number)

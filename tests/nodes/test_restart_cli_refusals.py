@@ -75,3 +75,12 @@ def test_an_audit_file_shorter_than_the_state_saw_is_refused(tmp_path: Path, cut
     AuditLog(audit).close()
     code, out = hub(tmp_path, "--state", str(state), "--audit", str(audit))
     assert code == 2 and "cannot start the hub" in out and "truncated" in out
+
+
+def test_the_fast_path_is_refused_with_a_state(tmp_path: Path) -> None:
+    code, out = hub(
+        tmp_path, "--fast-path", "--state", str(tmp_path / "hub.state"),
+        "--audit", str(tmp_path / "a.jsonl"),
+    )  # fmt: skip
+    assert code == 2 and "--fast-path: not with --state" in out
+    assert not (tmp_path / "hub.state").exists()

@@ -53,6 +53,7 @@ async def run_live(
             warner_factory=warner_factory, check_clock=paced,
             source_timeout_s=10.0 if paced else None,
         )  # fmt: skip
+        hub.fast_path = cfg.fast_path
     buses = {n: await bus_for(n) for n in [*nations, *([HUB_ID] if hub else [])]}
     recorder = None
     if cfg.record_dir is not None:
