@@ -61,6 +61,19 @@ split equally between sessions, whatever the processes' nice values. Every nats-
 runs in its own session; so does every benchmark process here, as a separate service
 would. ``--nice N`` sets those sessions' weight (negative: ahead of other users' jobs).
 
+What the hops showed on the shared 2-core VM (2026-11-30, 10,000 reports/s, path a, 5-s
+runs, --nice -10, other users 0.2-1.0 core): with no tick the relay is the queue (1.2-1.8 MB
+unread in its socket, p50 0.45-0.95 s: it needs ~68 CPU-us per report, gets ~0.5 core).
+With a 1-2 ms tick no process keeps a backlog (queues p99 2-19 deliveries); the tail is
+in the two transport hops, where every process and server waits for a CPU (run queue
+100-800 ms per second each): the path alone needs ~1.3-1.5 cores (Python ~100 CPU-us per
+report over sender, relay and partner; nats-servers ~50, ~25 without the streams, TLS on
+leaf links and with GOMAXPROCS=1), and each message costs ~0.9 CPU-ms of wake-ups along
+the six processes. p99 at tick 2 ms: link 15-101 ms with the product's settings (median
+of 15 runs 49), 9.4-12.3 ms in three of four runs with the streams and leaf TLS off and
+GOMAXPROCS=1 (33 in the fourth); raw 7.9-30 ms (median 21), 6.0-7.0 ms with those knobs,
+3.6-5.4 ms with them at tick 1 ms.
+
 Run: ``.venv/bin/python benchmarks/bench_link_latency.py [--quick] [--duration 10]
 [--paths link,hub,hub-nowarn] [--nice -5] [--batch-ms 0,1,2,5] [--sample-ms 20]``.
 """
