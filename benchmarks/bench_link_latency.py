@@ -26,7 +26,10 @@ behind is charged for it rather than hidden — no coordinated omission):
     every cycle; JPN receives. A report's latency ends when JPN holds the release of the
     first cycle that includes it for the report's own object. ``hub-nowarn``: the same
     hub without its warner (the warning rules run inside the cycle, before any release
-    is published).
+    is published). ``hub-fast``: the same hub with its fast path (``trilink hub
+    --fast-path``): a report of a track the grid has numbered is fused and released as
+    it arrives; a report's latency ends when JPN holds the first release of its object
+    that the hub made after the report arrived and that is valid at or after its time.
 
 Ticks (``--batch-ms B``): with B > 0 a sender publishes on a fixed tick of B ms, as a
 radar node sends one scan's reports: every report scheduled in [k B, (k + 1) B) leaves at
@@ -124,7 +127,7 @@ RAW_TIME = struct.Struct("<q")
 
 @dataclass(frozen=True)
 class Run:
-    path: str  # "raw" | "link" | "hub" | "hub-nowarn" (module docstring)
+    path: str  # "raw" | "link" | "hub" | "hub-nowarn" | "hub-fast" (module docstring)
     layout: str  # "procs" | "tasks"
     rate: int  # offered reports per second, all sources together
     duration_s: float
@@ -380,7 +383,10 @@ async def relay(bus: Any, run: Run, stop: Any) -> dict[str, Any]:
 async def full_hub(bus: Any, run: Run, stop: Any, t0: int) -> dict[str, Any]:
     """Path (b): the real HubNode under run_hub; each fusion cycle timed."""
     audit = Path(run.workdir) / f"audit-{run.path}-{run.rate}.jsonl"
-    hub = build_hub(WallClock(), t0, run.cycle_s, audit, warner=run.path == "hub")
+    fast = run.path == "hub-fast"
+    hub = build_hub(
+        WallClock(), t0, run.cycle_s, audit, warner=run.path != "hub-nowarn", fast_path=fast
+    )
     cycles: list[tuple[int, int, int, int, int]] = []
     inner = hub.cycle
 
@@ -394,13 +400,19 @@ async def full_hub(bus: Any, run: Run, stop: Any, t0: int) -> dict[str, Any]:
     ingest = [0.0, 0]
     on_message = hub.on_message
 
+    source_index = {n: i for i, n in enumerate(run.sources)}
+    arrivals: list[tuple[int, int, int, int]] = []  # source, object, measured_ns, arrival
+
     def timed_on_message(subject: str, payload: bytes) -> Any:
-        c0 = time.thread_time()
+        w0, c0, n0 = time.time_ns(), time.thread_time(), len(hub._pending)
         try:
             return on_message(subject, payload)
         finally:
             ingest[0] += time.thread_time() - c0
             ingest[1] += 1
+            for m in hub._pending[n0:]:  # the reports this delivery admitted
+                obj = int(m.track_id.rsplit("-", 1)[1])
+                arrivals.append((source_index[m.source], obj, m.measured_ns, w0))
 
     hub.on_message = timed_on_message
     done = asyncio.Event()
@@ -410,6 +422,8 @@ async def full_hub(bus: Any, run: Run, stop: Any, t0: int) -> dict[str, Any]:
     hub.audit.close()
     return {
         "cycles": np.array(cycles, dtype=np.int64).reshape(-1, 5),
+        "arrivals": np.array(arrivals, dtype=np.int64).reshape(-1, 4),
+        "fast_releases": hub.fast_releases,
         "received": stats.received,
         "published": stats.published,
         "rejected": hub.link.deadletters.total,
@@ -901,18 +915,9 @@ def hub_latency(res: dict[str, Any], run: Run) -> tuple[np.ndarray, dict[str, np
     sends = [res[f"send:{n}"] for n in run.sources]
     sched = np.concatenate([s["sched"] for s in sends])
     obj = np.concatenate([s["obj"] for s in sends])
-    r, pos = res["recv"]["ints"], res["recv"]["pos"]
+    r = res["recv"]["ints"]
     n_obj = int(obj.max()) + 1
-    # Which object each system number is: nearest truth at its first receipt.
-    x0 = make_objects(n_obj, np.random.default_rng(run.seed))
-    obj_of: dict[int, int] = {}
-    order = np.argsort(r[:, 3], kind="stable")
-    numbers, first = np.unique(r[order, 4], return_index=True)
-    for number, i in zip(numbers, order[first], strict=True):
-        truth = propagate_state(x0, np.full(n_obj, (r[i, 0] - t0) / 1e9))
-        d = np.linalg.norm(truth[:, :3] - pos[i], axis=1)
-        if d.min() < 20e3:
-            obj_of[int(number)] = int(d.argmin())
+    obj_of = _objects_of(res, run, n_obj)
     k_max = math.ceil(run.duration_s / run.cycle_s) + 2
     best = np.full((n_obj, k_max + 1), np.inf)
     rk = (r[:, 0] - t0) // cyc
@@ -935,9 +940,73 @@ def hub_latency(res: dict[str, Any], run: Run) -> tuple[np.ndarray, dict[str, np
     return lat, seg
 
 
+def _objects_of(res: dict[str, Any], run: Run, n_obj: int) -> dict[int, int]:
+    """Which object each system number is: the nearest truth at its first receipt."""
+    t0 = res["t0"]
+    r, pos = res["recv"]["ints"], res["recv"]["pos"]
+    x0 = make_objects(n_obj, np.random.default_rng(run.seed))
+    obj_of: dict[int, int] = {}
+    order = np.argsort(r[:, 3], kind="stable")
+    numbers, first = np.unique(r[order, 4], return_index=True)
+    for number, i in zip(numbers, order[first], strict=True):
+        truth = propagate_state(x0, np.full(n_obj, (r[i, 0] - t0) / 1e9))
+        d = np.linalg.norm(truth[:, :3] - pos[i], axis=1)
+        if d.min() < 20e3:
+            obj_of[int(number)] = int(d.argmin())
+    return obj_of
+
+
+def fast_latency(res: dict[str, Any], run: Run) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Path ``hub-fast``: latency of every report to JPN's receipt of the first release of
+    its object that the hub made after the report arrived (a fast release, or a cycle's)
+    and that is valid at or after the report's time; segments: to the hub, hub to JPN."""
+    sends = [res[f"send:{n}"] for n in run.sources]
+    sched = np.concatenate([s["sched"] for s in sends])
+    obj = np.concatenate([s["obj"] for s in sends])
+    src = np.concatenate([np.full(s["sched"].size, i) for i, s in enumerate(sends)])
+    arrived = {(int(a), int(b), int(c)): int(d) for a, b, c, d in res["hub"]["arrivals"]}
+    at_hub = np.array(
+        [
+            arrived.get((int(a), int(b), int(c)), -1)
+            for a, b, c in zip(src, obj, sched, strict=True)
+        ],
+        dtype=np.int64,
+    )
+    r = res["recv"]["ints"]  # measured, sent (hub stamp), arrival, verified, number
+    obj_of = _objects_of(res, run, int(obj.max()) + 1)
+    mapped = np.array([obj_of.get(int(v), -1) for v in r[:, 4]], dtype=np.int64)
+    per_obj = {}
+    for o in np.unique(mapped[mapped >= 0]):
+        rows = r[mapped == o]
+        rows = rows[np.argsort(rows[:, 1], kind="stable")]  # in the hub's sending order
+        per_obj[int(o)] = rows
+    got = np.full(sched.size, np.inf)
+    for i in range(sched.size):
+        rows = per_obj.get(int(obj[i]))
+        if rows is None or at_hub[i] < 0:
+            continue
+        j = int(np.searchsorted(rows[:, 1], at_hub[i], side="left"))
+        while j < len(rows) and rows[j, 0] < sched[i]:
+            j += 1
+        if j < len(rows):
+            got[i] = rows[j, 3]
+    lat = got - sched
+    ok = np.isfinite(lat)
+    seg = {
+        "national -> hub (verified on arrival)": (at_hub[ok] - sched[ok]).astype(float),
+        "hub fuses, releases -> JPN verified": got[ok] - at_hub[ok],
+    }
+    return lat, seg
+
+
 def summarise(run: Run, res: dict[str, Any]) -> dict[str, Any]:
     hub = run.path.startswith("hub")
-    lat, seg = hub_latency(res, run) if hub else link_latency(res, run)
+    if run.path == "hub-fast":
+        lat, seg = fast_latency(res, run)
+    elif hub:
+        lat, seg = hub_latency(res, run)
+    else:
+        lat, seg = link_latency(res, run)
     t0 = res["t0"]
     sends = [res[f"send:{n}"] for n in run.sources]
     sent = sum(s["sched"].size for s in sends)
@@ -1056,7 +1125,8 @@ def print_details(s: dict[str, Any]) -> None:
         print(
             f"  hub: {len(c)} cycles, {np.median(c[:, 3]) / MS:.1f} CPU-ms p50 "
             f"({np.quantile(c[:, 3], 0.99) / MS:.1f} p99) and {np.median(c[:, 4]):.0f} "
-            f"releases per cycle; {s['hub']['live']} live system tracks at the end"
+            f"releases per cycle; {s['hub']['live']} live system tracks at the end; "
+            f"{s['hub']['fast_releases']:,} fast releases"
         )
 
 
@@ -1077,7 +1147,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--paths", default=None,
         help="raw (a) without signatures; link (a); hub (b), as deployed; hub-nowarn (b) "
-        "without the warner (default: all; link,hub with --quick)",
+        "without the warner; hub-fast (b) with the hub's fast path (default: all; link,hub "
+        "with --quick)",
     )  # fmt: skip
     ap.add_argument("--layouts", default="procs,tasks", help="for the link path: procs, tasks")
     ap.add_argument("--link-tracks", type=int, default=100, help="track ids on the link path")
@@ -1147,7 +1218,7 @@ def main(argv: list[str] | None = None) -> int:
     batches = [float(b) for b in args.batch_ms.split(",")]
     if args.quick:
         args.duration, args.drain, args.layouts = 2.0, 4.0, "procs"
-    args.paths = args.paths or ("link,hub" if args.quick else "raw,link,hub,hub-nowarn")
+    args.paths = args.paths or ("link,hub" if args.quick else "raw,link,hub,hub-nowarn,hub-fast")
     rates = [int(r) for r in args.rates.split(",")]
     print(
         f"link latency over real NATS (hub + KOR/JPN/USA leaves, mutual TLS, JetStream "

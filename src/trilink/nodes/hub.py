@@ -192,7 +192,9 @@ class HubNode:
         # The fast path (module notes): a report of a known track is fused and released
         # when it arrives. What it needs between cycles:
         self.fast_path = fast_path
+        self.defer_fast = False  # on_message leaves fast releases to flush_fast()
         self.fast_releases = 0
+        self._arrived: list[TrackReport] = []  # reports waiting for flush_fast()
         self._newest: dict[tuple[str, str], _Latest] = {}  # every national track's newest
         self._number_of: dict[tuple[str, str], int] = {}  # national track -> system number
         self._members: dict[int, tuple[tuple[str, str], ...]] = {}  # number -> its tracks
@@ -216,8 +218,17 @@ class HubNode:
                 self.watermarks[msg.source] = mark
         out = self.link.refusals()
         if self.fast_path and arrived:
-            out.extend(self._fast_release(arrived))
+            self._arrived.extend(arrived)
+            if not self.defer_fast:
+                out.extend(self.flush_fast())
         return out
+
+    def flush_fast(self) -> list[Outbound]:
+        """The fast releases of the reports that arrived since the last flush (with
+        ``defer_fast``, a server flushes when its input queue is empty: under load one
+        batch covers many deliveries; at rest each goes out at once)."""
+        arrived, self._arrived = self._arrived, []
+        return self._fast_release(arrived) if arrived else []
 
     def due(self) -> bool:
         """Whether the next fusion cycle may run now."""
