@@ -399,6 +399,7 @@ SAVED = {
 REBUILT = {
     "clock", "cycle_ns", "partners", "sources", "policy", "source_timeout_ns",
     "tracker_config",
+    "fast_path", "defer_fast",  # the command line (trilink hub refuses --fast-path --state)
 }  # fmt: skip
 LOSABLE = {
     "_may", "_decisions",  # policy decisions cached per key: asked again
@@ -406,6 +407,9 @@ LOSABLE = {
     "withheld",  # this process's count of messages that failed the contract (each logged)
     "_started_ns",  # the heartbeat's uptime restarts with the process
     "last_picture", "keep_pictures", "pictures", "reports",  # evaluation
+    # The fast path's working state: a durable hub runs without it (the command refuses
+    # --fast-path with --state), and a fast hub relearns it from its next cycle.
+    "fast_releases", "_arrived", "_newest", "_number_of", "_members", "_last_ns", "_body",
 }  # fmt: skip
 
 
