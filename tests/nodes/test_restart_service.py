@@ -407,9 +407,10 @@ LOSABLE = {
     "withheld",  # this process's count of messages that failed the contract (each logged)
     "_started_ns",  # the heartbeat's uptime restarts with the process
     "last_picture", "keep_pictures", "pictures", "reports",  # evaluation
-    # The fast path's working state: a durable hub runs without it (the command refuses
-    # --fast-path with --state), and a fast hub relearns it from its next cycle.
-    "fast_releases", "_arrived", "_newest", "_number_of", "_members", "_last_ns", "_body",
+    # The fast path's working state (trilink.nodes.hub_fast): a durable hub runs without
+    # it (the command refuses --fast-path with --state); a fast hub relearns it from its
+    # next cycle.
+    "fast",
 }  # fmt: skip
 
 

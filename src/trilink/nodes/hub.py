@@ -15,7 +15,8 @@ gets the track fused from the nations that may (covariance intersection of their
 aligned reports) — never the full fusion with a field blanked. Every decision is written
 to the audit chain.
 
-Fast path (``fast_path``, ``trilink hub --fast-path``; off by default). The grid costs a
+Fast path (``fast_path``, ``trilink hub --fast-path``; off by default;
+:mod:`trilink.nodes.hub_fast`). The grid costs a
 partner up to one cycle of waiting plus the watermark. With the fast path, a report of a
 national track that a cycle has already made part of a system track is released at once:
 that system track's members' newest reports are aligned to the newest of them and fused
@@ -51,9 +52,7 @@ from trilink.fusion import (
     SystemTrackTable,
     align,
     fuse,
-    propagate,
 )
-from trilink.fusion.align import phase_noise
 from trilink.link import Keyring, subjects
 from trilink.link.validate import validate
 from trilink.messages import (
@@ -70,12 +69,12 @@ from trilink.messages import (
 from trilink.nodes.base import LinkEndpoint, Outbound
 from trilink.nodes.clock import Clock
 from trilink.nodes.convert import (
-    covariance_from_wire,
     covariance_to_wire,
     ground_point_to_wire,
     quality_of,
     state_to_wire,
 )
+from trilink.nodes.hub_fast import FastPath, Latest
 from trilink.policy import AuditLog, Decision, Policy, kind_of, redact
 from trilink.tracking import TrackerConfig, predict_points
 from trilink.tracking.records import ground_points
@@ -83,18 +82,6 @@ from trilink.tracking.records import ground_points
 HUB_ID = subjects.HUB
 log = logging.getLogger(__name__)
 _UPPER_I, _UPPER_J = np.triu_indices(6)  # the wire's covariance order (row-major)
-
-
-@dataclass
-class _Latest:
-    """The newest report of one national track, kept for subset fusion."""
-
-    source: str
-    track_id: str
-    t_ns: int
-    x: NDArray[np.float64]
-    P: NDArray[np.float64]
-    phase: str
 
 
 @dataclass(frozen=True)
@@ -106,17 +93,6 @@ class Release:
     sources: tuple[str, ...]
     x: NDArray[np.float64]
     P: NDArray[np.float64]
-
-
-@dataclass(frozen=True)
-class _Body:
-    """What a fast release repeats of its product's last cycle release: the predictions
-    (made on the grid, where they are affordable) and the flight phase."""
-
-    phase: str
-    launch: Any
-    impact: Any
-    apogee_height_m: float | None
 
 
 Warner = Callable[[str, list[SystemTrack], int], list[Envelope]]
@@ -170,7 +146,7 @@ class HubNode:
         self.heard_ns: dict[str, int] = {}
         self.last_seq: dict[str, int] = {}
         self._pending: list[TrackReport] = []
-        self._latest: dict[tuple[str, str], _Latest] = {}
+        self._latest: dict[tuple[str, str], Latest] = {}
         self._launch_sent: set[tuple[str, int]] = set()
         self._may: dict[tuple[str, str], bool] = {}
         self._decisions: dict[tuple[str, tuple[str, ...], str], Decision] = {}
@@ -193,13 +169,7 @@ class HubNode:
         # when it arrives. What it needs between cycles:
         self.fast_path = fast_path
         self.defer_fast = False  # on_message leaves fast releases to flush_fast()
-        self.fast_releases = 0
-        self._arrived: list[TrackReport] = []  # reports waiting for flush_fast()
-        self._newest: dict[tuple[str, str], _Latest] = {}  # every national track's newest
-        self._number_of: dict[tuple[str, str], int] = {}  # national track -> system number
-        self._members: dict[int, tuple[tuple[str, str], ...]] = {}  # number -> its tracks
-        self._last_ns: dict[tuple[str, int], int] = {}  # (partner, number) -> newest sent
-        self._body: dict[tuple[int, tuple[str, ...]], _Body] = {}  # the last cycle's
+        self.fast = FastPath(self.fusion_config)
 
     # --- input --------------------------------------------------------------------------
     def on_message(self, subject: str, payload: bytes) -> list[Outbound]:
@@ -218,7 +188,7 @@ class HubNode:
                 self.watermarks[msg.source] = mark
         out = self.link.refusals()
         if self.fast_path and arrived:
-            self._arrived.extend(arrived)
+            self.fast.arrived.extend(arrived)
             if not self.defer_fast:
                 out.extend(self.flush_fast())
         return out
@@ -227,8 +197,13 @@ class HubNode:
         """The fast releases of the reports that arrived since the last flush (with
         ``defer_fast``, a server flushes when its input queue is empty: under load one
         batch covers many deliveries; at rest each goes out at once)."""
-        arrived, self._arrived = self._arrived, []
+        arrived, self.fast.arrived = self.fast.arrived, []
         return self._fast_release(arrived) if arrived else []
+
+    @property
+    def fast_releases(self) -> int:
+        """Fast releases sent (module notes, "Fast path")."""
+        return self.fast.releases
 
     def due(self) -> bool:
         """Whether the next fusion cycle may run now."""
@@ -265,7 +240,7 @@ class HubNode:
         picture = self.table.update(self._batch(ready), t_ns)
         self.last_picture = picture
         if self.fast_path:
-            self._learn_members(picture)
+            self.fast.learn(picture)
         if self.keep_pictures:
             self.pictures.append(picture)
             self.reports.extend(ready)
@@ -306,9 +281,7 @@ class HubNode:
             if lost[k]:
                 self._latest.pop(key, None)
             else:
-                self._latest[key] = _Latest(
-                    m.source, m.track_id, m.measured_ns, x[k], P[k], m.phase
-                )
+                self._latest[key] = Latest(m.source, m.track_id, m.measured_ns, x[k], P[k], m.phase)
         return NationalTrackBatch(
             source=np.array([m.source for m in ready], dtype=str),
             local_id=np.array([m.track_id for m in ready], dtype=str),
@@ -382,7 +355,7 @@ class HubNode:
             return None
         return self._fuse_rows([self._latest[c] for c in contributors], t_ns)
 
-    def _fuse_rows(self, rows: list[_Latest], t_ns: int) -> tuple[NDArray, NDArray]:
+    def _fuse_rows(self, rows: list[Latest], t_ns: int) -> tuple[NDArray, NDArray]:
         """National reports aligned to ``t_ns`` and fused (one report: itself, aligned)."""
         xa, Pa = align(
             np.stack([r.x for r in rows]),
@@ -459,10 +432,7 @@ class HubNode:
             assert isinstance(sent, SystemTrack)
             by_partner.setdefault(prod.partner, []).append(sent)
             if self.fast_path:
-                self._body[(prod.number, prod.sources)] = _Body(
-                    msg.phase, msg.launch, msg.impact, msg.apogee_height_m
-                )
-                self._last_ns[(prod.partner, prod.number)] = int(t_ns)
+                self.fast.remember(prod.partner, prod.sources, sent)
             self._released[prod.partner].add(prod.number)
             self._track_sources[(prod.partner, prod.number)] = prod.sources
             self._launch_event(prod, msg, picture, t_ns)
@@ -610,117 +580,20 @@ class HubNode:
             redacted=[], message_id=None, number=number,
         )  # fmt: skip
 
-    # --- the fast path -----------------------------------------------------------------
-    def _learn_members(self, picture: SystemPicture) -> None:
-        """Which national tracks make up each live system track, as this cycle decided."""
-        self._number_of.clear()
-        self._members.clear()
-        for i in np.flatnonzero(picture.live()).tolist():
-            number = int(picture.number[i])
-            self._members[number] = picture.contributors[i]
-            for c in picture.contributors[i]:
-                self._number_of[c] = number
-        self._body.clear()  # refilled by this cycle's releases
-
+    # --- the fast path (trilink.nodes.hub_fast) ----------------------------------------
     def _fast_release(self, reports: list[TrackReport]) -> list[Outbound]:
-        """Release at once, to each partner, the system tracks these reports update.
-
-        Only national tracks that a cycle has already associated take this path (a new
-        track waits for the grid, which numbers it): the track's members' newest reports
-        are aligned to the newest of them and fused, as the cycle would fuse them, per
-        partner from the nations the policy lets it have; the predictions are those of the
-        product's last cycle release. Releases never go back in time for a partner.
-        """
-        touched: dict[int, None] = {}
-        for m in reports:
-            key = (m.source, m.track_id)
-            if m.status == "lost":
-                self._newest.pop(key, None)
-                continue
-            x, P = np.array(m.state_ecef), covariance_from_wire(m.covariance_ecef)
-            old = self._newest.get(key)
-            if old is None or old.t_ns <= m.measured_ns:
-                self._newest[key] = _Latest(m.source, m.track_id, m.measured_ns, x, P, m.phase)
-            number = self._number_of.get(key)
-            if number is not None:
-                touched[number] = None
-        # Which product (number, nations allowed) each partner gets, then all products
-        # of the delivery aligned and fused in one batch, then each partner's release.
-        products: dict[tuple[int, tuple[str, ...]], list[_Latest]] = {}
-        wanted: list[tuple[str, tuple[int, tuple[str, ...]], _Body]] = []
-        for number in touched:
-            members = [c for c in self._members.get(number, ()) if c in self._newest]
-            nations = tuple(sorted({s for s, _ in members}))
-            for partner in self.partners:
-                allowed = tuple(s for s in nations if self._may_release(s, partner))
-                body = self._body.get((number, allowed))
-                if not allowed or body is None:  # denied, or not yet released on the grid
-                    continue
-                product = (number, allowed)
-                if product not in products:
-                    products[product] = [self._newest[c] for c in members if c[0] in allowed]
-                wanted.append((partner, product, body))
-        if not wanted:
-            return []
-        fused = dict(zip(products, self._fuse_products(list(products.values())), strict=True))
+        """Release at once what these reports update (:meth:`FastPath.propose`), each
+        proposal through the policy, redaction, contract check and audit of any release;
+        partners share each product's body, as on the grid."""
         shared: _Shared = {}
-        keys = {product: k for k, product in enumerate(products)}
-        for partner, product, body in wanted:
-            number, allowed = product
-            t_ns, state, cov, quality = fused[product]
-            if t_ns <= self._last_ns.get((partner, number), -1):
-                continue
-            msg = SystemTrack(
-                source=HUB_ID,
-                measured_ns=t_ns,
-                releasability=(partner,),
-                system_track_number=number,
-                state_ecef=state,
-                covariance_ecef=cov,
-                phase=body.phase,  # type: ignore[arg-type]
-                status="confirmed",
-                quality=quality,
-                launch=body.launch,
-                impact=body.impact,
-                apogee_height_m=body.apogee_height_m,
-                sources=tuple(SourceTrack(nation=s) for s in allowed),
-            )
+        for partner, allowed, msg, k in self.fast.propose(
+            reports, self.partners, self._may_release
+        ):
             subject = subjects.hub_out(partner, "tracks")
-            sent = self._release(msg, allowed, partner, subject, t_ns, (shared, keys[product]))
+            sent = self._release(msg, allowed, partner, subject, msg.measured_ns, (shared, k))
             if sent is not None:
-                self._last_ns[(partner, number)] = t_ns
-                self.fast_releases += 1
+                self.fast.sent(partner, msg)
         return self._send_outbox() if self._outbox else []
-
-    def _fuse_products(
-        self, groups: list[list[_Latest]]
-    ) -> list[tuple[int, tuple[float, ...], tuple[float, ...], int]]:
-        """Each group of national reports aligned to its newest report's time and fused
-        (one propagation and one fusion call for all): (t_ns, wire state, wire
-        covariance, track quality) per group."""
-        rows = [r for g in groups for r in g]
-        t_out = np.array([max(r.t_ns for r in g) for g in groups], dtype=np.int64)
-        size = np.array([len(g) for g in groups])
-        t_row = np.repeat(t_out, size)
-        dt = (t_row - np.array([r.t_ns for r in rows], dtype=np.int64)).astype(float) * 1e-9
-        q, sig = phase_noise([r.phase for r in rows], self.fusion_config.noise_table)
-        xa, Pa = propagate(
-            np.stack([r.x for r in rows]), np.stack([r.P for r in rows]), dt, q, sig,
-            self.fusion_config.max_step_s,
-        )  # fmt: skip
-        k = int(size.max())
-        idx = np.zeros((len(groups), k), dtype=np.int64)
-        mask = np.arange(k)[None, :] < size[:, None]
-        idx[mask] = np.arange(len(rows))
-        xf, Pf = fuse(xa[idx], Pa[idx], mask, method=self.fusion_config.method)
-        states = xf[:, :6].tolist()
-        covs = (0.5 * (Pf + np.swapaxes(Pf, -1, -2)))[:, _UPPER_I, _UPPER_J].tolist()
-        rms = np.trace(Pf[:, :3, :3], axis1=1, axis2=2) / 3.0
-        return [
-            (int(t_out[g]), tuple(states[g]), tuple(covs[g]),
-             track_quality(math.sqrt(max(0.0, rms[g]))))
-            for g in range(len(groups))
-        ]  # fmt: skip
 
     def _heartbeat(self, t_ns: int) -> Heartbeat:
         return Heartbeat(

@@ -83,7 +83,8 @@ from trilink.fusion import SystemTrackTable
 from trilink.link import Decoder, encode
 from trilink.messages import TrackReport
 from trilink.nodes.base import Outbound
-from trilink.nodes.hub import HubNode, _Latest
+from trilink.nodes.hub import HubNode
+from trilink.nodes.hub_fast import Latest
 from trilink.policy.audit import iter_records
 
 SNAPSHOT_VERSION = 2
@@ -188,7 +189,7 @@ def restore_hub(hub: HubNode, snap: dict[str, Any]) -> list[Outbound]:
     pending = [decoder.decode(base64.b64decode(p)) for p in snap["pending"]]
     hub._pending = [m for m in pending if isinstance(m, TrackReport)]
     hub._latest = {
-        (src, tid): _Latest(src, tid, int(t), np.array(x, float), np.array(P, float), ph)
+        (src, tid): Latest(src, tid, int(t), np.array(x, float), np.array(P, float), ph)
         for src, tid, t, x, P, ph in snap["latest"]
     }
     hub._launch_sent = {(p, int(n)) for p, n in snap["launch_sent"]}
