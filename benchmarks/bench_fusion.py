@@ -164,18 +164,18 @@ def capture_salvo(seed: int) -> list[tuple[int, NationalTrackBatch, FusionConfig
     calls: list[tuple[int, NationalTrackBatch, FusionConfig]] = []
     original = table_module.SystemTrackTable.update
 
-    def spy(self, batch, t_ns):  # type: ignore[no-untyped-def]
+    def spy(self: Any, batch: Any, t_ns: int) -> Any:
         calls.append((int(t_ns), batch, self.config))
         return original(self, batch, t_ns)
 
     sc = load_scenario("korea-japan")
     salvo = ("srbm-1", "srbm-2", "srbm-3")
     sc = dataclasses.replace(sc, launches=tuple(x for x in sc.launches if x.id in salvo))
-    table_module.SystemTrackTable.update = spy  # type: ignore[method-assign]
+    table_module.SystemTrackTable.update = spy
     try:
         run_trial(sc, "trilateral", seed, warnings=False)
     finally:
-        table_module.SystemTrackTable.update = original  # type: ignore[method-assign]
+        table_module.SystemTrackTable.update = original
     return calls
 
 

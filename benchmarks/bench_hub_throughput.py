@@ -123,7 +123,7 @@ def signed_scans(n: int, scans: int, seed: int) -> list[tuple[int, Payloads]]:
     stampers = {s: Stamper(s, keys[s]) for s in SOURCES}
     out = []
     for t_ns, batch in make_scans(n, scans, 0.5, seed, n_nations=len(SOURCES)):
-        payloads = []
+        payloads: Payloads = []
         scan: dict[str, list[Any]] = {s: [] for s in SOURCES}
         for i in range(len(batch)):
             src = str(batch.source[i])
