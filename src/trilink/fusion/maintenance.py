@@ -78,10 +78,17 @@ def merge_candidates(
     xf: Array, Pf: Array, nations: NDArray[np.int64], gate: float
 ) -> tuple[NDArray[np.intp], NDArray[np.intp], Array]:
     """System-track row pairs (a < b) fed by disjoint nations that pass ``gate``, with d^2."""
-    full = np.bitwise_or.reduce(nations, initial=0)
+    # On the few tracks of a cycle, a list pass costs less than NumPy's reductions.
+    bits = nations.tolist()
+    full = 0
+    for b in bits:
+        full |= b
     # A track fed by every nation can only meet a track fed by none (coasting), so when
     # nothing coasts those tracks need not be searched at all.
-    cand = np.flatnonzero(nations != full) if np.all(nations != 0) else np.arange(len(xf))
+    if all(bits):
+        cand = np.array([i for i, b in enumerate(bits) if b != full], np.intp)
+    else:
+        cand = np.arange(len(xf))
     if cand.size < 2:
         return np.empty(0, np.intp), np.empty(0, np.intp), np.empty(0)
     ia, jb, d2 = self_gated_pairs(xf[cand], Pf[cand], gate)

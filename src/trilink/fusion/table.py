@@ -77,22 +77,23 @@ def _fuse_groups(
     xa: Array,
     Pa: Array,
     t_ns: NDArray[np.int64],
-    idx: NDArray[np.intp],
+    idx: NDArray[np.int64],
     mask: NDArray[np.bool_],
     criterion: str,
     omega: str,
 ) -> tuple[Array, Array, NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_]]:
-    """CI of each system row's national rows, compiled (kernels_ci.fuse_groups_kernel)."""
+    """CI of each system row's national rows, compiled (kernels_ci.fuse_groups_kernel).
+
+    ``idx`` and ``mask`` must be writable, contiguous int64 and bool arrays (numba compiles,
+    and caches, one specialisation per array type; the kernel only reads them).
+    """
     from trilink.fusion.kernels_ci import fuse_groups_kernel
 
-    # Writable, contiguous arguments only: numba compiles (and caches) one specialisation
-    # per array type, and the memoised group layout is read-only.
     out = fuse_groups_kernel(
-        arg(xa), arg(Pa), np.array(t_ns, np.int64), np.array(idx, np.int64), np.array(mask),
-        criterion == "trace", omega == "fast", 30, 1e-12,
+        arg(xa), arg(Pa), t_ns, idx, mask, criterion == "trace", omega == "fast", 30, 1e-12,
     )  # fmt: skip
     xf, Pf, _, best, newest, good = out
-    if not np.all(good):
+    if not good.all():
         raise np.linalg.LinAlgError("fusion: a national covariance is not positive definite")
     return xf, Pf, best, newest, good
 
@@ -119,6 +120,11 @@ class SystemTrackTable:
         self.merge_history: dict[tuple[int, int], list[bool]] = {}
         self.next_number = 1
         self.t_ns: int | None = None
+        # The kernels' copy of the group layout, for the memoised layout it was made from.
+        self._layout_memo: tuple[NDArray[np.intp], NDArray[np.int64], NDArray[np.bool_]] | None
+        self._layout_memo = None
+        self._bits_memo: tuple[NDArray[np.intp], NDArray[np.object_], NDArray[np.int64]] | None
+        self._bits_memo = None
 
     # ------------------------------------------------------------------ cycle
     def update(self, batch: NationalTrackBatch, t_ns: int) -> SystemPicture:
@@ -181,6 +187,8 @@ class SystemTrackTable:
         """Forget national tracks reported lost, or silent for ``stale_after_s``."""
         stale = (np.int64(t_ns) - self.nat.t_ns) > int(self.config.stale_after_s * _NS)
         stale |= self.nat.lost
+        if not stale.any():
+            return  # the common cycle: no event, no row to delete
         for row in np.flatnonzero(stale & (self.nat.sys >= 0)):
             events.append(self._event(t_ns, "leave", int(self.nat.sys[row]), int(row)))
         for key in self.nat.remove(stale):
@@ -195,11 +203,12 @@ class SystemTrackTable:
     def _reference(self, xa: Array, Pa: Array, xs: Array, Ps: Array) -> tuple[Array, Array]:
         """Cheap fused estimate per system track for gating: fast CI, or the coast."""
         idx = self.sys_groups()
-        mask = idx >= 0
         if compiled.use_kernels() and xa.shape[-1] == 6:
-            xf, Pf, best, _, _ = _fuse_groups(xa, Pa, self.nat.t_ns, idx, mask, "trace", "fast")
+            idx64, mask64 = self._kernel_layout(idx)
+            xf, Pf, best, _, _ = _fuse_groups(xa, Pa, self._t_ns(), idx64, mask64, "trace", "fast")
             found = best >= 0
             return np.where(found[:, None], xf, xs), np.where(found[:, None, None], Pf, Ps)
+        mask = idx >= 0
         has = mask.any(axis=1)
         xr, Pr = xs.copy(), Ps.copy()
         if np.any(has):
@@ -211,6 +220,24 @@ class SystemTrackTable:
     def sys_groups(self) -> NDArray[np.intp]:
         """National rows per system row (M, K), -1 padded."""
         return self.nat.groups(self.sys.number)
+
+    def _kernel_layout(self, idx: NDArray[np.intp]) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+        """``idx`` as the kernels take it (writable int64) and its mask of present rows,
+        made once per layout (most cycles keep the previous cycle's); read-only by use."""
+        memo = self._layout_memo
+        if memo is not None and memo[0] is idx:
+            return memo[1], memo[2]
+        idx64 = np.array(idx, np.int64)
+        mask = idx64 >= 0
+        self._layout_memo = (idx, idx64, mask)
+        return idx64, mask
+
+    def _t_ns(self) -> NDArray[np.int64]:
+        """The national report times as a kernel argument (contiguous, writable int64)."""
+        t = self.nat.t_ns
+        if t.dtype == np.int64 and t.flags.c_contiguous and t.flags.writeable:
+            return t
+        return np.array(t, np.int64)
 
     def _decorrelate(
         self, xa: Array, Pa: Array, t_ns: int, events: list[FusionEvent]
@@ -229,6 +256,9 @@ class SystemTrackTable:
             s.decor[:] = 0
             return suspect
         disputed = disputed_pairings(idx, xa, Pa, cfg.decorrelation_d2)
+        if not disputed.any():
+            s.decor = np.zeros(len(s), np.int64)  # what the count below gives: no doubt
+            return suspect
         fresh = np.any(_flags(self.nat.fresh, idx), axis=1)
         # Count only updates that bring new national information, so K means K reports.
         s.decor = np.where(disputed, s.decor + fresh, 0)
@@ -361,15 +391,19 @@ class SystemTrackTable:
         """Fused x, P, has-contributor mask, phase and newest report time per system row."""
         cfg = self.config
         idx = self.sys_groups()
-        mask = idx >= 0
-        if np.any(suspect):
-            mask &= ~_flags(suspect, idx)
         if cfg.method == "ci" and compiled.use_kernels() and xa.shape[-1] == 6:
+            idx64, mask = self._kernel_layout(idx)
+            if suspect.any():
+                mask = mask & ~_flags(suspect, idx)  # a new array: the layout's stays as is
             # One compiled pass gathers, fuses and picks phase and newest report per row.
             xf, Pf, best, newest, _ = _fuse_groups(
-                xa, Pa, self.nat.t_ns, idx, mask, cfg.criterion, cfg.omega
+                xa, Pa, self._t_ns(), idx64, mask, cfg.criterion, cfg.omega
             )
             has = best >= 0
+            newest = np.maximum(self.sys.last_report_ns, newest)
+            if has.all():
+                # Every track fused (the common cycle): the kernel's rows as they are.
+                return _Fused(xf, Pf, has, self.nat.phase[best], newest)
             phase = self.sys.phase.copy()
             phase[has] = self.nat.phase[best[has]]
             return _Fused(
@@ -377,8 +411,11 @@ class SystemTrackTable:
                 np.where(has[:, None, None], Pf, Ps),
                 has,
                 phase,
-                np.maximum(self.sys.last_report_ns, newest),
+                newest,
             )
+        mask = idx >= 0
+        if np.any(suspect):
+            mask &= ~_flags(suspect, idx)
         has = np.asarray(mask.any(axis=1), bool)
         xf, Pf = xs.copy(), Ps.copy()
         phase = self.sys.phase.copy()
@@ -400,7 +437,13 @@ class SystemTrackTable:
         cfg = self.config
         s = self.sys
         idx = self.sys_groups()
-        ia, jb, d2 = merge_candidates(xf, Pf, nation_bits(idx, self.nat.source), cfg.gate_d2)
+        memo = self._bits_memo
+        if memo is not None and memo[0] is idx and memo[1] is self.nat.source:
+            bits = memo[2]  # the same layout and rows as last cycle: the same nations
+        else:
+            bits = nation_bits(idx, self.nat.source)
+            self._bits_memo = (idx, self.nat.source, bits)
+        ia, jb, d2 = merge_candidates(xf, Pf, bits, cfg.gate_d2)
         hits = {
             (int(s.number[a]), int(s.number[b])): float(d)
             for a, b, d in zip(ia.tolist(), jb.tolist(), d2.tolist(), strict=True)
@@ -450,28 +493,46 @@ class SystemTrackTable:
         s.x, s.P, s.phase, s.last_report_ns = xf, Pf, phase, last
         s.t_ns = np.full(len(s), t_ns, np.int64)
         undisputed = s.decor == 0
-        s.ok_x[undisputed], s.ok_P[undisputed] = xf[undisputed], Pf[undisputed]
-        s.ok_t_ns[undisputed] = t_ns
-        status = np.where(has, "active", "coasting").astype(object)
+        if undisputed.all():
+            # Every row (the common cycle): whole copies, not three masked assignments.
+            s.ok_x, s.ok_P, s.ok_t_ns = xf.copy(), Pf.copy(), s.t_ns.copy()
+        else:
+            s.ok_x[undisputed], s.ok_P[undisputed] = xf[undisputed], Pf[undisputed]
+            s.ok_t_ns[undisputed] = t_ns
         coast_ns = int(self.config.coast_limit_s * _NS)
-        dropped = ~has & ((t_ns - last) > coast_ns) & (s.merged_into < 0)
-        status[dropped] = "dropped"
-        status[s.merged_into >= 0] = "merged"
-        for num in s.number[dropped].tolist():
-            events.append(FusionEvent(t_ns, "drop", int(num)))
-        idx = self.sys_groups()
-        keys = list(zip(self.nat.source.tolist(), self.nat.local_id.tolist(), strict=True))
-        left_out = set(np.flatnonzero(suspect).tolist())
-        contributors = tuple(
-            tuple(sorted(keys[r] for r in row if r >= 0 and r not in left_out))
-            for row in idx.tolist()
+        merged = s.merged_into >= 0
+        dropped = ~has & ((t_ns - last) > coast_ns) & ~merged
+        # One list pass instead of four NumPy calls on an object array (same strings,
+        # same dtype: the width of the longest status present).
+        status = np.array(
+            [
+                "merged" if mg else "dropped" if dr else "active" if h else "coasting"
+                for h, dr, mg in zip(has.tolist(), dropped.tolist(), merged.tolist(), strict=True)
+            ],
+            dtype=str,
         )
+        ended = dropped | merged
+        if ended.any():
+            for num in s.number[dropped].tolist():
+                events.append(FusionEvent(t_ns, "drop", int(num)))
+        idx = self.sys_groups()
+        keys = self.nat.keys()
+        if suspect.any():
+            left_out = set(np.flatnonzero(suspect).tolist())
+            contributors = tuple(
+                tuple(sorted(keys[r] for r in row if r >= 0 and r not in left_out))
+                for row in idx.tolist()
+            )
+        else:
+            contributors = tuple(
+                tuple(sorted(keys[r] for r in row if r >= 0)) for row in idx.tolist()
+            )
         picture = SystemPicture(
             t_ns=t_ns,
             number=s.number.copy(),
             x=xf.copy(),
             P=Pf.copy(),
-            status=status.astype(str),
+            status=status,
             phase=phase.astype(str),
             first_seen_ns=s.first_ns.copy(),
             last_report_ns=last.copy(),
@@ -479,7 +540,8 @@ class SystemTrackTable:
             contributors=contributors,
             events=tuple(events),
         )
-        s.remove(dropped | (s.merged_into >= 0))
+        if ended.any():
+            s.remove(ended)
         return picture
 
     # ------------------------------------------------------------- snapshot

@@ -48,12 +48,24 @@ class NationalStore:
         self.fresh = np.empty(0, bool)  # got a new report in the latest ingest
         self.lost = np.empty(0, bool)  # its newest report says the nation lost it
         self._groups_memo: tuple[bytes, bytes, NDArray[np.intp]] | None = None
+        # (source, local_id) per row, for the arrays it was built from (both columns are
+        # replaced, never written in place, when rows come or go).
+        self._keys_memo: tuple[NDArray[np.object_], NDArray[np.object_], list[Any]] | None = None
 
     def __len__(self) -> int:
         return int(self.t_ns.shape[0])
 
     def key(self, row: int) -> tuple[str, str]:
         return (str(self.source[row]), str(self.local_id[row]))
+
+    def keys(self) -> list[tuple[str, str]]:
+        """``(source, local_id)`` of every row, remembered while the rows stay the same."""
+        memo = self._keys_memo
+        if memo is not None and memo[0] is self.source and memo[1] is self.local_id:
+            return memo[2]
+        keys = list(zip(self.source.tolist(), self.local_id.tolist(), strict=True))
+        self._keys_memo = (self.source, self.local_id, keys)
+        return keys
 
     def ingest(self, batch: NationalTrackBatch) -> None:
         """Store each track's newest report; older or equal-time duplicates lose."""
@@ -84,13 +96,18 @@ class NationalStore:
             self.fresh = np.concatenate([self.fresh, np.zeros(m, bool)])
             self.lost = np.concatenate([self.lost, np.zeros(m, bool)])
         # The newest report of each track in the batch, and only if newer than the store's.
-        order = np.lexsort((batch.t_ns, rows))
-        r_sorted = rows[order]
-        last = np.append(r_sorted[1:] != r_sorted[:-1], True)
-        pick = order[last]
+        if len(set(rows.tolist())) == rows.size:
+            # One report per track (the hub's usual batch): every row is its track's newest.
+            pick = np.arange(rows.size)
+        else:
+            order = np.lexsort((batch.t_ns, rows))
+            r_sorted = rows[order]
+            last = np.append(r_sorted[1:] != r_sorted[:-1], True)
+            pick = order[last]
         target = rows[pick]
         newer = batch.t_ns[pick] > self.t_ns[target]
-        pick, target = pick[newer], target[newer]
+        if not newer.all():
+            pick, target = pick[newer], target[newer]
         self.t_ns[target] = batch.t_ns[pick]
         self.x[target] = batch.x[pick]
         self.P[target] = batch.P[pick]
