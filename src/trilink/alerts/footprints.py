@@ -94,16 +94,21 @@ def footprints(
         over.update({id(p): bool(h) for p, h in zip(rest, hits, strict=True)})
         near = _near(_areas(territory), [p.ellipse_box for p in aimed])
         close = [p for p, hit in zip(aimed, near, strict=True) if hit]
-        if close:
-            draw_ellipses(close, rules)
-            polys = [p.ellipse for p in close]
+        for p in close:
+            by_box = _box_place(territory, p)
+            if by_box is not None:
+                place[id(p)] = by_box
+        drawn = [p for p in close if id(p) not in place]
+        if drawn:
+            draw_ellipses(drawn, rules)
+            polys = [p.ellipse for p in drawn]
             land = _hits(territory, "land", polys)
             sea = _hits(territory, "territorial", polys)
             zone = _hits(territory, "zone", polys)
             code = np.where(
                 land, LAND, np.where(sea, TERRITORIAL_SEA, np.where(zone, ZONE, OUTSIDE))
             )
-            place = {id(p): int(c) for p, c in zip(close, code, strict=True)}
+            place.update({id(p): int(c) for p, c in zip(drawn, code, strict=True)})
         nominal = territory.locate(
             np.array([p.threat.impact.lat_rad for p in aimed]),  # type: ignore[union-attr]
             np.array([p.threat.impact.lon_rad for p in aimed]),  # type: ignore[union-attr]
@@ -120,6 +125,31 @@ def footprints(
         if p.flying:  # without a prediction: no ground track, no ellipse
             out[k] = facts.get(id(p)) or Footprint(False, OUTSIDE, OUTSIDE, distance_m=math.inf)
     return out
+
+
+def _box_place(territory: Territory, product: Product) -> int | None:
+    """The ellipse's place (LAND, TERRITORIAL_SEA, ZONE, OUTSIDE), as its drawn polygon
+    would test, from its box alone, or None when the box cannot tell. The polygon lies
+    in the box (``batch.threat_products``): an area the box misses, the polygon misses;
+    an area that covers the box holds the whole polygon, so the two meet. Areas in the
+    rules' order (innermost first); the first the box meets but does not lie in leaves
+    the answer to the polygon. Only for a box within +-180 deg (no shifted copies) and
+    a proper ellipse (both semi-axes > 0: its polygon has interior points)."""
+    lo_x, lo_y, hi_x, hi_y = product.ellipse_box
+    imp = product.threat.impact
+    if not (lo_x >= -180.0 and hi_x <= 180.0 and math.isfinite(lo_y + hi_y)):
+        return None
+    if imp is None or not (imp.semi_minor_m > 0.0 and imp.semi_major_m > 0.0):
+        return None
+    box = shapely.box(lo_x, lo_y, hi_x, hi_y)
+    for code, geom in (
+        (LAND, territory.land),
+        (TERRITORIAL_SEA, territory.territorial),
+        (ZONE, territory.zone),
+    ):
+        if shapely.intersects(geom, box):
+            return code if shapely.covers(geom, box) else None
+    return OUTSIDE
 
 
 def _distance_fn(product: Product, territory: Territory, rules: WarningRules):
