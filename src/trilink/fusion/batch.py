@@ -72,7 +72,7 @@ class NationalTrackBatch:
         for name, shape in shapes.items():
             if fields[name].shape != shape:
                 raise ValueError(f"{name}: expected shape {shape}, got {fields[name].shape}")
-        if not (np.all(np.isfinite(fields["x"])) and np.all(np.isfinite(fields["P"]))):
+        if not (np.isfinite(fields["x"]).all() and np.isfinite(fields["P"]).all()):
             raise ValueError("x, P: every state and covariance entry must be finite")
         for name, value in fields.items():
             value.setflags(write=False)
@@ -83,14 +83,19 @@ class NationalTrackBatch:
 
     @classmethod
     def empty(cls) -> NationalTrackBatch:
-        return cls(
-            source=np.empty(0, str),
-            local_id=np.empty(0, str),
-            t_ns=np.empty(0, np.int64),
-            x=np.empty((0, 6)),
-            P=np.empty((0, 6, 6)),
-            phase=np.empty(0, str),
-        )
+        """The batch of no report. One instance per class is shared: it is frozen and
+        its arrays are read-only (the hub asks for one in every quiet cycle)."""
+        shared = _EMPTY.get(cls)
+        if shared is None:
+            shared = _EMPTY[cls] = cls(
+                source=np.empty(0, str),
+                local_id=np.empty(0, str),
+                t_ns=np.empty(0, np.int64),
+                x=np.empty((0, 6)),
+                P=np.empty((0, 6, 6)),
+                phase=np.empty(0, str),
+            )
+        return shared
 
     @classmethod
     def from_rows(
@@ -140,3 +145,6 @@ class NationalTrackBatch:
             self.phase[i],
             self.lost[i],
         )
+
+
+_EMPTY: dict[type[NationalTrackBatch], NationalTrackBatch] = {}

@@ -74,6 +74,15 @@ def nation_bits(idx: NDArray[np.intp], source: NDArray[np.object_]) -> NDArray[n
     return np.bitwise_or.reduce(bits, axis=1)
 
 
+_FEW = 64  # candidates checked pair by pair in Python before the gating search
+
+
+def _any_disjoint(bits: list[int]) -> bool:
+    """Whether two of the nation bit sets share no nation (a coasting track's 0 shares
+    none with any)."""
+    return any(a & b == 0 for i, a in enumerate(bits) for b in bits[i + 1 :])
+
+
 def merge_candidates(
     xf: Array, Pf: Array, nations: NDArray[np.int64], gate: float
 ) -> tuple[NDArray[np.intp], NDArray[np.intp], Array]:
@@ -89,7 +98,9 @@ def merge_candidates(
         cand = np.array([i for i, b in enumerate(bits) if b != full], np.intp)
     else:
         cand = np.arange(len(xf))
-    if cand.size < 2:
+    if cand.size < 2 or (cand.size <= _FEW and not _any_disjoint([bits[i] for i in cand])):
+        # No two candidates fed by disjoint nations (e.g. all share KOR): whatever gates,
+        # the filter below keeps nothing, so the gating search is skipped.
         return np.empty(0, np.intp), np.empty(0, np.intp), np.empty(0)
     ia, jb, d2 = self_gated_pairs(xf[cand], Pf[cand], gate)
     ia, jb = cand[ia], cand[jb]

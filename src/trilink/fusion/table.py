@@ -43,7 +43,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from trilink.fusion import compiled
-from trilink.fusion.align import align, propagate
+from trilink.fusion.align import propagate
 from trilink.fusion.batch import NationalTrackBatch
 from trilink.fusion.gating import assign, gated_pairs
 from trilink.fusion.intersection import covariance_intersection, fuse
@@ -125,6 +125,7 @@ class SystemTrackTable:
         self._layout_memo = None
         self._bits_memo: tuple[NDArray[np.intp], NDArray[np.object_], NDArray[np.int64]] | None
         self._bits_memo = None
+        self._noise_memo: dict[tuple[Any, ...], tuple[Array, Array]] = {}
 
     # ------------------------------------------------------------------ cycle
     def update(self, batch: NationalTrackBatch, t_ns: int) -> SystemPicture:
@@ -137,14 +138,7 @@ class SystemTrackTable:
             # Nothing to fuse (before the first launch, after the last drop): an empty
             # picture without the cycle's stages, about a third of a trial's hub cycles.
             self.t_ns = t_ns
-            empty = _Fused(
-                np.empty((0, 6)),
-                np.empty((0, 6, 6)),
-                np.zeros(0, bool),
-                self.sys.phase.copy(),
-                self.sys.last_report_ns.copy(),
-            )
-            return self._commit(empty, np.zeros(0, bool), t_ns, events)
+            return self._empty_picture(t_ns, events)
         xa, Pa = self._align(t_ns)
         xs, Ps = self._predict_systems(t_ns)
         suspect = self._decorrelate(xa, Pa, t_ns, events)
@@ -162,12 +156,43 @@ class SystemTrackTable:
         self.t_ns = t_ns
         return self._commit(fused, suspect, t_ns, events)
 
+    def _empty_picture(self, t_ns: int, events: list[FusionEvent]) -> SystemPicture:
+        """The picture of a cycle with no track at all: what ``_commit`` makes of empty
+        columns (same shapes and dtypes), without its stages."""
+        none = np.empty(0, np.int64)
+        return SystemPicture(
+            t_ns=t_ns,
+            number=none,
+            x=np.empty((0, 6)),
+            P=np.empty((0, 6, 6)),
+            status=np.empty(0, "<U1"),
+            phase=np.empty(0, "<U1"),
+            first_seen_ns=none.copy(),
+            last_report_ns=none.copy(),
+            merged_into=none.copy(),
+            contributors=(),
+            events=tuple(events),
+        )
+
     def _align(self, t_ns: int) -> tuple[Array, Array]:
         n = self.nat
         if len(n) == 0:
             return np.empty((0, 6)), np.empty((0, 6, 6))
         cfg = self.config
-        return align(n.x, n.P, n.t_ns, n.phase, t_ns, cfg.noise_table, cfg.max_step_s)
+        dt_s = (np.int64(t_ns) - n.t_ns).astype(float) * 1e-9  # as align() computes it
+        q, sig = self._phase_noise(n.phase)
+        return propagate(n.x, n.P, dt_s, q, sig, cfg.max_step_s)
+
+    def _phase_noise(self, phase: NDArray[np.object_]) -> tuple[Array, Array]:
+        """``phase_noise_of`` per row, remembered per sequence of phase names (a cycle's
+        few tracks repeat last cycle's phases); the arrays are only read."""
+        names = tuple(phase.tolist())
+        hit = self._noise_memo.get(names)
+        if hit is None:
+            if len(self._noise_memo) >= 256:
+                self._noise_memo.clear()  # bounded: a long run meets many combinations
+            hit = self._noise_memo[names] = phase_noise_of(phase, self.config)
+        return hit
 
     def _predict_systems(self, t_ns: int) -> tuple[Array, Array]:
         """Coasted state of system tracks left without contributors (NaN for the rest:

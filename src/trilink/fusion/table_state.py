@@ -96,18 +96,22 @@ class NationalStore:
             self.fresh = np.concatenate([self.fresh, np.zeros(m, bool)])
             self.lost = np.concatenate([self.lost, np.zeros(m, bool)])
         # The newest report of each track in the batch, and only if newer than the store's.
-        if len(set(rows.tolist())) == rows.size:
-            # One report per track (the hub's usual batch): every row is its track's newest.
-            pick = np.arange(rows.size)
-        else:
-            order = np.lexsort((batch.t_ns, rows))
-            r_sorted = rows[order]
-            last = np.append(r_sorted[1:] != r_sorted[:-1], True)
-            pick = order[last]
+        if len(set(rows.tolist())) == rows.size and (batch.t_ns > self.t_ns[rows]).all():
+            # One newer report per track (the hub's usual batch): every row is taken as is.
+            self._store(rows, batch, slice(None))
+            return
+        order = np.lexsort((batch.t_ns, rows))
+        r_sorted = rows[order]
+        last = np.append(r_sorted[1:] != r_sorted[:-1], True)
+        pick = order[last]
         target = rows[pick]
         newer = batch.t_ns[pick] > self.t_ns[target]
-        if not newer.all():
-            pick, target = pick[newer], target[newer]
+        self._store(target[newer], batch, pick[newer])
+
+    def _store(
+        self, target: NDArray[np.intp], batch: NationalTrackBatch, pick: NDArray[np.intp] | slice
+    ) -> None:
+        """Batch rows ``pick`` become the newest reports of store rows ``target``."""
         self.t_ns[target] = batch.t_ns[pick]
         self.x[target] = batch.x[pick]
         self.P[target] = batch.P[pick]
