@@ -94,10 +94,13 @@ def footprints(
         over.update({id(p): bool(h) for p, h in zip(rest, hits, strict=True)})
         near = _near(_areas(territory), [p.ellipse_box for p in aimed])
         close = [p for p, hit in zip(aimed, near, strict=True) if hit]
+        # The nominal impact point lies in its ellipse's box: a box off every area puts
+        # it outside, and a box placed without drawing places it too.
+        where_of = {id(p): OUTSIDE for p, hit in zip(aimed, near, strict=True) if not hit}
         for p in close:
             by_box = _box_place(territory, p)
             if by_box is not None:
-                place[id(p)] = by_box
+                place[id(p)] = where_of[id(p)] = by_box
         drawn = [p for p in close if id(p) not in place]
         if drawn:
             draw_ellipses(drawn, rules)
@@ -109,15 +112,18 @@ def footprints(
                 land, LAND, np.where(sea, TERRITORIAL_SEA, np.where(zone, ZONE, OUTSIDE))
             )
             place.update({id(p): int(c) for p, c in zip(drawn, code, strict=True)})
-        nominal = territory.locate(
-            np.array([p.threat.impact.lat_rad for p in aimed]),  # type: ignore[union-attr]
-            np.array([p.threat.impact.lon_rad for p in aimed]),  # type: ignore[union-attr]
-        )
-        for p, where in zip(aimed, nominal.tolist(), strict=True):
+        located = [p for p in aimed if id(p) not in where_of]
+        if located:
+            codes = territory.locate(
+                np.array([p.threat.impact.lat_rad for p in located]),  # type: ignore[union-attr]
+                np.array([p.threat.impact.lon_rad for p in located]),  # type: ignore[union-attr]
+            )
+            where_of.update(zip(map(id, located), codes.tolist(), strict=True))
+        for p in aimed:
             facts[id(p)] = Footprint(
                 over.get(id(p), False),
                 place.get(id(p), OUTSIDE),
-                where,
+                where_of[id(p)],
                 distance_fn=_distance_fn(p, territory, rules),
                 radius_aware=True,
             )
