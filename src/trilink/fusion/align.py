@@ -137,7 +137,7 @@ def _per_row(value: ArrayLike, rows: int) -> Array:
 
 
 def _n_steps(dt_s: Array, max_step_s: float) -> int:
-    longest = float(np.max(np.abs(dt_s), initial=0.0))
+    longest = float(np.abs(dt_s).max(initial=0.0))
     return max(1, math.ceil(longest / max_step_s)) if longest > 0.0 else 0
 
 

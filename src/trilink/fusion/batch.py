@@ -50,31 +50,36 @@ class NationalTrackBatch:
     lost: NDArray[np.bool_] | None = None
 
     def __post_init__(self) -> None:
+        # On the hub's hot path (one batch per 0.5 s cycle): plain locals, no dicts.
         src = np.array(self.source, dtype=str).reshape(-1)
         n = src.shape[0]
-        fields = {
-            "source": src,
-            "local_id": np.array(self.local_id, dtype=str),
-            "t_ns": np.array(self.t_ns, dtype=np.int64),
-            "x": np.array(self.x, dtype=float),
-            "P": np.array(self.P, dtype=float),
-            "phase": np.array(self.phase, dtype=str),
-            "lost": np.zeros(n, bool) if self.lost is None else np.array(self.lost, dtype=bool),
-        }
-        shapes = {
-            "local_id": (n,),
-            "t_ns": (n,),
-            "x": (n, 6),
-            "P": (n, 6, 6),
-            "phase": (n,),
-            "lost": (n,),
-        }
-        for name, shape in shapes.items():
-            if fields[name].shape != shape:
-                raise ValueError(f"{name}: expected shape {shape}, got {fields[name].shape}")
-        if not (np.isfinite(fields["x"]).all() and np.isfinite(fields["P"]).all()):
+        lid = np.array(self.local_id, dtype=str)
+        t_ns = np.array(self.t_ns, dtype=np.int64)
+        x = np.array(self.x, dtype=float)
+        P = np.array(self.P, dtype=float)
+        phase = np.array(self.phase, dtype=str)
+        lost = np.zeros(n, bool) if self.lost is None else np.array(self.lost, dtype=bool)
+        for name, value, shape in (
+            ("local_id", lid, (n,)),
+            ("t_ns", t_ns, (n,)),
+            ("x", x, (n, 6)),
+            ("P", P, (n, 6, 6)),
+            ("phase", phase, (n,)),
+            ("lost", lost, (n,)),
+        ):
+            if value.shape != shape:
+                raise ValueError(f"{name}: expected shape {shape}, got {value.shape}")
+        if not (np.isfinite(x).all() and np.isfinite(P).all()):
             raise ValueError("x, P: every state and covariance entry must be finite")
-        for name, value in fields.items():
+        for name, value in (
+            ("source", src),
+            ("local_id", lid),
+            ("t_ns", t_ns),
+            ("x", x),
+            ("P", P),
+            ("phase", phase),
+            ("lost", lost),
+        ):
             value.setflags(write=False)
             object.__setattr__(self, name, value)
 

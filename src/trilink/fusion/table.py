@@ -121,7 +121,7 @@ class SystemTrackTable:
         self.next_number = 1
         self.t_ns: int | None = None
         # The kernels' copy of the group layout, for the memoised layout it was made from.
-        self._layout_memo: tuple[NDArray[np.intp], NDArray[np.int64], NDArray[np.bool_]] | None
+        self._layout_memo: tuple[NDArray[np.intp], NDArray[np.int64], NDArray[np.bool_], Any] | None
         self._layout_memo = None
         self._bits_memo: tuple[NDArray[np.intp], NDArray[np.object_], NDArray[np.int64]] | None
         self._bits_memo = None
@@ -199,7 +199,7 @@ class SystemTrackTable:
         their estimate is fused afresh from the national tracks)."""
         s = self.sys
         xs, Ps = np.full((len(s), 6), np.nan), np.full((len(s), 6, 6), np.nan)
-        coast = np.flatnonzero(~np.any(self.sys_groups() >= 0, axis=1))
+        _, _, coast = self._kernel_layout(self.sys_groups())
         if coast.size:
             q, sig = phase_noise_of(s.phase[coast], self.config)
             dt = (np.int64(t_ns) - s.t_ns[coast]).astype(float) / _NS
@@ -210,6 +210,8 @@ class SystemTrackTable:
 
     def _expire_national(self, t_ns: int, events: list[FusionEvent]) -> None:
         """Forget national tracks reported lost, or silent for ``stale_after_s``."""
+        if len(self.nat) == 0:
+            return
         stale = (np.int64(t_ns) - self.nat.t_ns) > int(self.config.stale_after_s * _NS)
         stale |= self.nat.lost
         if not stale.any():
@@ -229,7 +231,7 @@ class SystemTrackTable:
         """Cheap fused estimate per system track for gating: fast CI, or the coast."""
         idx = self.sys_groups()
         if compiled.use_kernels() and xa.shape[-1] == 6:
-            idx64, mask64 = self._kernel_layout(idx)
+            idx64, mask64, _ = self._kernel_layout(idx)
             xf, Pf, best, _, _ = _fuse_groups(xa, Pa, self._t_ns(), idx64, mask64, "trace", "fast")
             found = best >= 0
             return np.where(found[:, None], xf, xs), np.where(found[:, None, None], Pf, Ps)
@@ -246,16 +248,20 @@ class SystemTrackTable:
         """National rows per system row (M, K), -1 padded."""
         return self.nat.groups(self.sys.number)
 
-    def _kernel_layout(self, idx: NDArray[np.intp]) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
-        """``idx`` as the kernels take it (writable int64) and its mask of present rows,
-        made once per layout (most cycles keep the previous cycle's); read-only by use."""
+    def _kernel_layout(
+        self, idx: NDArray[np.intp]
+    ) -> tuple[NDArray[np.int64], NDArray[np.bool_], NDArray[np.intp]]:
+        """``idx`` as the kernels take it (writable int64), its mask of present rows and
+        the system rows without any (coasting), made once per layout (most cycles keep
+        the previous cycle's); all three are only read."""
         memo = self._layout_memo
         if memo is not None and memo[0] is idx:
-            return memo[1], memo[2]
+            return memo[1], memo[2], memo[3]
         idx64 = np.array(idx, np.int64)
         mask = idx64 >= 0
-        self._layout_memo = (idx, idx64, mask)
-        return idx64, mask
+        coast = np.flatnonzero(~np.any(mask, axis=1))
+        self._layout_memo = (idx, idx64, mask, coast)
+        return idx64, mask, coast
 
     def _t_ns(self) -> NDArray[np.int64]:
         """The national report times as a kernel argument (contiguous, writable int64)."""
@@ -417,7 +423,7 @@ class SystemTrackTable:
         cfg = self.config
         idx = self.sys_groups()
         if cfg.method == "ci" and compiled.use_kernels() and xa.shape[-1] == 6:
-            idx64, mask = self._kernel_layout(idx)
+            idx64, mask, _ = self._kernel_layout(idx)
             if suspect.any():
                 mask = mask & ~_flags(suspect, idx)  # a new array: the layout's stays as is
             # One compiled pass gathers, fuses and picks phase and newest report per row.
@@ -524,20 +530,26 @@ class SystemTrackTable:
         else:
             s.ok_x[undisputed], s.ok_P[undisputed] = xf[undisputed], Pf[undisputed]
             s.ok_t_ns[undisputed] = t_ns
-        coast_ns = int(self.config.coast_limit_s * _NS)
         merged = s.merged_into >= 0
-        dropped = ~has & ((t_ns - last) > coast_ns) & ~merged
-        # One list pass instead of four NumPy calls on an object array (same strings,
-        # same dtype: the width of the longest status present).
-        status = np.array(
-            [
-                "merged" if mg else "dropped" if dr else "active" if h else "coasting"
-                for h, dr, mg in zip(has.tolist(), dropped.tolist(), merged.tolist(), strict=True)
-            ],
-            dtype=str,
-        )
-        ended = dropped | merged
-        if ended.any():
+        ended: NDArray[np.bool_] | None = None
+        if has.all() and not merged.any():
+            # Every track fused, none merged (the common cycle): all active, none ends.
+            status = np.array(["active"] * len(s), dtype=str)
+        else:
+            coast_ns = int(self.config.coast_limit_s * _NS)
+            dropped = ~has & ((t_ns - last) > coast_ns) & ~merged
+            # One list pass instead of four NumPy calls on an object array (same strings,
+            # same dtype: the width of the longest status present).
+            status = np.array(
+                [
+                    "merged" if mg else "dropped" if dr else "active" if h else "coasting"
+                    for h, dr, mg in zip(
+                        has.tolist(), dropped.tolist(), merged.tolist(), strict=True
+                    )
+                ],
+                dtype=str,
+            )
+            ended = dropped | merged
             for num in s.number[dropped].tolist():
                 events.append(FusionEvent(t_ns, "drop", int(num)))
         idx = self.sys_groups()
@@ -565,7 +577,7 @@ class SystemTrackTable:
             contributors=contributors,
             events=tuple(events),
         )
-        if ended.any():
+        if ended is not None and ended.any():
             s.remove(ended)
         return picture
 
