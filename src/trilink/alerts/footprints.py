@@ -71,7 +71,7 @@ def footprints(
     if aimed:
         kind = rules.overflight_kind
         area = getattr(territory, kind)
-        near = _near(area, [p.track_box for p in aimed])
+        near = _near(area, [p.track_box for p in aimed], [("t", p.threat.track_id) for p in aimed])
         crossing = [p for p, hit in zip(aimed, near, strict=True) if hit]
         # A sample of the track inside the area: the track crosses it (no need to draw
         # it). Worth its overhead only for many tracks (a salvo's few short ones are
@@ -92,7 +92,11 @@ def footprints(
         draw_lines(rest)
         hits = _hits(territory, kind, [p.line for p in rest])
         over.update({id(p): bool(h) for p, h in zip(rest, hits, strict=True)})
-        near = _near(_areas(territory), [p.ellipse_box for p in aimed])
+        near = _near(
+            _areas(territory),
+            [p.ellipse_box for p in aimed],
+            [("e", p.threat.track_id) for p in aimed],
+        )
         close = [p for p, hit in zip(aimed, near, strict=True) if hit]
         # The nominal impact point lies in its ellipse's box: a box off every area puts
         # it outside, and a box placed without drawing places it too.
@@ -242,13 +246,22 @@ def _areas(territory: Territory) -> BaseGeometry:
     return areas
 
 
-def _near(geom: BaseGeometry, boxes: list[tuple[float, ...]]) -> NDArray[np.bool_]:
+def _near(
+    geom: BaseGeometry, boxes: list[tuple[float, ...]], keys: list[tuple[str, str]] | None = None
+) -> NDArray[np.bool_]:
     """Which boxes may hold something that meets ``geom``: a box meets it, or reaches
     past +-180 deg (then territory._any_shift's copies apply: no shortcut), or is NaN
-    (no box). A box off the area's own bounds misses it without asking GEOS."""
+    (no box). A box off the area's own bounds misses it without asking GEOS; with
+    ``keys`` (one per box: which box of which track), a box that the last answer for
+    its key settles (:func:`_near_one`) too."""
     x0, y0, x1, y1 = _bounds(geom)
     if len(boxes) <= 4:  # a few (a salvo's cycle): plain Python beats NumPy's overhead
-        return np.array([_near_one(geom, b, x0, y0, x1, y1) for b in boxes], dtype=bool)
+        if keys is None:
+            return np.array([_near_one(geom, b, x0, y0, x1, y1) for b in boxes], dtype=bool)
+        return np.array(
+            [_near_one(geom, b, x0, y0, x1, y1, k) for b, k in zip(boxes, keys, strict=True)],
+            dtype=bool,
+        )
     b = np.array(boxes, dtype=float).reshape(-1, 4)
     wraps = ~np.isfinite(b).all(axis=-1) | (b[:, 0] < -180.0) | (b[:, 2] > 180.0)
     inside = (b[:, 2] >= x0) & (b[:, 0] <= x1) & (b[:, 3] >= y0) & (b[:, 1] <= y1)
@@ -259,14 +272,51 @@ def _near(geom: BaseGeometry, boxes: list[tuple[float, ...]]) -> NDArray[np.bool
     return near
 
 
-def _near_one(geom: BaseGeometry, box: tuple[float, ...], x0, y0, x1, y1) -> bool:
-    """:func:`_near` for one box."""
+def _near_one(geom: BaseGeometry, box: tuple[float, ...], x0, y0, x1, y1, key=None) -> bool:
+    """:func:`_near` for one box.
+
+    With a ``key``, what GEOS answered last time for that key is kept as a box it
+    settles: a box around the one that missed (wider by ``SETTLE_DEG``), if it misses
+    too; a box around the centre of one that met (``SETTLE_DEG`` each side), if the
+    area covers it. A later box inside the first misses the area; one touching the
+    second meets it (they share a point of the area). A track's boxes move little from
+    cycle to cycle, so one GEOS call settles many; the answers are GEOS's own."""
     lo_x, lo_y, hi_x, hi_y = box
     if not (lo_x >= -180.0 and hi_x <= 180.0 and math.isfinite(lo_y + hi_y)):
         return True  # no box (NaN) or past +-180 deg
     if hi_x < x0 or lo_x > x1 or hi_y < y0 or lo_y > y1:
         return False
-    return bool(shapely.intersects(geom, shapely.box(lo_x, lo_y, hi_x, hi_y)))
+    if key is None:
+        return bool(shapely.intersects(geom, shapely.box(lo_x, lo_y, hi_x, hi_y)))
+    memo = _SETTLED.get((id(geom), key))
+    if memo is not None and memo[0] is geom:
+        _, meets, (a, b, c, d) = memo
+        if meets:
+            if lo_x <= c and hi_x >= a and lo_y <= d and hi_y >= b:
+                return True
+        elif lo_x >= a and lo_y >= b and hi_x <= c and hi_y <= d:
+            return False
+    hit = bool(shapely.intersects(geom, shapely.box(lo_x, lo_y, hi_x, hi_y)))
+    if hit:
+        cx, cy = 0.5 * (lo_x + hi_x), 0.5 * (lo_y + hi_y)
+        settled = (cx - SETTLE_DEG, cy - SETTLE_DEG, cx + SETTLE_DEG, cy + SETTLE_DEG)
+        ok = shapely.covers(geom, shapely.box(*settled))
+    else:
+        settled = (lo_x - SETTLE_DEG, lo_y - SETTLE_DEG, hi_x + SETTLE_DEG, hi_y + SETTLE_DEG)
+        ok = not shapely.intersects(geom, shapely.box(*settled))
+    if ok:
+        if len(_SETTLED) > 100_000:  # a cache: bounded, any entry may go
+            _SETTLED.clear()
+        _SETTLED[(id(geom), key)] = (geom, hit, settled)
+    return hit
+
+
+SETTLE_DEG = 0.1
+"""How far [deg] a settled box reaches past the box GEOS answered for (11 km of
+latitude: a few cycles' drift of an impact prediction or a ground track's start)."""
+
+_SETTLED: dict[tuple, tuple[BaseGeometry, bool, tuple[float, ...]]] = {}
+"""(area, key) -> (area, meets, box): the last box GEOS settled for that key."""
 
 
 _BOUNDS: dict[int, tuple[BaseGeometry, tuple[float, ...]]] = {}
