@@ -108,3 +108,80 @@ def test_update_never_mutates_its_batch_and_older_reports_lose():
     )
     table.update(older, T0_NS + 2 * NS)
     assert table.to_dict()["national"]["x"] == before["x"]
+
+
+def test_merge_candidates_equal_the_plain_gate_then_disjoint_filter():
+    # The early exits (no two candidates fed by disjoint nations) must not lose a pair:
+    # against gating every pair and keeping the disjoint ones, on random small tables.
+    from trilink.fusion.gating import self_gated_pairs
+
+    rng = np.random.default_rng(7)
+    found = 0
+    for _ in range(200):
+        m = int(rng.integers(2, 7))
+        x = rng.normal(0.0, float(rng.choice([3.0, 10.0, 30.0])), (m, 6))
+        P = np.broadcast_to(np.eye(6) * 100.0, (m, 6, 6)).copy()
+        bits = rng.integers(0, 8, m).astype(np.int64)  # 3 nations; 0 = coasting
+        ia, ib, d2 = merge_candidates(x, P, bits, gate=27.9)
+        ra, rb, rd = self_gated_pairs(x, P, 27.9)
+        keep = (bits[ra] & bits[rb]) == 0
+        full = np.bitwise_or.reduce(bits)
+        if np.all(bits != 0):  # tracks fed by every nation are not searched
+            keep &= (bits[ra] != full) & (bits[rb] != full)
+        got = sorted(zip(ia.tolist(), ib.tolist(), d2.tolist(), strict=True))
+        want = sorted(zip(ra[keep].tolist(), rb[keep].tolist(), rd[keep].tolist(), strict=True))
+        assert got == want
+        found += bool(want)
+    assert found > 50  # the comparison is not vacuous: many tables do have candidates
+
+
+def test_tracks_sharing_a_nation_are_never_merge_candidates_even_when_they_coincide():
+    P = np.broadcast_to(np.eye(6) * 100.0, (3, 6, 6)).copy()
+    x = np.zeros((3, 6))  # all three at one point
+    bits = np.array([0b011, 0b001, 0b101], np.int64)  # every pair shares bit 0
+    ia, ib, d2 = merge_candidates(x, P, bits, gate=27.9)
+    assert ia.size == ib.size == d2.size == 0
+
+
+def test_the_empty_batch_is_one_read_only_instance():
+    a, b = NationalTrackBatch.empty(), NationalTrackBatch.empty()
+    assert a is b and len(a) == 0
+    assert a.lost is not None and not a.lost.flags.writeable
+    assert not (a.x.flags.writeable or a.P.flags.writeable or a.source.flags.writeable)
+
+
+def test_an_empty_table_picture_has_the_shapes_and_dtypes_of_a_full_one():
+    x0 = salvo_initial_states(1, 0.0)
+    table = SystemTrackTable()
+    empty = table.update(NationalTrackBatch.empty(), T0_NS)
+    run = simulate(x0, [View(KOR, "k", 0)], np.arange(0.0, 2.0), table, seed=22)
+    full = run.pictures[-1]
+    assert len(empty) == 0 and len(full) == 1
+    assert empty.x.shape == (0, 6) and empty.P.shape == (0, 6, 6)
+    for name in ("number", "x", "P", "first_seen_ns", "last_report_ns", "merged_into"):
+        assert getattr(empty, name).dtype == getattr(full, name).dtype, name
+    assert empty.status.dtype.kind == empty.phase.dtype.kind == "U"
+    assert empty.contributors == () and empty.live().size == 0
+
+
+def test_a_batch_with_repeated_reports_keeps_each_tracks_newest():
+    x0 = salvo_initial_states(1, 0.0)
+    table = SystemTrackTable()
+    eye = np.eye(6) * 1e4
+    x1, x2 = x0[0], x0[0] + np.array([100.0, 0, 0, 0, 0, 0])
+
+    def batch(rows):
+        return NationalTrackBatch.from_rows(
+            [("KOR", lid, t, x, eye, "boost") for lid, t, x in rows]
+        )
+
+    # Track "a" twice, the newer first; track "b" once.
+    table.update(batch([("a", T0_NS + NS, x2), ("a", T0_NS, x1), ("b", T0_NS, x1)]), T0_NS + NS)
+    rows = {k: r for k, r in table.nat.index.items()}
+    assert table.nat.t_ns[rows[("KOR", "a")]] == T0_NS + NS
+    assert np.array_equal(table.nat.x[rows[("KOR", "a")]], x2)
+    # An older report of "a" and a newer one of "b" in one batch: only "b" moves.
+    table.update(batch([("a", T0_NS, x1), ("b", T0_NS + NS, x2)]), T0_NS + 2 * NS)
+    assert np.array_equal(table.nat.x[rows[("KOR", "a")]], x2)
+    assert table.nat.fresh.tolist() == [False, True]
+    assert np.array_equal(table.nat.x[rows[("KOR", "b")]], x2)
