@@ -61,6 +61,7 @@ Array = NDArray[np.float64]
 _NS = 1_000_000_000
 _GATED_NOTHING = -1
 _AMBIGUOUS = -2
+_NOISE_MEMO_ROWS = 64  # process noise remembered per phase sequence up to this many rows
 
 
 class _Fused(NamedTuple):
@@ -186,6 +187,8 @@ class SystemTrackTable:
     def _phase_noise(self, phase: NDArray[np.object_]) -> tuple[Array, Array]:
         """``phase_noise_of`` per row, remembered per sequence of phase names (a cycle's
         few tracks repeat last cycle's phases); the arrays are only read."""
+        if len(phase) > _NOISE_MEMO_ROWS:
+            return phase_noise_of(phase, self.config)  # large tables: not worth a key
         names = tuple(phase.tolist())
         hit = self._noise_memo.get(names)
         if hit is None:
