@@ -213,7 +213,7 @@ def picture_difference(a: list[Any], b: list[Any]) -> tuple[float, bool]:
 
 def before_after(
     label: str, before: Any, cycles: list[tuple[int, NationalTrackBatch]], config: Any,
-    reports: int, reps: int, short: str,
+    reports: int, reps: int, short: str, commit: str = BEFORE,
 ) -> None:  # fmt: skip
     """Print ms per cycle and reports per CPU-second: before, NumPy reference, compiled;
     and one ``summary:`` line (benchmarks/run_all.py collects those)."""
@@ -221,7 +221,7 @@ def before_after(
     rows = []
     if before is not None:
         old_cfg = before.FusionConfig.from_dict(config.to_dict())
-        rows.append((f"before ({BEFORE})", *replay(before.SystemTrackTable, old_cfg, cycles, reps)))
+        rows.append((f"before ({commit})", *replay(before.SystemTrackTable, old_cfg, cycles, reps)))
     with numpy_reference():
         rows.append(("NumPy reference path", *replay(SystemTrackTable, config, cycles, reps)))
     rows.append(("compiled (default)", *replay(SystemTrackTable, config, cycles, reps)))
@@ -353,11 +353,11 @@ def main(argv: list[str] | None = None) -> int:
         cycles = [(t, b) for t, b, _ in calls]
         before_after(
             "SRBM salvo (srbm-1..3, trilateral, seed 1000)", before, cycles, calls[0][2],
-            sum(len(b) for _, b in cycles), args.reps, "SRBM salvo",
+            sum(len(b) for _, b in cycles), args.reps, "SRBM salvo", args.before,
         )  # fmt: skip
     before_after(
         f"{args.tracks} objects x {args.nations} nations", before, scans[1:], FusionConfig(),
-        reports * (len(scans) - 1), 1, f"{args.tracks} x {args.nations}",
+        reports * (len(scans) - 1), 1, f"{args.tracks} x {args.nations}", args.before,
     )  # fmt: skip
     print(f"\n{'variant (compiled), CPU':<28}{'cold ms':>9}{'p50 ms':>9}{'p95 ms':>9}"
           f"{'updates/s':>11}{'reports/s':>12}")  # fmt: skip
