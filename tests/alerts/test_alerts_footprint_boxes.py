@@ -1,4 +1,4 @@
-"""The box shortcuts of :mod:`trilink.alerts.footprints` against GEOS on the drawn shapes:
+"""The box shortcuts of :mod:`trilink.alerts.box_tests` against GEOS on the drawn shapes:
 an ellipse placed from its box (``_box_place``) and a box settled by its key's last
 answer (``_near_one``) give exactly what testing the shape itself gives."""
 
@@ -11,7 +11,7 @@ import pytest
 import shapely
 
 from trilink import messages
-from trilink.alerts import footprints as fp
+from trilink.alerts import box_tests as fp
 from trilink.alerts.batch import draw_ellipses, threat_products
 from trilink.alerts.rules import WarningRules
 from trilink.alerts.territory import LAND, OUTSIDE, TERRITORIAL_SEA, ZONE, load_territory
