@@ -100,3 +100,34 @@ def test_settled_boxes_answer_as_geos(nation, monkeypatch):
             assert bool(got[0]) == bool(intersects(geom, shapely.box(*box)))
             boxes += 1
     assert len(calls) < 0.8 * boxes  # settled boxes spared GEOS calls
+
+
+@pytest.mark.parametrize("nation", ["KOR", "JPN"])
+def test_settled_ellipse_places_equal_the_drawn_polygon(nation):
+    """One track's ellipse drifting cycle to cycle (settled relations reused): the place
+    from its box, when given, is the drawn polygon's."""
+    territory = load_territory(nation)
+    rules = WarningRules()
+    rng = np.random.default_rng(13)
+    told = 0
+    for track in range(12):
+        lat, lon = rng.uniform(33.0, 41.0), rng.uniform(126.0, 140.0)
+        for _ in range(20):
+            lat += rng.normal(0.0, 0.02)
+            lon += rng.normal(0.0, 0.02)
+            (p,) = threat_products([_aimed(1000 + track, lat, lon, 2e3, 40.0)], rules)
+            got = fp._box_place(territory, p)
+            if got is None:
+                continue
+            draw_ellipses([p], rules)
+            want = OUTSIDE
+            for code, geom in (
+                (ZONE, territory.zone),
+                (TERRITORIAL_SEA, territory.territorial),
+                (LAND, territory.land),
+            ):
+                if shapely.intersects(geom, p.ellipse):
+                    want = code
+            assert got == want
+            told += 1
+    assert told > 120

@@ -43,15 +43,54 @@ def _box_place(territory: Territory, product: Product) -> int | None:
         return None
     if imp is None or not (imp.semi_minor_m > 0.0 and imp.semi_major_m > 0.0):
         return None
-    box = shapely.box(lo_x, lo_y, hi_x, hi_y)
+    box = (lo_x, lo_y, hi_x, hi_y)
+    key = product.threat.track_id
     for code, geom in (
         (LAND, territory.land),
         (TERRITORIAL_SEA, territory.territorial),
         (ZONE, territory.zone),
     ):
-        if shapely.intersects(geom, box):
-            return code if shapely.covers(geom, box) else None
+        relation = _relation(geom, box, key)
+        if relation != _MISSES:
+            return code if relation == _INSIDE else None
     return OUTSIDE
+
+
+_MISSES, _INSIDE, _STRADDLES = 0, 1, 2
+
+
+def _relation(geom: BaseGeometry, box: tuple[float, ...], key: str) -> int:
+    """Whether a box misses an area, lies inside it, or straddles its edge. As in
+    :func:`_near_one`, the last answer for the key is kept as a box it settles: the box
+    widened by ``SETTLE_DEG`` if that too misses the area, or lies inside it; a later box
+    inside that one has the same relation."""
+    lo_x, lo_y, hi_x, hi_y = box
+    memo = _RELATED.get((id(geom), key))
+    if memo is not None and memo[0] is geom:
+        _, relation, (a, b, c, d) = memo
+        if lo_x >= a and lo_y >= b and hi_x <= c and hi_y <= d:
+            return relation
+    shape = shapely.box(lo_x, lo_y, hi_x, hi_y)
+    if not shapely.intersects(geom, shape):
+        relation = _MISSES
+    elif shapely.covers(geom, shape):
+        relation = _INSIDE
+    else:
+        return _STRADDLES
+    wide = (lo_x - SETTLE_DEG, lo_y - SETTLE_DEG, hi_x + SETTLE_DEG, hi_y + SETTLE_DEG)
+    if relation == _MISSES:
+        ok = not shapely.intersects(geom, shapely.box(*wide))
+    else:
+        ok = bool(shapely.covers(geom, shapely.box(*wide)))
+    if ok:
+        if len(_RELATED) > 100_000:  # a cache: bounded, any entry may go
+            _RELATED.clear()
+        _RELATED[(id(geom), key)] = (geom, relation, wide)
+    return relation
+
+
+_RELATED: dict[tuple, tuple[BaseGeometry, int, tuple[float, ...]]] = {}
+"""(area, track) -> (area, relation, box): the last box :func:`_relation` settled."""
 
 
 _AREAS: weakref.WeakKeyDictionary[Territory, BaseGeometry] = weakref.WeakKeyDictionary()
