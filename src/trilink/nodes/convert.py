@@ -80,6 +80,31 @@ def covariance_from_wire(c: tuple[float, ...]) -> Array:
     return np.array(unpack_covariance(c), dtype=float)
 
 
+_UPPER_I, _UPPER_J = np.triu_indices(6)  # the wire's covariance order (row-major)
+
+
+def rows_to_wire(
+    x: Array, P: Array
+) -> tuple[list[tuple[float, ...]], list[tuple[float, ...]], list[int]]:
+    """States (N, >=6), covariances (N, 6, 6) -> their wire forms and track qualities,
+    all rows at once: the same values as :func:`state_to_wire`, :func:`covariance_to_wire`
+    and :func:`quality_of` row by row, without their per-call cost."""
+    states = [tuple(r) for r in np.asarray(x, dtype=float)[:, :6].tolist()]
+    covs = [tuple(r) for r in symmetric(P)[:, _UPPER_I, _UPPER_J].tolist()]
+    rms = (np.trace(np.asarray(P)[:, :3, :3], axis1=1, axis2=2) / 3.0).tolist()
+    return states, covs, [track_quality(math.sqrt(max(0.0, v))) for v in rms]
+
+
+def covariances_from_wire(rows: list[tuple[float, ...]]) -> Array:
+    """Many wire covariances (21 floats each) -> (N, 6, 6), as :func:`covariance_from_wire`
+    row by row."""
+    upper = np.array(rows, dtype=float).reshape(-1, 21)
+    P = np.empty((upper.shape[0], 6, 6))
+    P[:, _UPPER_I, _UPPER_J] = upper
+    P[:, _UPPER_J, _UPPER_I] = upper
+    return P
+
+
 def quality_of(P: Array) -> int:
     """Track quality 0..15 from the RMS one-sigma position error."""
     return track_quality(math.sqrt(max(0.0, float(np.trace(np.asarray(P)[:3, :3])) / 3.0)))

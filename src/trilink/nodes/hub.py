@@ -63,15 +63,16 @@ from trilink.messages import (
     SourceTrack,
     SystemTrack,
     TrackReport,
-    track_quality,
     uuid7_from_fields,
 )
 from trilink.nodes.base import LinkEndpoint, Outbound
 from trilink.nodes.clock import Clock
 from trilink.nodes.convert import (
     covariance_to_wire,
+    covariances_from_wire,
     ground_point_to_wire,
     quality_of,
+    rows_to_wire,
     state_to_wire,
 )
 from trilink.nodes.hub_fast import FastPath, Latest
@@ -81,7 +82,6 @@ from trilink.tracking.records import ground_points
 
 HUB_ID = subjects.HUB
 log = logging.getLogger(__name__)
-_UPPER_I, _UPPER_J = np.triu_indices(6)  # the wire's covariance order (row-major)
 
 
 @dataclass(frozen=True)
@@ -269,10 +269,7 @@ class HubNode:
         if not ready:
             return NationalTrackBatch.empty()
         x = np.array([m.state_ecef for m in ready], dtype=float)
-        upper = np.array([m.covariance_ecef for m in ready], dtype=float)
-        P = np.empty((len(ready), 6, 6))
-        P[:, _UPPER_I, _UPPER_J] = upper  # the wire's row-major upper triangle, mirrored
-        P[:, _UPPER_J, _UPPER_I] = upper
+        P = covariances_from_wire([m.covariance_ecef for m in ready])
         lost = [m.status == "lost" for m in ready]
         for k, m in enumerate(ready):
             key = (m.source, m.track_id)
@@ -394,11 +391,7 @@ class HubNode:
             x, P, np.full(n, t_ns, dtype=np.int64), boosting, np.full(n, np.nan),
             self.tracker_config,
         )  # fmt: skip
-        # The wire forms of every body at once (the same arithmetic as state_to_wire,
-        # covariance_to_wire and quality_of, row by row, without their per-call cost).
-        states = x[:, :6].tolist()
-        covs = (0.5 * (P + np.swapaxes(P, -1, -2)))[:, _UPPER_I, _UPPER_J].tolist()
-        rms = np.trace(P[:, :3, :3], axis1=1, axis2=2) / 3.0
+        states, covs, qualities = rows_to_wire(x, P)  # every body's wire form at once
         sources = {p.sources: tuple(SourceTrack(nation=s) for s in p.sources) for p in firsts}
         launches, impacts = ground_points(pred.launch), ground_points(pred.impact)
         bodies = [
@@ -407,11 +400,11 @@ class HubNode:
                 measured_ns=int(t_ns),
                 releasability=(prod.partner,),
                 system_track_number=prod.number,
-                state_ecef=tuple(states[k]),
-                covariance_ecef=tuple(covs[k]),
+                state_ecef=states[k],
+                covariance_ecef=covs[k],
                 phase=phase.get(prod.number, "unknown"),  # type: ignore[arg-type]
                 status="confirmed",
-                quality=track_quality(math.sqrt(max(0.0, rms[k]))),
+                quality=qualities[k],
                 launch=ground_point_to_wire(launches[k]),
                 impact=ground_point_to_wire(impacts[k]),
                 apogee_height_m=_finite(pred.apogee_m[k]),

@@ -14,7 +14,6 @@ release.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -25,11 +24,8 @@ from numpy.typing import NDArray
 from trilink.fusion import FusionConfig, SystemPicture, fuse, propagate
 from trilink.fusion.align import phase_noise
 from trilink.link import subjects
-from trilink.messages import SourceTrack, SystemTrack, TrackReport, track_quality
-from trilink.nodes.convert import covariance_from_wire
-
-HUB_ID = subjects.HUB
-_UPPER_I, _UPPER_J = np.triu_indices(6)  # the wire's covariance order (row-major)
+from trilink.messages import SourceTrack, SystemTrack, TrackReport
+from trilink.nodes.convert import covariance_from_wire, rows_to_wire
 
 
 @dataclass
@@ -139,7 +135,7 @@ class FastPath:
             if t_ns <= self._last_ns.get((partner, number), -1):
                 continue
             msg = SystemTrack(
-                source=HUB_ID,
+                source=subjects.HUB,
                 measured_ns=t_ns,
                 releasability=(partner,),
                 system_track_number=number,
@@ -194,11 +190,5 @@ class FastPath:
         mask = np.arange(k)[None, :] < size[:, None]
         idx[mask] = np.arange(len(rows))
         xf, Pf = fuse(xa[idx], Pa[idx], mask, method=self.config.method)
-        states = xf[:, :6].tolist()
-        covs = (0.5 * (Pf + np.swapaxes(Pf, -1, -2)))[:, _UPPER_I, _UPPER_J].tolist()
-        rms = np.trace(Pf[:, :3, :3], axis1=1, axis2=2) / 3.0
-        return [
-            (int(t_out[g]), tuple(states[g]), tuple(covs[g]),
-             track_quality(math.sqrt(max(0.0, rms[g]))))
-            for g in range(len(groups))
-        ]  # fmt: skip
+        states, covs, qualities = rows_to_wire(xf, Pf)
+        return list(zip(t_out.tolist(), states, covs, qualities, strict=True))
