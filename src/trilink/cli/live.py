@@ -257,8 +257,8 @@ def hub(
             warner_factory=make_warner,
             source_timeout_s=10.0,
             start_seq=time.time_ns() // 1000,  # above anything a previous run of this hub sent
+            fast_path=fast_path,
         )  # fmt: skip
-        hb.fast_path = fast_path
         resume = checkpoint.resume(hb, snap) if checkpoint is not None else None
     except (AuditError, DeployError) as exc:
         raise _fail(f"cannot start the hub: {exc}") from None

@@ -105,6 +105,7 @@ def make_hub(
     deadletter_path: Path | None = None,
     fusion_config: FusionConfig | None = None,
     start_seq: int = 0,
+    fast_path: bool = False,
 ) -> HubNode:
     nations = [n.id for n in scenario.nations]
     return HubNode(
@@ -114,6 +115,7 @@ def make_hub(
         warner=warner_factory(scenario) if warner_factory else None,
         check_clock=check_clock, source_timeout_s=source_timeout_s,
         deadletter_path=deadletter_path, fusion_config=fusion_config or HUB_FUSION, start_seq=start_seq,
+        fast_path=fast_path,
     )  # fmt: skip
 
 

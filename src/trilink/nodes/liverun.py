@@ -51,9 +51,8 @@ async def run_live(
         hub = make_hub(
             scenario, identity, clocks[HUB_ID], sim.t_start_ns, cycle_s=cfg.cycle_s,
             warner_factory=warner_factory, check_clock=paced,
-            source_timeout_s=10.0 if paced else None,
+            source_timeout_s=10.0 if paced else None, fast_path=cfg.fast_path,
         )  # fmt: skip
-        hub.fast_path = cfg.fast_path
     buses = {n: await bus_for(n) for n in [*nations, *([HUB_ID] if hub else [])]}
     recorder = None
     if cfg.record_dir is not None:

@@ -137,10 +137,9 @@ def run_simulation(
         hub = make_hub(
             scenario, identity, clock, sim.t_start_ns, cycle_s=cfg.cycle_s,
             audit_path=cfg.record_dir / "audit.jsonl" if cfg.record_dir else None,
-            warner_factory=warner_factory, fusion_config=cfg.fusion,
+            warner_factory=warner_factory, fusion_config=cfg.fusion, fast_path=cfg.fast_path,
         )  # fmt: skip
         hub.keep_pictures = cfg.keep_pictures
-        hub.fast_path = cfg.fast_path
         for n in nations:
             lat = cfg.local_latency_s if n == hub_nation else cfg.latency_s
             link.latency_ns[(n, HUB_ID)] = link.latency_ns[(HUB_ID, n)] = int(lat * NS)
