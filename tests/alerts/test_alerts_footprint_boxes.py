@@ -32,6 +32,19 @@ def _aimed(number: int, lat_deg: float, lon_deg: float, sigma_m: float, az_deg: 
     )  # fmt: skip
 
 
+def _drawn_place(territory, ellipse) -> int:
+    """The place GEOS gives the drawn ellipse: the innermost area it reaches."""
+    want = OUTSIDE
+    for code, geom in (
+        (ZONE, territory.zone),
+        (TERRITORIAL_SEA, territory.territorial),
+        (LAND, territory.land),
+    ):
+        if shapely.intersects(geom, ellipse):
+            want = code
+    return want
+
+
 @pytest.mark.parametrize("nation", ["KOR", "JPN"])
 def test_ellipse_placed_from_its_box_equals_the_drawn_polygon(nation):
     territory = load_territory(nation)
@@ -56,15 +69,7 @@ def test_ellipse_placed_from_its_box_equals_the_drawn_polygon(nation):
         if got is None:
             continue
         decided.add(got)
-        want = OUTSIDE
-        for code, geom in (
-            (ZONE, territory.zone),
-            (TERRITORIAL_SEA, territory.territorial),
-            (LAND, territory.land),
-        ):
-            if shapely.intersects(geom, p.ellipse):
-                want = code
-        assert got == want
+        assert got == _drawn_place(territory, p.ellipse)
         # the nominal point lies in the box, so the same place holds it
         imp = p.threat.impact
         assert int(territory.locate(imp.lat_rad, imp.lon_rad)) == got
@@ -120,14 +125,6 @@ def test_settled_ellipse_places_equal_the_drawn_polygon(nation):
             if got is None:
                 continue
             draw_ellipses([p], rules)
-            want = OUTSIDE
-            for code, geom in (
-                (ZONE, territory.zone),
-                (TERRITORIAL_SEA, territory.territorial),
-                (LAND, territory.land),
-            ):
-                if shapely.intersects(geom, p.ellipse):
-                    want = code
-            assert got == want
+            assert got == _drawn_place(territory, p.ellipse)
             told += 1
     assert told > 120
