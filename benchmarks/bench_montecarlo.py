@@ -30,6 +30,13 @@ summed by wrapping the functions that do it:
 * ``metrics``: the rest of the trial (perturbation, configuration, timeline, errors,
   SIAP, latency histograms).
 
+Last, the floor (``--floor``, 2 trials): the CPU time a trilateral trial spends inside
+compiled code that no rewrite of the Python around it would remove: the numba kernels
+(filters, track table, impact/launch prediction, fusion), libsodium's signing and
+verification, and msgspec's encoding and decoding; the rest is Python (the nodes, the
+hub's releases, policy, audit, warnings, the simulated link, the metrics). Set against
+the budget per trial it says how much Python time a trial may have.
+
 Run: ``.venv/bin/python benchmarks/bench_montecarlo.py [--trials 8] [--jobs 2] [--quick]``.
 """
 
@@ -45,7 +52,7 @@ import argparse  # noqa: E402
 import dataclasses  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
-from collections import Counter  # noqa: E402
+from collections import defaultdict  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
 from contextlib import ExitStack, contextmanager  # noqa: E402
 from typing import Any  # noqa: E402
@@ -65,7 +72,7 @@ PARTS = ("simulate", "trackers", "hub", "nodes+link", "metrics")
 
 
 @contextmanager
-def _timed(cpu: Counter[str], owner: Any, name: str, part: str) -> Iterator[None]:
+def _timed(cpu: defaultdict[str, float], owner: Any, name: str, part: str) -> Iterator[None]:
     """Add the CPU time of every call of ``owner.name`` to ``cpu[part]`` while inside."""
     fn: Callable[..., Any] = getattr(owner, name)
 
@@ -86,7 +93,7 @@ def _timed(cpu: Counter[str], owner: Any, name: str, part: str) -> Iterator[None
 def breakdown(sc: Scenario, config: str, seeds: range) -> dict[str, float]:
     """Mean CPU seconds per trial of each part (see the module docstring)."""
     run_trial(sc, config, seeds.start - 1)  # warm-up: kernels loaded, flights designed
-    cpu: Counter[str] = Counter()
+    cpu: defaultdict[str, float] = defaultdict(float)
     wraps = [
         (montecarlo, "simulate", "simulate"),
         (montecarlo, "run_simulation", "run"),
@@ -114,16 +121,100 @@ def breakdown(sc: Scenario, config: str, seeds: range) -> dict[str, float]:
     return out | {"total": total / n}
 
 
+class _TimedCodec:
+    """A msgspec encoder or decoder whose ``encode``/``decode`` time goes to ``cpu``."""
+
+    def __init__(self, inner: Any, cpu: defaultdict[str, float]):
+        self._inner, self._cpu = inner, cpu
+
+    def encode(self, obj: Any) -> bytes:
+        t0 = time.process_time()
+        try:
+            return self._inner.encode(obj)
+        finally:
+            self._cpu["msgspec"] += time.process_time() - t0
+
+    def decode(self, data: Any) -> Any:
+        t0 = time.process_time()
+        try:
+            return self._inner.decode(data)
+        finally:
+            self._cpu["msgspec"] += time.process_time() - t0
+
+
+def _compiled_wraps(cpu: defaultdict[str, float]) -> list[tuple[Any, str, Any]]:
+    """(owner, name, wrapper) for every compiled entry point a trial calls: each numba
+    dispatcher wherever a trilink module holds it, libsodium's sign and verify, and the
+    link codec's msgspec encoder and decoder."""
+    import sys
+
+    import nacl.bindings
+    from numba.core.dispatcher import Dispatcher
+
+    from trilink.link import codec
+
+    wrapped: dict[int, Callable[..., Any]] = {}
+
+    def timed(fn: Callable[..., Any], part: str) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.process_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                cpu[part] += time.process_time() - t0
+
+        return wrapper
+
+    out: list[tuple[Any, str, Any]] = []
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("trilink.") or module is None:
+            continue
+        for attr, value in list(vars(module).items()):
+            if isinstance(value, Dispatcher):
+                if id(value) not in wrapped:
+                    wrapped[id(value)] = timed(value, "numba")
+                out.append((module, attr, wrapped[id(value)]))
+    for attr in ("crypto_sign", "crypto_sign_open"):
+        out.append((nacl.bindings, attr, timed(getattr(nacl.bindings, attr), "libsodium")))
+    for attr in ("_msgpack_encoder", "_msgpack_decoder"):
+        out.append((codec, attr, _TimedCodec(getattr(codec, attr), cpu)))
+    return out
+
+
+def floor(sc: Scenario, seeds: range) -> dict[str, float]:
+    """Mean CPU seconds per trilateral trial inside compiled code, by library, and the
+    total (see the module docstring)."""
+    run_trial(sc, "trilateral", seeds.start - 1)  # warm-up: every kernel compiled/loaded
+    cpu: defaultdict[str, float] = defaultdict(float)
+    wraps = _compiled_wraps(cpu)
+    saved = [(owner, name, getattr(owner, name)) for owner, name, _ in wraps]
+    total = 0.0
+    try:
+        for owner, name, wrapper in wraps:
+            setattr(owner, name, wrapper)
+        for seed in seeds:
+            t0 = time.process_time()
+            run_trial(sc, "trilateral", seed)
+            total += time.process_time() - t0
+    finally:
+        for owner, name, fn in saved:
+            setattr(owner, name, fn)
+    n = len(seeds)
+    return {k: v / n for k, v in cpu.items()} | {"total": total / n}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trials", type=int, default=8, help="trials to time per configuration")
     ap.add_argument("--jobs", type=int, default=2, help="worker processes")
     ap.add_argument("--seed", type=int, default=1000, help="first seed")
     ap.add_argument("--breakdown", type=int, default=2, help="trials per breakdown (0: none)")
+    ap.add_argument("--floor", type=int, default=2, help="trials for the compiled floor (0: none)")
     ap.add_argument("--quick", action="store_true", help="2 trials, 1 per breakdown (CI smoke)")
     args = ap.parse_args()
     k = 2 if args.quick else args.trials
     nb = min(args.breakdown, 1) if args.quick else args.breakdown
+    nf = min(args.floor, 1) if args.quick else args.floor
 
     sc = load_scenario("korea-japan")
     sc = dataclasses.replace(sc, launches=tuple(x for x in sc.launches if x.id in SALVO))
@@ -154,13 +245,23 @@ def main() -> None:
     print(f"summary: per trial CPU trilateral {med['trilateral']:.2f} s, alone "
           f"{med['alone']:.2f} s; budget per trial on {args.jobs} cores {budget:.2f} s")  # fmt: skip
 
-    if nb <= 0:
-        return
-    print(f"breakdown: CPU s per trial, mean of {nb} in this process after a warm-up")
-    print(f"  {'config':11s}" + "".join(f"{p:>11s}" for p in (*PARTS, "total")))
-    for config in CONFIGS:
-        b = breakdown(sc, config, range(args.seed + 100, args.seed + 100 + nb))
-        print(f"  {config:11s}" + "".join(f"{b[p]:11.2f}" for p in (*PARTS, "total")))
+    if nb > 0:
+        print(f"breakdown: CPU s per trial, mean of {nb} in this process after a warm-up")
+        print(f"  {'config':11s}" + "".join(f"{p:>11s}" for p in (*PARTS, "total")))
+        for config in CONFIGS:
+            b = breakdown(sc, config, range(args.seed + 100, args.seed + 100 + nb))
+            print(f"  {config:11s}" + "".join(f"{b[p]:11.2f}" for p in (*PARTS, "total")))
+    if nf > 0:
+        f = floor(sc, range(args.seed + 200, args.seed + 200 + nf))
+        compiled = sum(v for k, v in f.items() if k != "total")
+        python = f["total"] - compiled
+        print(f"floor: trilateral, CPU s per trial, mean of {nf}: compiled {compiled:.2f} "
+              f"(numba kernels {f.get('numba', 0.0):.2f}, libsodium {f.get('libsodium', 0.0):.2f}, "
+              f"msgspec {f.get('msgspec', 0.0):.2f}), Python and the rest {python:.2f}, "
+              f"total {f['total']:.2f}")  # fmt: skip
+        left = budget - compiled
+        print(f"floor: the budget of {budget:.2f} s leaves {left:.2f} s of Python per trial; "
+              f"this code spends {python:.2f} s ({python / max(left, 1e-9):.1f} x)")  # fmt: skip
 
 
 if __name__ == "__main__":
