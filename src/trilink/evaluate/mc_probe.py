@@ -12,11 +12,9 @@ does:
 * every message the node's link admits (plain or out of a bundle) that is a SystemTrack
   is recorded with its local receive time.
 
-:func:`probed_nodes` makes :func:`trilink.nodes.simrun.run_simulation` probe every node it
-builds (through ``simrun.make_national``) for the duration of a ``with`` block
-(reference-counted under a lock, so concurrent trials in threads, as on a threaded Dask
-worker, are safe). A node hook argument on ``run_simulation`` would make this
-unnecessary.
+:func:`attach` is passed to :func:`trilink.nodes.simrun.run_simulation` as its ``on_node``
+hook, so every node of a trial is probed before the run starts; nothing global is
+patched (concurrent trials in threads, as on a threaded Dask worker, are independent).
 
 Arrays: ``held_ns`` (K,) local time the partner held the estimate from; ``t_ns`` (K,) the
 estimate's epoch; ``x`` (K, 6) ECEF state; ``impact``/``launch`` (K, 6) rows
@@ -27,10 +25,7 @@ ellipse; NaN where there is no prediction).
 from __future__ import annotations
 
 import math
-import threading
 import weakref
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +34,6 @@ from numpy.typing import NDArray
 
 from trilink.messages import GroundPoint as WireGroundPoint
 from trilink.messages import Message, SystemTrack
-from trilink.nodes import simrun
 from trilink.nodes.national import NationalNode
 from trilink.tracking.records import GroundPoint as TrackGroundPoint
 from trilink.tracking.records import TrackEstimate
@@ -166,33 +160,3 @@ def attach(node: NationalNode) -> Probe:
 def probe_of(node: NationalNode) -> Probe:
     """The probe of a node built inside :func:`probed_nodes` (KeyError otherwise)."""
     return _probes[node]
-
-
-_lock = threading.Lock()
-_depth = 0
-_original: Callable[..., NationalNode] | None = None
-
-
-def _make_probed(*args: Any, **kwargs: Any) -> NationalNode:
-    assert _original is not None
-    node = _original(*args, **kwargs)
-    attach(node)
-    return node
-
-
-@contextmanager
-def probed_nodes() -> Iterator[None]:
-    """Within the block, every national node ``run_simulation`` builds is probed."""
-    global _depth, _original
-    with _lock:
-        if _depth == 0:
-            _original = simrun.make_national
-            simrun.make_national = _make_probed
-        _depth += 1
-    try:
-        yield
-    finally:
-        with _lock:
-            _depth -= 1
-            if _depth == 0:
-                simrun.make_national = _original  # type: ignore[assignment]

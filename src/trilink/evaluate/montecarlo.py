@@ -37,7 +37,7 @@ import numpy as np
 
 from trilink.evaluate import mc_extract as mx
 from trilink.evaluate.configs import CONFIGS, configure
-from trilink.evaluate.mc_probe import probe_of, probed_nodes
+from trilink.evaluate.mc_probe import attach, probe_of
 from trilink.evaluate.timeline import build_timeline
 from trilink.geo.frames import ecef_to_geodetic
 from trilink.geo.geodesic import geodesic_direct, geodesic_inverse
@@ -189,8 +189,8 @@ def run_trial(
     factory = _warner_factory() if (warnings and link) else None
     # Every node of the trial runs here: a signature made here is known good without the
     # curve arithmetic (trust_own_signatures); the same messages are admitted.
-    with probed_nodes(), trust_own_signatures():
-        result = run_simulation(sc, sim, cfg, warner_factory=factory)
+    with trust_own_signatures():
+        result = run_simulation(sc, sim, cfg, warner_factory=factory, on_node=attach)
     truths = sim.trajectories
     timeline = build_timeline(
         truths,

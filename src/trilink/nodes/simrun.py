@@ -109,8 +109,12 @@ def run_simulation(
     *,
     warner_factory: Callable[[Scenario], Warner] | None = None,
     progress: Callable[[float], None] | None = None,
+    on_node: Callable[[NationalNode], object] | None = None,
 ) -> RunResult:
-    """Run every node over the simulated detections; returns the nodes for the summary."""
+    """Run every node over the simulated detections; returns the nodes for the summary.
+
+    ``on_node`` is called with each national node once it is built, before the run
+    starts (the Monte Carlo evaluation instruments the nodes there)."""
     cfg = config or RunConfig()
     clock = SimClock(sim.t_start_ns)
     heap: list[tuple[int, int, int, Callable[[], None]]] = []
@@ -132,6 +136,9 @@ def run_simulation(
         write_run_meta(cfg.record_dir, scenario, sim.t_start_ns, cfg.cycle_s, sim.seed)
 
     nodes = {n: make_national(scenario, n, identity, clock) for n in nations}
+    if on_node is not None:
+        for node in nodes.values():
+            on_node(node)
     hub = None
     if cfg.link:
         hub = make_hub(
