@@ -111,7 +111,7 @@ def test_a_release_that_breaks_the_contract_is_withheld_and_audited():
 
 def test_a_shared_body_that_breaks_the_contract_is_withheld_for_every_partner():
     from trilink.fusion import NationalTrackBatch
-    from trilink.nodes.hub import Release
+    from trilink.nodes.hub_release import Release
 
     sc = load_scenario("korea-japan")
     identity = Identity.simulated(sc, 13)
