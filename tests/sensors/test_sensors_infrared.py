@@ -28,7 +28,7 @@ def test_geostationary_radius_and_satellite_position() -> None:
 
 
 def test_sees_the_plume_only_while_burning() -> None:
-    spec = ir_satellite(revisit_s=2.0)
+    spec = ir_satellite(revisit_s=2.0, min_plume_altitude_m=0.0)  # burning is the only rule
     trj = vertical_climb(39.0, 127.0, 1_000.0, 200.0, burn_s=60.0, missile_id="m")
     det = observe_infrared(spec, [trj], trj.launch_t_ns, trj.impact_t_ns, np.random.default_rng(1))
     tau = (det.t_ns - trj.launch_t_ns) * 1e-9
@@ -40,7 +40,7 @@ def test_sees_the_plume_only_while_burning() -> None:
 
 
 def test_pd_is_the_per_revisit_detection_probability() -> None:
-    spec = ir_satellite(revisit_s=1.0, pd=0.8)
+    spec = ir_satellite(revisit_s=1.0, pd=0.8, min_plume_altitude_m=0.0)  # every scan counts
     trj = vertical_climb(39.0, 127.0, 500.0, 3_000.0, missile_id="m")
     det = observe_infrared(spec, [trj], trj.launch_t_ns, trj.impact_t_ns, np.random.default_rng(2))
     n_scans = 3_000  # 3000 or 3001 scans in the flight with the random phase

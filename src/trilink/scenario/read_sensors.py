@@ -23,7 +23,13 @@ from trilink.scenario.reader import (
     between,
     fmt,
 )
-from trilink.sensors.specs import Face, InfraredSatelliteSpec, RadarSpec, SensorSpec
+from trilink.sensors.specs import (
+    DEFAULT_MIN_PLUME_ALTITUDE_M,
+    Face,
+    InfraredSatelliteSpec,
+    RadarSpec,
+    SensorSpec,
+)
 
 SENSOR_TYPES = ("radar", "ir")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -32,6 +38,9 @@ GEO_RADIUS_M = 42_164_172.0  # geostationary orbit radius (GM / omega^2)^(1/3), 
 KM = 1e3
 MRAD = 1e-3
 URAD = 1e-6
+# Plume-visibility height: above the tropopause (at most ~18 km) there is almost no water
+# vapour and no weather cloud, so more than 20 km is a mistake (metres for kilometres?).
+MAX_PLUME_ALTITUDE_KM = 20.0
 
 
 def check_id(value: str) -> str | None:
@@ -166,6 +175,12 @@ def read_ir(
     false_alarms = r.number(
         "false_alarms_per_scan", required=False, default=0.0, check=NON_NEGATIVE
     )
+    plume_alt = r.number(
+        "min_plume_altitude_km",
+        required=False,
+        default=DEFAULT_MIN_PLUME_ALTITUDE_M / KM,
+        check=between(0.0, MAX_PLUME_ALTITUDE_KM),
+    )
     r.finish("an ir sensor")
 
     if sub_lon is not None and aim_lat is not None and aim_lon is not None:
@@ -187,6 +202,7 @@ def read_ir(
         revisit,
         pd,
         false_alarms,
+        plume_alt,
     )
     if any(v is None for v in values):
         return None
@@ -199,6 +215,7 @@ def read_ir(
         and revisit
         and pd
         and false_alarms is not None
+        and plume_alt is not None
     )
     return InfraredSatelliteSpec(
         sensor_id=sensor_id,
@@ -211,6 +228,7 @@ def read_ir(
         revisit_s=revisit,
         pd=pd,
         false_alarms_per_scan=false_alarms,
+        min_plume_altitude_m=plume_alt * KM,
     )
 
 

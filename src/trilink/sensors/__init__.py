@@ -6,7 +6,13 @@ reproducible random stream. See docs/sensors.md for the models and their referen
 """
 
 from trilink.sensors.detection import Detections
-from trilink.sensors.infrared import GEO_RADIUS_M, earth_blocks, infrared_frame, observe_infrared
+from trilink.sensors.infrared import (
+    GEO_RADIUS_M,
+    earth_blocks,
+    infrared_frame,
+    observe_infrared,
+    plume_visible,
+)
 from trilink.sensors.observe import observe, observe_all, sensor_rng
 from trilink.sensors.radar import (
     coverage_area_rad2,
@@ -17,10 +23,17 @@ from trilink.sensors.radar import (
     radar_site,
     snr_db,
 )
-from trilink.sensors.specs import Face, InfraredSatelliteSpec, RadarSpec, SensorSpec
+from trilink.sensors.specs import (
+    DEFAULT_MIN_PLUME_ALTITUDE_M,
+    Face,
+    InfraredSatelliteSpec,
+    RadarSpec,
+    SensorSpec,
+)
 from trilink.sensors.swerling import albersheim_snr_db, detection_threshold, pd_swerling
 
 __all__ = [
+    "DEFAULT_MIN_PLUME_ALTITUDE_M",
     "GEO_RADIUS_M",
     "Detections",
     "Face",
@@ -39,6 +52,7 @@ __all__ = [
     "observe_infrared",
     "observe_radar",
     "pd_swerling",
+    "plume_visible",
     "radar_sigmas",
     "radar_site",
     "sensor_rng",

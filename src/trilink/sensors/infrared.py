@@ -10,6 +10,9 @@ At each revisit a target is seen with probability ``pd`` when all of these hold:
 
 - a motor is burning (:meth:`Trajectory.burning_at`): the sensor sees the hot plume, not
   the cold body;
+- the missile's geodetic height is at least ``min_plume_altitude_m`` (see
+  :func:`plume_visible`): warning bands are absorbed by water vapour, and clouds hide
+  the plume, until it has climbed out of the lower atmosphere;
 - it lies within ``field_of_regard_rad`` of the boresight;
 - the Earth does not block the line from the satellite (see :func:`earth_blocks`).
 
@@ -29,7 +32,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from trilink.geo import az_el, boresight_frame, geodetic_to_ecef, wrap_angle
+from trilink.geo import az_el, boresight_frame, ecef_to_geodetic, geodetic_to_ecef, wrap_angle
 from trilink.geo.wgs84 import GM, OMEGA, A, B
 from trilink.physics.truth import Trajectory
 from trilink.sensors.detection import Detections
@@ -71,6 +74,18 @@ def earth_blocks(observer_ecef: ArrayLike, target_ecef: ArrayLike) -> NDArray[np
     return np.asarray((inside & (u > 0.0) & (u < 1.0)) | below)
 
 
+def plume_visible(spec: InfraredSatelliteSpec, x_ecef: ArrayLike) -> NDArray[np.bool_]:
+    """Whether a plume at ECEF ``x_ecef`` (..., 3) has risen high enough to be seen (...).
+
+    The sensor's bands are the ones water vapour absorbs (DSP/SBIRS look near 2.7 um so
+    that sunlight reflected from the ground and clouds does not reach them), so a plume
+    in the moist lower atmosphere, or under a cloud deck, is hidden; a single height
+    threshold stands for that gradual clearing (docs/sensors.md gives the sources).
+    """
+    height = ecef_to_geodetic(x_ecef)[..., 2]
+    return np.asarray(height >= spec.min_plume_altitude_m)
+
+
 def off_boresight(rot: Array, sat: Array, x_ecef: ArrayLike) -> Array:
     """Angle [rad] between the boresight (frame y axis) and the lines of sight (...)."""
     los = np.asarray(x_ecef, dtype=float) - sat
@@ -108,7 +123,7 @@ def observe_infrared(
     for i in np.unique(truth.target):
         sel = truth.target == i
         burning[sel] = trajectories[int(i)].burning_at(truth.t_ns[sel])
-    truth = truth.take(burning)
+    truth = truth.take(burning & plume_visible(spec, truth.r_ecef_m))
     seen = (off_boresight(rot, sat, truth.r_ecef_m) <= spec.field_of_regard_rad) & ~earth_blocks(
         sat, truth.r_ecef_m
     )

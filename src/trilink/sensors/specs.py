@@ -60,6 +60,21 @@ class RadarSpec:
     kind: str = "radar"
 
 
+DEFAULT_MIN_PLUME_ALTITUDE_M = 3_000.0
+"""Geodetic height [m] below which a geostationary warning sensor does not see a plume.
+
+Missile-warning sensors look in infrared bands that water vapour absorbs (the 2.7 um
+band of DSP/SBIRS: Forden, "SBIRS -- Signal and Background", Arms Control Wonk), so the
+ground and the low atmosphere are hidden, and clouds hide whatever is beneath them.
+About half of the atmosphere's water vapour lies below 2 km (AMS Glossary of
+Meteorology, "water vapor"); low clouds have their tops below the 680 hPa level (ISCCP
+cloud-top-pressure classes), 3.24 km in the US Standard Atmosphere 1976, middle clouds
+below 440 hPa (6.5 km). 3 km -- the top of the low-cloud layer, above most of the water
+vapour -- is the default; a scenario may set more (a middle-cloud deck, a humid summer)
+or less. docs/sensors.md gives the reasoning and the references.
+"""
+
+
 @dataclass(frozen=True)
 class InfraredSatelliteSpec:
     """A geostationary infrared early-warning sensor: angles only, burning stages only.
@@ -67,7 +82,9 @@ class InfraredSatelliteSpec:
     ``aim_lat_rad``/``aim_lon_rad`` is the stare point (the centre of its field of regard);
     ``field_of_regard_rad`` the half-angle around it; ``angle_sigma_rad`` the one-sigma
     line-of-sight noise per axis; ``pd`` the probability of detecting a burning stage in
-    the field of regard at each revisit.
+    the field of regard at each revisit; ``min_plume_altitude_m`` the geodetic height
+    below which a plume is hidden (absorbed by water vapour, or under cloud): see
+    :data:`DEFAULT_MIN_PLUME_ALTITUDE_M`.
     """
 
     sensor_id: str
@@ -80,6 +97,7 @@ class InfraredSatelliteSpec:
     revisit_s: float
     pd: float
     false_alarms_per_scan: float
+    min_plume_altitude_m: float = DEFAULT_MIN_PLUME_ALTITUDE_M
     kind: str = "ir"
 
 
