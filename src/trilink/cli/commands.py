@@ -13,3 +13,4 @@ from trilink.cli import (
     trajectory,  # noqa: F401
     web,  # noqa: F401
 )
+from trilink.cli import hub  # noqa: F401
