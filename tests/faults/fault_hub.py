@@ -1,5 +1,5 @@
 """A hub process that survives SIGKILL: the product's durable hub service
-(:func:`trilink.nodes.live.run_durable_hub`: the real HubNode reading its HUB_FROM_<N>
+(:func:`trilink.nodes.live_durable.run_durable_hub`: the real HubNode reading its HUB_FROM_<N>
 streams through durable consumers, with the restart protocol of
 :mod:`trilink.nodes.persist`), on the as-fast-as-possible clock, with kill points.
 
@@ -32,7 +32,8 @@ from trilink.link.topology import hub_from_stream
 from trilink.nodes.base import Outbound
 from trilink.nodes.coalition import Identity, make_hub
 from trilink.nodes.hub import HubNode
-from trilink.nodes.live import DurableStats, ManualClock, run_durable_hub
+from trilink.nodes.live import ManualClock
+from trilink.nodes.live_durable import DurableStats, run_durable_hub
 from trilink.nodes.persist import HubCheckpoint, Resume, save_snapshot
 from trilink.scenario import load_scenario
 from trilink.scenario.simulate import simulate

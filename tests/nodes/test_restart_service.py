@@ -36,7 +36,8 @@ from trilink.link.subjects import matches
 from trilink.messages import Envelope, Heartbeat, SystemTrack, Warning
 from trilink.nodes.coalition import Identity, make_hub
 from trilink.nodes.hub import HubNode
-from trilink.nodes.live import DurableStats, ManualClock, run_durable_hub
+from trilink.nodes.live import ManualClock
+from trilink.nodes.live_durable import DurableStats, run_durable_hub
 from trilink.nodes.persist import SNAPSHOT_VERSION, HubCheckpoint, load_snapshot, save_snapshot
 from trilink.nodes.simrun import RunConfig, run_simulation
 from trilink.nodes.warnings import make_warner

@@ -134,7 +134,8 @@ def hub(
     async def go() -> None:
         from trilink.link.nats_bus import DurableStreams, NatsBus
         from trilink.link.topology import Topology, hub_from_stream, provision_hub
-        from trilink.nodes.live import ServiceStats, run_durable_hub, run_hub
+        from trilink.nodes.live import ServiceStats, run_hub
+        from trilink.nodes.live_durable import run_durable_hub
 
         bus = await NatsBus.connect(nats_url, tls=tls)
         stop = asyncio.Event()
