@@ -156,7 +156,7 @@ def test_cli_evaluate_end_to_end(tmp_path: Path) -> None:
         app,
         ["evaluate", "korea-japan", "--runs", "1", "--configs", "alone,trilateral",
          "--launches", "srbm-1", "--duration-s", "90", "--jobs", "1", "--out", str(out),
-         "--launch-jitter-s", "1"],
+         "--launch-jitter-s", "1", "--latency-ms", "150", "--latency-jitter-ms", "20"],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     summary = json.loads((out / "summary.json").read_text())
@@ -164,6 +164,8 @@ def test_cli_evaluate_end_to_end(tmp_path: Path) -> None:
     assert jpn["trilateral"]["SRBM"]["first_link_track_s"]["median"] is not None
     assert jpn["alone"]["SRBM"]["first_link_track_s"]["never"] == 1
     assert summary["meta"]["jitter"]["launch_time_s"] == 1.0
+    assert summary["meta"]["link"] == {"latency_s": 0.15, "latency_jitter_s": 0.02}
+    assert "150.0 ms one way" in (out / "report.html").read_text()
     assert (out / "report.html").is_file() and (out / "map.png").is_file()
     assert len((out / "trials.jsonl").read_text().splitlines()) == 2
 
@@ -174,6 +176,8 @@ def test_cli_evaluate_end_to_end(tmp_path: Path) -> None:
         (["--configs", "alone,quad"], "--configs"),
         (["--launches", "nope"], "--launches"),
         (["--scheduler", "tcp://127.0.0.1:1", "--configs", "bogus"], "--configs"),
+        (["--latency-ms", "-1"], "--latency-ms"),
+        (["--latency-jitter-ms", "-0.5"], "--latency-jitter-ms"),
     ],
 )
 def test_cli_evaluate_bad_input_exits_2(args: list[str], message: str, tmp_path: Path) -> None:

@@ -74,6 +74,16 @@ def evaluate(
     warnings: bool = typer.Option(
         True, "--warnings/--no-warnings", help="Run the hub's per-partner warning rules."
     ),
+    latency_ms: float = typer.Option(
+        120.0, "--latency-ms", min=0.0, help="One-way partner <-> hub link latency."
+    ),
+    latency_jitter_ms: float = typer.Option(
+        0.0,
+        "--latency-jitter-ms",
+        min=0.0,
+        help="Mean random extra delay per message on each partner <-> hub leg "
+        "(exponential, from each run's seed; each leg stays in order).",
+    ),
 ) -> None:
     """Run seeded Monte Carlo trials of the scenario in each configuration (each nation
     alone, linked to the U.S. only, the full trilateral link) and write a JSON summary and
@@ -83,6 +93,7 @@ def evaluate(
     from trilink.evaluate.configs import parse_configs
     from trilink.evaluate.montecarlo import Jitter, run_trials
     from trilink.evaluate.report import write_report
+    from trilink.nodes.simrun import RunConfig
     from trilink.scenario import load_scenario
 
     err = Console(stderr=True)
@@ -133,6 +144,9 @@ def evaluate(
         try:
             trials = run_trials(
                 sc, names, seeds, jitter, jobs=jobs, scheduler=scheduler, warnings=warnings,
+                run_config=RunConfig(
+                    latency_s=latency_ms / 1e3, latency_jitter_s=latency_jitter_ms / 1e3
+                ),
                 progress=lambda done, _n: progress.update(task, completed=done),
             )  # fmt: skip
         except ScenarioError as exc:  # a perturbed flight the missile cannot fly

@@ -37,10 +37,21 @@ def run(
         None, "--launches", help="Only these launch ids (comma-separated)."
     ),
     cycle_s: float = typer.Option(
-        0.5, "--cycle-s", help="Hub fusion cycle, seconds of measurement time."
+        0.5, "--cycle-s", min=0.01, help="Hub fusion cycle, seconds of measurement time."
     ),
     latency_ms: float = typer.Option(
-        120.0, "--latency-ms", help="One-way partner <-> hub link latency."
+        120.0,
+        "--latency-ms",
+        min=0.0,
+        help="One-way partner <-> hub link latency (simulated runs; --realtime and --web "
+        "runs have the in-memory bus's own).",
+    ),
+    latency_jitter_ms: float = typer.Option(
+        0.0,
+        "--latency-jitter-ms",
+        min=0.0,
+        help="Mean random extra delay per message on each partner <-> hub leg "
+        "(exponential, from the run's seed; each leg stays in order).",
     ),
     warnings: bool = typer.Option(
         True, "--warnings/--no-warnings", help="Run the hub's per-partner warning rules."
@@ -51,14 +62,19 @@ def run(
         help="Pace the run by the wall clock (nodes as services on the in-memory bus).",
     ),
     speed: float = typer.Option(
-        1.0, "--speed", help="With --realtime or --web: scenario seconds per wall second."
+        1.0,
+        "--speed",
+        min=0.01,
+        help="With --realtime or --web: scenario seconds per wall second.",
     ),
     web: bool = typer.Option(
         False,
         "--web",
         help="Serve each partner's live picture while the run goes (implies --realtime).",
     ),
-    port: int = typer.Option(8000, "--port", help="With --web: the TCP port of the picture."),
+    port: int = typer.Option(
+        8000, "--port", min=1, max=65535, help="With --web: the TCP port of the picture."
+    ),
 ) -> None:
     """Simulate the scenario and run every national node and the hub on the in-memory
     link, on a simulated clock as fast as the CPU allows; print, per partner and missile,
@@ -90,8 +106,9 @@ def run(
                 warner_factory = make_warner
             t0 = time.perf_counter()
             cfg = RunConfig(
-                link=not no_link, cycle_s=cycle_s, latency_s=latency_ms / 1e3, record_dir=record
-            )
+                link=not no_link, cycle_s=cycle_s, latency_s=latency_ms / 1e3,
+                latency_jitter_s=latency_jitter_ms / 1e3, record_dir=record,
+            )  # fmt: skip
             if realtime or web:
                 progress.update(task, description=f"running live at {speed:g}x", total=None)
                 result = asyncio.run(_live(sc, sim, cfg, speed, warner_factory, web, port, console))

@@ -152,6 +152,7 @@ def summarise(
         "trials": len(trials),
         "seeds": sorted({t.seed for t in trials}),
         "jitter": first.jitter if first else {},
+        "link": first.extra.get("link", {}) if first else {},
         "marks_s": list(marks_s),
         "classes": classes,
         "missiles": {

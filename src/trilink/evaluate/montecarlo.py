@@ -114,6 +114,7 @@ class TrialResult:
     and the error series of :func:`trilink.evaluate.mc_extract.point_errors`.
     ``siap[nation]["own"|"link"]``: :func:`~trilink.evaluate.mc_extract.continuity`.
     ``latency_ms[nation][class or "all"]``: {ms: count} of received SystemTracks.
+    ``extra["link"]``: the simulated link's one-way latency and its jitter (s).
     ``wall_s`` and ``extra["cpu_s"]``: the trial's wall and CPU time (the CPU time of
     the whole process: exact in a process worker, shared on a threaded Dask worker).
     """
@@ -232,7 +233,10 @@ def run_trial(
         messages=result.messages,
         bytes=result.bytes,
         wall_s=time.perf_counter() - t_wall,
-        extra={"cpu_s": time.process_time() - t_cpu},
+        extra={
+            "cpu_s": time.process_time() - t_cpu,
+            "link": {"latency_s": cfg.latency_s, "latency_jitter_s": cfg.latency_jitter_s},
+        },
     )
 
 

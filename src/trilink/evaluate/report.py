@@ -155,6 +155,18 @@ def render_html(summary: Mapping[str, Any], images: Mapping[str, bytes]) -> str:
         for m, v in meta["missiles"].items()
     )
     cpu = ", ".join(f"{c} {_fmt(v)} s" for c, v in meta.get("trial_cpu_s", {}).items())
+    link = meta.get("link") or {}
+    legs = (
+        f" The simulated link: {_fmt(1e3 * link['latency_s'])} ms one way partner ↔ hub"
+        + (
+            f", plus a random extra delay of mean {_fmt(1e3 * link['latency_jitter_s'])} ms"
+            " per message (exponential; each leg in order)."
+            if link.get("latency_jitter_s")
+            else "."
+        )
+        if "latency_s" in link
+        else ""
+    )
     fig_html = "".join(
         f"<h3>{html.escape(title)}</h3>{_img(images[name], title)}"
         for name, title in _figure_titles(images)
@@ -167,7 +179,7 @@ def render_html(summary: Mapping[str, Any], images: Mapping[str, bytes]) -> str:
 <p>{meta["runs"]} seeded runs x {len(meta["configs"])} configurations ({meta["trials"]} trials);
 missiles: {missiles}. Per-trial perturbations: launch time ±{_fmt(j.get("launch_time_s"))} s,
 launch sites within {_fmt(j.get("site_spread_km"))} km, azimuth ±{_fmt(j.get("azimuth_spread_deg"))}°,
-plus each seed's sensor noise, detections and false alarms. Configurations:</p><ul>{configs}</ul>
+plus each seed's sensor noise, detections and false alarms.{legs} Configurations:</p><ul>{configs}</ul>
 <p class="note">Times are seconds after the missile's launch; "p90" is the 90th percentile, with a
 partner that never got there counted as infinitely late (— when over 10 % never did). Warning gained
 is the extra time to impact at the first warning compared with the same seed alone.

@@ -3,7 +3,8 @@
 A discrete-event loop: sensor scans, node ticks and message deliveries are events on a
 heap ordered by simulated time. Publishing puts the bytes on the link: every subscriber
 whose pattern matches gets them after the link's latency (the partner <-> hub legs of the
-scenario's links; the U.S. node sits beside the hub). Nothing is shortcut: every message
+scenario's links; the U.S. node sits beside the hub), plus, if asked, a random extra
+delay per message on the partner legs (``RunConfig.latency_jitter_s``). Nothing is shortcut: every message
 is stamped, signed, encoded, decoded, verified and replay-checked exactly as on NATS.
 
 Event order at equal times: scans, then deliveries, then ticks — so a tick's watermark
@@ -15,10 +16,13 @@ from __future__ import annotations
 import gc
 import heapq
 import itertools
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from trilink.fusion import FusionConfig
 from trilink.link.recordlog import LogWriter
@@ -47,10 +51,22 @@ class RunConfig:
     tick_s: float = 0.5  # national report / watermark cadence
     latency_s: float = 0.12  # one way, partner <-> hub (trans-Pacific fibre plus processing)
     local_latency_s: float = 0.002  # the hub nation's own node <-> the hub
+    # Mean extra delay per message on each partner <-> hub leg (queueing, retransmission):
+    # exponential, drawn from the run's seed; a leg still delivers in order, as one NATS
+    # connection does. 0: every message takes exactly latency_s.
+    latency_jitter_s: float = 0.0
     record_dir: Path | None = None
     keep_pictures: bool = False  # keep the hub's picture of every cycle (evaluation)
     fusion: FusionConfig | None = None  # the hub's fusion settings (default: FusionConfig())
     fast_path: bool = False  # the hub also releases known tracks as reports arrive
+
+    def __post_init__(self) -> None:
+        for name in ("cycle_s", "tick_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"RunConfig.{name} must be > 0, got {getattr(self, name)!r}")
+        for name in ("latency_s", "local_latency_s", "latency_jitter_s"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"RunConfig.{name} must be >= 0, got {getattr(self, name)!r}")
 
 
 @dataclass
@@ -75,6 +91,11 @@ class SimulatedLink:
         self.clock = clock
         self.subscribers: list[tuple[str, str, Callable[[str, bytes], None]]] = []
         self.latency_ns: dict[tuple[str, str], int] = {}
+        # Legs with a random extra delay: its mean [ns], and the random stream it is drawn
+        # from; the last delivery time on each such leg keeps the leg in order.
+        self.jitter_ns: dict[tuple[str, str], float] = {}
+        self.rng = np.random.default_rng(0)
+        self._last_ns: dict[tuple[str, str], int] = {}
         self.recorder: LogWriter | None = None
         self.messages = 0
         self.bytes = 0
@@ -91,9 +112,14 @@ class SimulatedLink:
             self.recorder.append(now, ob.subject, ob.payload, ob.headers)
         for node, pattern, handler in self.subscribers:
             if node != sender and matches(pattern, ob.subject):
-                delay = self.latency_ns.get((sender, node), 0)
+                leg = (sender, node)
+                at = now + self.latency_ns.get(leg, 0)
+                mean = self.jitter_ns.get(leg)
+                if mean:
+                    at = max(at + int(self.rng.exponential(mean)), self._last_ns.get(leg, at))
+                    self._last_ns[leg] = at
                 self.deliveries += 1
-                self._schedule(now + delay, _DELIVER, _bind(handler, ob.subject, ob.payload))
+                self._schedule(at, _DELIVER, _bind(handler, ob.subject, ob.payload))
 
 
 def _bind(
@@ -127,6 +153,9 @@ def run_simulation(
     hub_nation = scenario.hub.id
     identity = Identity.simulated(scenario, sim.seed)
     link = SimulatedLink(schedule, clock)
+    # The link's own random stream: the same seed gives the same delays, and the
+    # detections' draws are not disturbed by how many messages were sent.
+    link.rng = np.random.default_rng([sim.seed, zlib.crc32(b"simulated link")])
     recorder = None
     if cfg.record_dir is not None:
         cfg.record_dir.mkdir(parents=True, exist_ok=True)
@@ -150,6 +179,10 @@ def run_simulation(
         for n in nations:
             lat = cfg.local_latency_s if n == hub_nation else cfg.latency_s
             link.latency_ns[(n, HUB_ID)] = link.latency_ns[(HUB_ID, n)] = int(lat * NS)
+            if n != hub_nation and cfg.latency_jitter_s > 0:
+                link.jitter_ns[(n, HUB_ID)] = link.jitter_ns[(HUB_ID, n)] = (
+                    cfg.latency_jitter_s * NS
+                )
             node = nodes[n]
             link.subscribe(n, node_inbox_pattern(n), _node_handler(node, link))
         link.subscribe(HUB_ID, "trilink.*.tracks", _hub_handler(hub, link))
