@@ -1,8 +1,10 @@
 """Helpers for the deploy tests: a real hub + leaf topology on loopback.
 
-Every server is Debian's nats-server started from the configs ``write_topology`` writes,
-with mutual TLS from a fresh ``init_pki``. If the binary is missing the tests FAIL with
-the reason (``DeployError`` from ``nats_server_binary``), never skip.
+The topology is the one ``trilink up`` starts (:func:`trilink.nodes.up.start_local_coalition`):
+every server is Debian's nats-server started from the configs ``write_topology`` writes,
+with mutual TLS from a fresh ``init_pki``, the leaves linked to the hub and every stream
+provisioned. If the binary is missing the tests FAIL with the reason (``DeployError``
+from ``nats_server_binary``), never skip.
 """
 
 from __future__ import annotations
@@ -19,9 +21,8 @@ from typing import Any
 import nats
 import pytest
 
-from trilink.link.natsproc import NatsServer, local_topology, topology_servers
-from trilink.link.pki import PkiLayout, client_tls, init_pki
-from trilink.link.topology import HUB_SERVER, Topology, provision, write_topology
+from trilink.link.pki import client_tls
+from trilink.nodes.up import LocalCoalition, start_local_coalition
 
 NATIONS = ("USA", "KOR", "JPN")
 HUB_NATION = "USA"
@@ -43,14 +44,9 @@ def wait_for(check: Callable[[], bool], timeout_s: float, what: str) -> float:
 
 
 @dataclass
-class Running:
-    topo: Topology
-    pki: PkiLayout
-    servers: dict[str, NatsServer]
-
-    @property
-    def ca(self) -> Path:
-        return self.topo.tls_paths(HUB_SERVER)["ca.pem"]
+class Running(LocalCoalition):
+    """The running topology (topology, PKI, servers, CA: :class:`LocalCoalition`) and the
+    tests' own ways in: raw nats-py connections as the hub or a node, the servers' logs."""
 
     async def hub(self, **kw: Any) -> nats.NATS:
         """A connection to the hub as the hub process (account HUB)."""
@@ -70,19 +66,8 @@ class Running:
             **kw,
         )
 
-    def leaves_connected(self) -> int:
-        return int(monitor(self.topo.hub_http_port, "leafz")["leafnodes"])
-
-    def wait_linked(self, timeout_s: float = 15.0) -> float:
-        n = len(self.topo.nations)
-        return wait_for(lambda: self.leaves_connected() == n, timeout_s, f"{n} leaves on hub")
-
     def log(self, server: str) -> str:
         return self.servers[server].log_tail(20000)
-
-    def stop(self) -> None:
-        for s in reversed(list(self.servers.values())):
-            s.stop()
 
 
 def run(coro: Awaitable[Any], timeout_s: float = 30.0) -> Any:
@@ -95,26 +80,8 @@ def run(coro: Awaitable[Any], timeout_s: float = 30.0) -> Any:
 
 
 def start_topology(root: Path) -> Running:
-    topo = local_topology(NATIONS, HUB_NATION, root)
-    pki = init_pki(root / "pki", NATIONS, HUB_NATION)
-    write_topology(topo, root, pki)
-    running = Running(topo, pki, topology_servers(topo))
-    try:
-        for server in running.servers.values():
-            server.start()
-        running.wait_linked()
-
-        async def prov() -> None:
-            hub = await running.hub()
-            leaves = {n: await running.node(n) for n in NATIONS}
-            try:
-                await provision(topo, hub, leaves)
-            finally:
-                for c in [hub, *leaves.values()]:
-                    await c.close()
-
-        run(prov())
-    except BaseException:
-        running.stop()
-        raise
-    return running
+    """PKI, configs, servers, leaf links and streams under ``root``, as ``trilink up``
+    builds them (it stops what it started if anything fails)."""
+    coalition = start_local_coalition(root, NATIONS, HUB_NATION, link_timeout_s=15.0)
+    started = run(coalition, timeout_s=60.0)  # four server starts, the links, the streams
+    return Running(started.topo, started.pki, started.servers)

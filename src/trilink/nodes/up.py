@@ -44,6 +44,12 @@ class LocalCoalition:
             self.topo.leaf_client_url(node), tls=client_tls(self.ca, self.topo.node_pair(node))
         )
 
+    def leaves_connected(self) -> int:
+        """Leaf servers linked to the hub now (the hub's monitor, ``/leafz``)."""
+        url = f"http://127.0.0.1:{self.topo.hub_http_port}/leafz"
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return int(json.loads(r.read())["leafnodes"])
+
     def stop(self) -> None:
         for s in reversed(list(self.servers.values())):
             with contextlib.suppress(Exception):
@@ -54,12 +60,6 @@ class LocalCoalition:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _leaves_on_hub(topo: Topology) -> int:
-    url = f"http://127.0.0.1:{topo.hub_http_port}/leafz"
-    with urllib.request.urlopen(url, timeout=2) as r:
-        return int(json.loads(r.read())["leafnodes"])
 
 
 async def start_local_coalition(
@@ -75,7 +75,7 @@ async def start_local_coalition(
         for server in running.servers.values():
             server.start()
         t0 = time.monotonic()
-        while _leaves_on_hub(topo) < len(nations):
+        while running.leaves_connected() < len(nations):
             if time.monotonic() - t0 > link_timeout_s:
                 raise DeployError(
                     "leafz", f"leaf nodes did not link to the hub in {link_timeout_s} s"
