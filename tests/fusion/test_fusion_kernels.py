@@ -192,3 +192,22 @@ def test_the_table_gives_the_same_picture_with_and_without_kernels():
         if len(pk):
             assert _rel(pk.P, pr.P) < 1e-5
             assert np.max(np.abs(pk.x - pr.x)) < 1e-3  # metres, m/s
+
+
+def test_kernel_cache_is_keyed_on_every_fusion_kernel_file():
+    """numba keys a cached function on its own file only; the CI and gating kernels
+    compile in the helpers of kernels_linalg.py and kernels_pair.py, so every fusion
+    kernel is keyed on all the kernel files (trilink.fusion.compiled)."""
+    from pathlib import Path
+
+    from trilink.fusion import compiled, kernels_align, kernels_ci, kernels_gating
+
+    names = {Path(p).name for p in compiled._SOURCES}
+    assert {"kernels_linalg.py", "kernels_pair.py", "kernels_ci.py", "jit.py"} <= names
+    for kernel in (
+        kernels_ci.fuse_groups_kernel,
+        kernels_gating.distance_kernel,
+        kernels_align.propagate_kernel,
+    ):
+        locator = kernel._cache._impl._locator
+        assert locator.get_source_stamp() == compiled._digest()

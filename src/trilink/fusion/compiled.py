@@ -3,11 +3,13 @@
 The hub fuses a handful of tracks per cycle in a Monte Carlo trial (about 9 national and
 3 system tracks of an SRBM salvo) and a thousand in the soak; at the small end NumPy's
 per-call overhead (microseconds per call, tens of calls per fused row) is most of the
-cost. The kernels in ``kernels_align.py`` (propagation of state and covariance) and
-``kernels_ci.py`` (covariance intersection, the gating distance) are the same equations
-written as loops over rows and compiled with :func:`trilink.tracking.jit.njit`; the NumPy
-functions in ``align``, ``intersection``, ``pair`` and ``gating`` stay as the reference
-(tests compare the two, and benchmarks/bench_fusion.py times both in one run).
+cost. The kernels in ``kernels_align.py`` (propagation of state and covariance),
+``kernels_ci.py`` and ``kernels_pair.py`` (covariance intersection, on the small linear
+algebra of ``kernels_linalg.py``) and ``kernels_gating.py`` (gating distances) are the
+same equations written as loops over rows and compiled with
+:func:`trilink.tracking.jit.njit`; the NumPy functions in ``align``, ``intersection``,
+``pair`` and ``gating`` stay as the reference (tests compare the two, and
+benchmarks/bench_fusion.py times both in one run).
 
 The kernels run when numba is available and ``TRILINK_NUMBA`` is not ``"0"`` (the same
 switch as the tracker's); :func:`numpy_reference` turns them off for a block of code.
@@ -15,19 +17,86 @@ They are compiled on first use and cached on disk next to their source: a cold c
 costs ~30 CPU-s, a load from the cache ~0.3 CPU-s. :func:`warm_up` does either up front;
 :class:`trilink.fusion.SystemTrackTable` calls it when constructed, so a hub never
 stalls in its first fusion cycle.
+
+The kernel files take their decorators, :func:`njit` and :func:`njit_inner`, from here:
+importing this module first keys the disk cache of every fusion kernel on one digest of
+all the kernel files (see ``_key_cache_on_all_kernel_files``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from trilink.tracking import jit
+from trilink.tracking.jit import njit, njit_inner
+
+__all__ = ["njit", "njit_inner", "numpy_reference", "use_kernels", "warm_up"]
 
 _enabled = [jit.ENABLED]
+
+# numba keys each cached function on a stamp of its own source file only. The kernels of
+# kernels_ci.py, kernels_pair.py and kernels_gating.py compile in the helpers of
+# kernels_linalg.py (and kernels_ci.py those of kernels_pair.py), so a change there would
+# leave them stale in the cache. Every fusion kernel is keyed instead on one digest of
+# all the kernel files and of the decorators' module, as trilink.tracking.jit does for
+# the tracker's kernels (through numba.core.caching's locators; if that internal API
+# moves, numba's own per-file keys remain).
+_HERE = Path(__file__).resolve().parent
+_KERNEL_FILES = sorted(_HERE.glob("kernels_*.py"))
+_SOURCES = [*_KERNEL_FILES, Path(jit.__file__).resolve()]
+
+
+def _digest() -> bytes:
+    """SHA-256 of every source a fusion kernel's compiled code depends on."""
+    h = hashlib.sha256()
+    for path in _SOURCES:
+        h.update(path.read_bytes())
+    return h.digest()
+
+
+def _key_cache_on_all_kernel_files() -> None:
+    """Put locators first in numba's list that stamp the fusion kernel files' caches
+    with :func:`_digest` (and leave every other file to the locators after them)."""
+    try:
+        from numba.core import caching
+    except ImportError:  # pragma: no cover - without numba nothing is compiled
+        return
+    stamp = _digest()
+    files = {str(p) for p in _KERNEL_FILES}
+
+    class _FusionKernelStamp:
+        def get_source_stamp(self) -> bytes:
+            return stamp
+
+        @classmethod
+        def from_function(cls, py_func: Any, py_file: str) -> Any:
+            if str(Path(py_file).resolve()) not in files:
+                return None
+            return super().from_function(py_func, py_file)  # type: ignore[misc]
+
+    def numba_name(name: str) -> Any:  # public from numba 0.62 on, "_"-prefixed before
+        return getattr(caching, name, None) or getattr(caching, "_" + name)
+
+    try:
+        bases = [
+            numba_name(n)
+            for n in ("UserProvidedCacheLocator", "InTreeCacheLocator", "UserWideCacheLocator")
+        ]
+        numba_name("CacheImpl")._locator_classes[:0] = [
+            type(f"Fusion{base.__name__}", (_FusionKernelStamp, base), {}) for base in bases
+        ]
+    except AttributeError:  # pragma: no cover - a numba without this API
+        pass
+
+
+_key_cache_on_all_kernel_files()
 
 
 def use_kernels() -> bool:
@@ -56,7 +125,8 @@ def warm_up() -> float:
     if _warmed[0] or not use_kernels():
         return 0.0
     from trilink.fusion.kernels_align import propagate_kernel
-    from trilink.fusion.kernels_ci import disputed_kernel, distance_kernel, fuse_groups_kernel
+    from trilink.fusion.kernels_ci import fuse_groups_kernel
+    from trilink.fusion.kernels_gating import disputed_kernel, distance_kernel
     from trilink.geo.wgs84 import GM, J2, OMEGA, A
 
     t0 = time.perf_counter()

@@ -46,7 +46,7 @@ def difference_distance(xa: Array, Pa: Array, xb: Array, Pb: Array) -> tuple[Arr
     if xa.shape[0] == 0:
         return np.empty(0), np.empty(0)
     if compiled.use_kernels() and xa.shape[-1] == 6:
-        from trilink.fusion.kernels_ci import distance_kernel
+        from trilink.fusion.kernels_gating import distance_kernel
 
         return distance_kernel(arg(xa), arg(Pa), arg(xb), arg(Pb))
     d = xa - xb

@@ -11,15 +11,15 @@ the J2 field of ``trilink.physics.gravity`` (Vallado, 4th ed., eq. 8-30, and its
 analytic Jacobian), written out per component.
 
 The Earth constants are arguments, not globals: numba freezes globals into its on-disk
-cache, keyed on this file alone, so a change in ``geo/wgs84.py`` would otherwise be
-missed. Shapes: x (N, 6) [m, m/s], P (N, 6, 6), dt_s, q, sigma (N,).
+cache, keyed on the fusion kernel files alone (:mod:`trilink.fusion.compiled`), so a
+change in ``geo/wgs84.py`` would otherwise be missed. Shapes: x (N, 6) [m, m/s], P (N, 6, 6), dt_s, q, sigma (N,).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from trilink.tracking.jit import njit, njit_inner
+from trilink.fusion.compiled import njit, njit_inner
 
 
 @njit_inner

@@ -34,7 +34,7 @@ def disputed_pairings(
     if k < 2:
         return disputed
     if compiled.use_kernels() and xa.shape[-1] == 6:
-        from trilink.fusion.kernels_ci import disputed_kernel
+        from trilink.fusion.kernels_gating import disputed_kernel
 
         return disputed_kernel(np.array(idx, np.int64), arg(xa), arg(Pa), float(gate))
     # Every pair of slots of every row at once: one distance call for the whole table.

@@ -178,6 +178,25 @@ class SystemPicture:
     contributors: tuple[tuple[tuple[str, str], ...], ...]
     events: tuple[FusionEvent, ...] = ()
 
+    @classmethod
+    def empty(cls, t_ns: int, events: tuple[FusionEvent, ...] = ()) -> SystemPicture:
+        """The picture of a cycle with no track at all: what the table makes of empty
+        columns (same shapes and dtypes)."""
+        none = np.empty(0, np.int64)
+        return cls(
+            t_ns=t_ns,
+            number=none,
+            x=np.empty((0, 6)),
+            P=np.empty((0, 6, 6)),
+            status=np.empty(0, "<U1"),
+            phase=np.empty(0, "<U1"),
+            first_seen_ns=none.copy(),
+            last_report_ns=none.copy(),
+            merged_into=none.copy(),
+            contributors=(),
+            events=events,
+        )
+
     def __len__(self) -> int:
         return int(self.number.shape[0])
 
