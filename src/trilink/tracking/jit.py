@@ -162,8 +162,8 @@ def warm_up(motion: str = "imm") -> float:
     i0, f1 = np.zeros(1, np.int64), np.zeros(1, np.bool_)
     kt.update_count_kernel(x.copy(), P.copy(), mu.copy(), one.copy(), i0.copy(), i0.copy(),
                            one.copy(), np.zeros((1, 1), np.bool_), i0.copy(), f1.copy(), i0, i0,
-                           i0, i0, np.ones((1, 1)), z, R, s, rot, True, 0, 0, 3, 4, 16.0,
-                           1e-5)  # fmt: skip
+                           i0, i0, np.ones((1, 1)), z, R, s, rot, True, 0, 0, 3, 4, 3e4,
+                           16.0, 1e-5)  # fmt: skip
     if motion == "cv":
         kf.cv_predict_kernel(x[0], P[0], np.ones(2), 1.0)
     else:

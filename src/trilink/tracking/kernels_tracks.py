@@ -52,6 +52,26 @@ def scan_candidates_kernel(
     return candidates_kernel(x, P, mu, dt, det_pos, sig_det)
 
 
+@njit_inner
+def mixture_position_sigma(
+    x: np.ndarray, P: np.ndarray, mu: np.ndarray, t: int, xc: np.ndarray
+) -> float:
+    """Position sigma (sqrt of the trace of the position covariance) of the IMM mixture
+    of row ``t`` (:func:`.management.position_sigma` of :func:`.imm.combine`); the
+    mixture's mean position is left in ``xc`` (3,)."""
+    nm = x.shape[1]
+    xc[:] = 0.0
+    for j in range(nm):
+        for k in range(3):
+            xc[k] += mu[t, j] * x[t, j, k]
+    pkk = np.zeros(3)  # diagonal of the mixture's position covariance (combine)
+    for j in range(nm):
+        for k in range(3):
+            d = x[t, j, k] - xc[k]
+            pkk[k] += mu[t, j] * P[t, j, k, k] + mu[t, j] * d * d
+    return math.sqrt(pkk[0] + pkk[1] + pkk[2])
+
+
 @njit
 def stale_kernel(
     x: np.ndarray, P: np.ndarray, mu: np.ndarray, t_hit: np.ndarray, confirmed: np.ndarray,
@@ -62,20 +82,11 @@ def stale_kernel(
     mixture's position covariance) above ``max_sigma_m``, tentative ones without a hit
     for ``tentative_s``, and any whose mixture is below ``min_alt_m`` (first-order
     ellipsoid height) or whose sigma is not finite."""
-    nt, nm = x.shape[0], x.shape[1]
+    nt = x.shape[0]
     dead = np.zeros(nt, dtype=np.bool_)
     xc = np.empty(3)
     for t in range(nt):
-        xc[:] = 0.0
-        for j in range(nm):
-            for k in range(3):
-                xc[k] += mu[t, j] * x[t, j, k]
-        pkk = np.zeros(3)  # diagonal of the mixture's position covariance (combine)
-        for j in range(nm):
-            for k in range(3):
-                d = x[t, j, k] - xc[k]
-                pkk[k] += mu[t, j] * P[t, j, k, k] + mu[t, j] * d * d
-        sigma = math.sqrt(pkk[0] + pkk[1] + pkk[2])
+        sigma = mixture_position_sigma(x, P, mu, t, xc)
         rn = math.sqrt(xc[0] * xc[0] + xc[1] * xc[1] + xc[2] * xc[2])
         h = rn - A * (1.0 - F * (xc[2] * xc[2] / (rn * rn)))
         age_s = (t_ns - t_hit[t]) * 1e-9
@@ -338,12 +349,14 @@ def update_count_kernel(
     col: int,
     confirm_m: int,
     confirm_n: int,
+    max_sigma_m: float,
     gate: float,
     mu_floor: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`.management.update_and_count_reference` in one call, the table arrays
     (``x`` to ``confirmed``) updated in place (see :func:`predict_gate_kernel`). Returns
-    the tracks that failed M-of-N (N,) and the detections free to start tracks (D,)."""
+    the tracks that failed M-of-N (N,) and the detections free to start tracks (D,);
+    M hits confirm a track only with its position sigma within ``max_sigma_m``."""
     n, nm, nx = x.shape[0], x.shape[1], x.shape[2]
     nd = z.shape[0]
     m = ti.size
@@ -377,11 +390,12 @@ def update_count_kernel(
             watchers[i] = True
             watch[i, col] = True
     failed = np.zeros(n, dtype=np.bool_)
+    xc = np.empty(3)
     for i in range(n):
         if watchers[i]:
             opps[i] += 1
         if not confirmed[i]:
-            if hits[i] >= confirm_m:
+            if hits[i] >= confirm_m and mixture_position_sigma(x, P, mu, i, xc) <= max_sigma_m:
                 confirmed[i] = True
             elif opps[i] >= confirm_n:
                 failed[i] = True

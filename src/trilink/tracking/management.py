@@ -69,7 +69,7 @@ def stale_reference(
     no longer finite."""
     xc, Pc = combine(x, P, mu)
     age_s = (t_ns - t_hit) * 1e-9
-    pos_sigma = np.sqrt(np.trace(Pc[:, 0:3, 0:3], axis1=1, axis2=2))
+    pos_sigma = position_sigma(Pc)
     h, _ = approx_altitude(xc[:, 0:3], gradient=False)
     dead = np.where(
         confirmed,
@@ -77,6 +77,12 @@ def stale_reference(
         age_s > cfg.tentative_timeout_s,
     )
     return np.asarray(dead | (h < cfg.min_altitude_m) | ~np.isfinite(pos_sigma))
+
+
+def position_sigma(P: Array) -> Array:
+    """sqrt of the trace of the position block of covariances ``P`` (..., >= 3, >= 3) [m]:
+    the one figure of how well a track's position is known, for deletion and confirmation."""
+    return np.asarray(np.sqrt(np.trace(P[..., 0:3, 0:3], axis1=-2, axis2=-1)))
 
 
 def scan_candidates(
@@ -209,7 +215,7 @@ def update_and_count(
     failed, free = update_count_kernel(
         xa, Pa, mua, nis, t_hit, hits, burnout_h, watch, opps, confirmed, cand.astype(np.int64), cand[ci].astype(np.int64), di.astype(np.int64),
         ci.astype(np.int64), arg(d2), arg(z), arg(R), *meas.frame(), meas.kind == "radar",
-        int(t_ns), int(col), cfg.confirm_m, cfg.confirm_n,
+        int(t_ns), int(col), cfg.confirm_m, cfg.confirm_n, cfg.max_position_sigma_m,
         gate_threshold(cfg.gate_probability, meas.dim), MU_FLOOR,
     )  # fmt: skip
     counts = Counts(nis, t_hit, hits, burnout_h, watch, opps, confirmed)
@@ -226,8 +232,9 @@ def update_and_count_reference(
     height at its last confident (p_boost > 0.8) boost update once confirmable. M-of-N:
     a scan is an opportunity for a track only if this sensor (column ``col`` of
     ``watch``) has detected it before (a radar that never saw a target does not count
-    against it); a tentative track with M hits is confirmed, one that had its N chances
-    without them fails. Radar detections that no track took and that lie outside every
+    against it); a tentative track with M hits and its position known (:func:`position_sigma`
+    of its mixture within ``max_position_sigma_m``) is confirmed, one that had its N
+    chances without that fails. Radar detections that no track took and that lie outside every
     confirmed candidate's gate are free to start tracks (angles start nothing)."""
     ci, di = assigned
     ti = cand[ci]
@@ -250,7 +257,16 @@ def update_and_count_reference(
     c.watch[ti, col] = True
     c.opps[watchers] += 1
     tentative = ~c.confirmed
+    # M hits confirm a track only if they have fixed its position: within the bound past
+    # which a confirmed track is deleted as lost (stale). Angles alone (infrared) do not
+    # fix the range, so one radar fix then angles leaves the position along the line of
+    # sight to the initiation's velocity prior (3.5 km/s per axis: tens of km after ten
+    # seconds); such a track is not one anybody can use, and reported it poisons fusion.
+    # It stays tentative and fails after its N chances unless a range comes.
     newly = tentative & (c.hits >= cfg.confirm_m)
+    if newly.any():
+        sigma = position_sigma(combine(x[newly], P[newly], mu[newly])[1])
+        newly[newly] = sigma <= cfg.max_position_sigma_m
     c.confirmed[:] |= newly
     failed = tentative & ~newly & (c.opps >= cfg.confirm_n)
     free = np.zeros(z.shape[0], dtype=bool)
