@@ -20,17 +20,15 @@ stalls in its first fusion cycle.
 
 The kernel files take their decorators, :func:`njit` and :func:`njit_inner`, from here:
 importing this module first keys the disk cache of every fusion kernel on one digest of
-all the kernel files (see ``_key_cache_on_all_kernel_files``).
+all the kernel files (:func:`trilink.tracking.jit.key_cache_on`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -45,58 +43,12 @@ _enabled = [jit.ENABLED]
 # kernels_ci.py, kernels_pair.py and kernels_gating.py compile in the helpers of
 # kernels_linalg.py (and kernels_ci.py those of kernels_pair.py), so a change there would
 # leave them stale in the cache. Every fusion kernel is keyed instead on one digest of
-# all the kernel files and of the decorators' module, as trilink.tracking.jit does for
-# the tracker's kernels (through numba.core.caching's locators; if that internal API
-# moves, numba's own per-file keys remain).
+# all the kernel files and of the decorators' module (trilink.tracking.jit.key_cache_on,
+# as the tracker's kernels are).
 _HERE = Path(__file__).resolve().parent
 _KERNEL_FILES = sorted(_HERE.glob("kernels_*.py"))
 _SOURCES = [*_KERNEL_FILES, Path(jit.__file__).resolve()]
-
-
-def _digest() -> bytes:
-    """SHA-256 of every source a fusion kernel's compiled code depends on."""
-    h = hashlib.sha256()
-    for path in _SOURCES:
-        h.update(path.read_bytes())
-    return h.digest()
-
-
-def _key_cache_on_all_kernel_files() -> None:
-    """Put locators first in numba's list that stamp the fusion kernel files' caches
-    with :func:`_digest` (and leave every other file to the locators after them)."""
-    try:
-        from numba.core import caching
-    except ImportError:  # pragma: no cover - without numba nothing is compiled
-        return
-    stamp = _digest()
-    files = {str(p) for p in _KERNEL_FILES}
-
-    class _FusionKernelStamp:
-        def get_source_stamp(self) -> bytes:
-            return stamp
-
-        @classmethod
-        def from_function(cls, py_func: Any, py_file: str) -> Any:
-            if str(Path(py_file).resolve()) not in files:
-                return None
-            return super().from_function(py_func, py_file)  # type: ignore[misc]
-
-    def numba_name(name: str) -> Any:  # public from numba 0.62 on, "_"-prefixed before
-        return getattr(caching, name, None) or getattr(caching, "_" + name)
-
-    try:
-        bases = [
-            numba_name(n)
-            for n in ("UserProvidedCacheLocator", "InTreeCacheLocator", "UserWideCacheLocator")
-        ]
-        numba_name("CacheImpl")._locator_classes[:0] = [
-            type(f"Fusion{base.__name__}", (_FusionKernelStamp, base), {}) for base in bases
-        ]
-    except AttributeError:  # pragma: no cover - a numba without this API
-        pass
-
-
-_key_cache_on_all_kernel_files()
+_STAMP = jit.key_cache_on(_KERNEL_FILES, _SOURCES, "Fusion")
 
 
 def use_kernels() -> bool:

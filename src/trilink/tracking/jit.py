@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -37,52 +37,67 @@ ENABLED: bool = _numba is not None and os.environ.get("TRILINK_NUMBA", "1") != "
 # numba keys each cached function on a hash of its own source file only. A kernel inlines
 # helpers from the other kernel files and compiles in constants from dynamics.py and
 # geo/wgs84.py, so a change there would leave it stale: every kernel is keyed instead on
-# one digest of all of those files (numba.core.caching's locators; if that internal API
-# moves, numba's own per-file keys remain).
+# one digest of all of those files (key_cache_on; the fusion room does the same).
 _HERE = Path(__file__).resolve().parent
 _KEYED = sorted(_HERE.glob("kernels_*.py"))
 _SOURCES = [*_KEYED, _HERE / "jit.py", _HERE / "dynamics.py", _HERE.parent / "geo" / "wgs84.py"]
 
 
-def _digest() -> bytes:
+def digest(sources: Iterable[Path]) -> bytes:
+    """SHA-256 of the sources' bytes, in the order given."""
     h = hashlib.sha256()
-    for path in _SOURCES:
-        h.update(path.read_bytes())
+    for path in sources:
+        h.update(Path(path).read_bytes())
     return h.digest()
 
 
-if _numba is not None:
+def key_cache_on(kernel_files: Iterable[Path], sources: Iterable[Path], label: str) -> bytes:
+    """Stamp the disk cache of every numba function defined in ``kernel_files`` with one
+    digest of ``sources`` (which should include the kernel files themselves), instead of
+    numba's stamp of the function's own file; returns the stamp.
+
+    Done by putting locators first in numba's list (numba.core.caching's locators, the
+    mechanism numba uses to find a cache; they answer only for these files and leave
+    every other file to the locators after them). Call it before any of these kernels
+    compiles. If that internal API moves, numba's own per-file keys remain."""
+    stamp = digest(sources)
+    if _numba is None:  # pragma: no cover
+        return stamp
     try:
-        from numba.core import caching as _caching
+        from numba.core import caching
+    except ImportError:  # pragma: no cover
+        return stamp
+    files = {str(Path(p).resolve()) for p in kernel_files}
 
-        _STAMP = _digest()
-        _FILES = {str(p) for p in _KEYED}
+    class _Stamp:
+        """Locator mixin: one digest as the stamp of every kernel in ``files``."""
 
-        class _KernelStamp:
-            """Locator mixin: the digest of all kernel sources as every kernel's stamp."""
+        def get_source_stamp(self) -> bytes:
+            return stamp
 
-            def get_source_stamp(self) -> bytes:
-                return _STAMP
+        @classmethod
+        def from_function(cls, py_func: Any, py_file: str) -> Any:
+            if str(Path(py_file).resolve()) not in files:
+                return None
+            return super().from_function(py_func, py_file)  # type: ignore[misc]
 
-            @classmethod
-            def from_function(cls, py_func: Any, py_file: str) -> Any:
-                if str(Path(py_file).resolve()) not in _FILES:
-                    return None
-                return super().from_function(py_func, py_file)  # type: ignore[misc]
+    def numba_name(name: str) -> Any:  # public from numba 0.62 on, "_"-prefixed before
+        return getattr(caching, name, None) or getattr(caching, "_" + name)
 
-        def _numba_name(name: str) -> Any:  # public from numba 0.62 on, "_"-prefixed before
-            return getattr(_caching, name, None) or getattr(_caching, "_" + name)
-
-        _locators = [
-            type(f"Kernel{base.__name__}", (_KernelStamp, base), {})
-            for base in map(
-                _numba_name,
-                ("UserProvidedCacheLocator", "InTreeCacheLocator", "UserWideCacheLocator"),
-            )
+    try:
+        bases = [
+            numba_name(n)
+            for n in ("UserProvidedCacheLocator", "InTreeCacheLocator", "UserWideCacheLocator")
         ]
-        _numba_name("CacheImpl")._locator_classes[:0] = _locators
-    except (ImportError, AttributeError):  # pragma: no cover - a numba without this API
+        numba_name("CacheImpl")._locator_classes[:0] = [
+            type(f"{label}{base.__name__}", (_Stamp, base), {}) for base in bases
+        ]
+    except AttributeError:  # pragma: no cover - a numba without this API
         pass
+    return stamp
+
+
+_STAMP = key_cache_on(_KEYED, _SOURCES, "Kernel")
 
 
 def njit(fn: F) -> F:
