@@ -8,11 +8,18 @@ ellipse shrinking linearly from ``a0_m`` to ``a1_m``.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
+from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
+import pytest
 
+from trilink.alerts.geodata import build_territories, write_geodata
 from trilink.alerts.rules import ImpactPrediction, ThreatInput
+from trilink.alerts.territory import ENV_VAR
 from trilink.geo.frames import geodetic_to_ecef
 from trilink.geo.geodesic import geodesic_direct, geodesic_inverse
 
@@ -118,3 +125,23 @@ def great_circle_deg(a: tuple[float, float], b: tuple[float, float], n: int = 20
     s12, az1, _ = geodesic_inverse(D(a[0]), D(a[1]), D(b[0]), D(b[1]))
     lat, lon = geodesic_direct(D(a[0]), D(a[1]), az1, np.linspace(0.0, float(s12), n))
     return np.degrees(np.column_stack([lat, lon]))
+
+
+def plain_buffer_geodata(base: Path) -> Path:
+    """Territory files as the recorded salvo (``data/warner_salvo.msgpack.gz``) was decided
+    against: the 12- and 200-nm buffers without median lines (geodata format 1), built
+    once into ``base/plain_geodata`` from the installed world-atlas file (~3 s)."""
+    out = base / "plain_geodata"
+    if not (out / "manifest.json").is_file():
+        source = Path(__file__).resolve().parents[2] / "node_modules/world-atlas/countries-50m.json"
+        built = build_territories(json.loads(source.read_text()), median_lines=False)
+        write_geodata(out, built.values(), {"file": source.name, "median_lines": False})
+    return out
+
+
+@contextlib.contextmanager
+def recorded_zones(base: Path) -> Iterator[None]:
+    """Load territories from :func:`plain_buffer_geodata` while inside."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(ENV_VAR, str(plain_buffer_geodata(base)))
+        yield

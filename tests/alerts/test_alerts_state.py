@@ -10,7 +10,7 @@ from alerts_fixtures import T0_NS, D, flight, threat_at
 
 from trilink.alerts.rules import ImpactPrediction, WarningRules
 from trilink.alerts.state import WarningState, material_changes, run_warnings
-from trilink.alerts.territory import load_territory
+from trilink.alerts.territory import ZONE, load_territory
 
 
 @pytest.fixture(scope="module")
@@ -82,9 +82,12 @@ def test_downgrade_when_the_prediction_leaves_and_escalation_when_it_returns(jpn
 
 
 def test_jitter_along_the_zone_edge_does_not_flap(jpn):
-    # Find a point just outside the zone where the 95 % ellipse starts to reach it.
+    # Find a point just outside the zone where the 95 % ellipse starts to reach it: west
+    # from 133 E along 37 N, inside Japan's zone, to its median line with Korea (~132.1 E;
+    # before the zones had median lines the scan began at 131.5 E, then inside it).
+    assert jpn.locate(D(37.0), D(133.0)) == ZONE
     lon_edge = None
-    for lon in np.arange(131.5, 128.0, -0.01):
+    for lon in np.arange(133.0, 128.0, -0.01):
         if not jpn.area_intersects(
             ImpactPrediction(D(37.0), D(lon), 0, 1.0, 5e3, 5e3, 0.0).ring(2.4477)
         ):

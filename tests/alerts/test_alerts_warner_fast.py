@@ -20,6 +20,7 @@ from pathlib import Path
 import msgspec
 import numpy as np
 import pytest
+from alerts_fixtures import recorded_zones
 from geographiclib.geodesic import Geodesic
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -60,6 +61,13 @@ def scenario():
     return load_scenario("korea-japan")
 
 
+@pytest.fixture
+def zones_of_the_recording(tmp_path_factory):
+    """The recording's warnings were decided on the zones without median lines."""
+    with recorded_zones(tmp_path_factory.getbasetemp()):
+        yield
+
+
 def replay(calls, warner):
     out, caps = [], []
     for partner, t_ns, tracks in calls:
@@ -88,7 +96,7 @@ def as_recorded_warning(msg: messages.Warning) -> tuple[bytes, bool]:
 
 
 @pytest.mark.parametrize("fast", [True, pytest.param(False, marks=pytest.mark.slow)])
-def test_salvo_warnings_equal_the_recorded_ones(record, scenario, fast):
+def test_salvo_warnings_equal_the_recorded_ones(record, scenario, fast, zones_of_the_recording):
     rec, calls = record
     warner = make_warner(scenario)
     warner.fast = fast
@@ -127,6 +135,27 @@ def test_every_partner_shares_one_product_per_track_and_cycle(record, scenario):
     # the first partner of a cycle converts its tracks, the other two reuse them
     steps = sum(len(c[2]) for c in some)
     assert steps > 600 and 0 < sum(made) <= steps / 2
+
+
+def test_median_lines_spare_korea_the_threats_from_the_launch_coast(record, scenario):
+    # The same calls on today's zones (cut at median lines): Korea's zone no longer
+    # reaches Wonsan's coast, so no SRBM is a threat to Korea from its first track (on the
+    # recording's zones all three were); srbm-3 (track 3) falls 7.5 km outside Korea's
+    # zone, on the DPRK's side of the line, and becomes a "possible" threat once its
+    # ellipse shrinks onto the line; srbm-1 and -2 fall farther out. Japan's zone ends
+    # ~140 km from every impact: launch alerts only.
+    _, calls = record
+    warner = make_warner(scenario)
+    first_seen: dict[tuple[str, str], int] = {}
+    threats: dict[tuple[str, str], list[int]] = {}
+    for partner, t_ns, tracks in calls:
+        for e in warner.events(partner, tracks, t_ns):
+            key = (partner, e.track_id)
+            first_seen.setdefault(key, t_ns)
+            if e.level == "threat":
+                threats.setdefault(key, []).append(t_ns)
+    assert {k for k in threats} == {("KOR", "3")}
+    assert min(threats[("KOR", "3")]) - first_seen[("KOR", "3")] > 10e9  # not from launch
 
 
 # ---- the compiled geodesics against their references ----------------------------------

@@ -18,6 +18,7 @@ from pathlib import Path
 import msgspec
 import numpy as np
 import pytest
+from alerts_fixtures import recorded_zones
 
 from trilink import messages
 from trilink.alerts.rules import Assessment, ImpactPrediction, ThreatInput
@@ -41,6 +42,14 @@ def calls():
 @pytest.fixture(scope="module")
 def scenario():
     return load_scenario("korea-japan")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def zones_of_the_recording(tmp_path_factory):
+    """The recorded calls replayed on the zones they were decided on (no median lines),
+    where Korea and Japan are threatened at the chosen snapshot points."""
+    with recorded_zones(tmp_path_factory.getbasetemp()):
+        yield
 
 
 def _first_call(calls, predicate):

@@ -6,12 +6,14 @@ Input: the ``countries`` object of world-atlas's ``countries-50m.json`` (Natural
 - ``land``: the union of the listed countries' polygons (ISO 3166-1 numeric ids);
 - ``territorial``: land plus a 12-nautical-mile buffer: an approximation of the
   territorial sea (UNCLOS art. 3) measured from the Natural Earth coastline rather than
-  from the legal baselines;
-- ``zone``: land plus a 200-nautical-mile buffer: an approximation of the exclusive
-  economic zone (UNCLOS art. 57). **Not the legal EEZ**: no straight baselines, no median
-  lines with neighbours (Korea's and Japan's zones overlap here, and reach close to the
-  DPRK's coast), no islands too small for a 1:50m map (Japan's real EEZ reaches further,
-  e.g. around Minami-Torishima and Okinotorishima).
+  from the legal baselines, cut at the median line with every other country (art. 15);
+- ``zone``: land plus a 200-nautical-mile buffer cut at the equidistance (median) line
+  with every other country (:mod:`trilink.alerts.median`): an approximation of the
+  exclusive economic zone (UNCLOS art. 57, delimited between opposite or adjacent
+  coasts as arts. 74/83 practice mostly does). **Not the legal EEZ**: no straight
+  baselines, no agreed boundaries (equidistance from the 1:50m coasts instead), no
+  islands too small for a 1:50m map (Japan's real EEZ reaches further, e.g. around
+  Minami-Torishima and Okinotorishima), and Natural Earth's de facto sovereignty.
 
 Both buffers have other countries' land (any Natural Earth country not listed for the
 nation) removed: waters are waters.
@@ -48,6 +50,7 @@ from numpy.typing import NDArray
 from shapely.geometry import LineString, MultiPolygon, Polygon, mapping
 from shapely.geometry.base import BaseGeometry
 
+from trilink.alerts.median import SPACING_DEG, TILE_DEG, nearer_to_foreign
 from trilink.alerts.projection import aeqd_forward, aeqd_inverse
 from trilink.alerts.topojson import features_by_id
 from trilink.geo.wgs84 import R_MEAN
@@ -55,7 +58,9 @@ from trilink.geo.wgs84 import R_MEAN
 NAUTICAL_MILE_M = 1852.0  # exact, by the 1929 international definition
 ZONE_M = 200.0 * NAUTICAL_MILE_M  # 370.4 km
 TERRITORIAL_SEA_M = 12.0 * NAUTICAL_MILE_M  # 22.224 km
-FORMAT_VERSION = 1
+# 2: zone and territorial sea cut at median lines (1: plain buffers). A build whose
+# manifest records another version is rebuilt by scripts/build_geodata.py.
+FORMAT_VERSION = 2
 
 # Nation code (ISO 3166-1 alpha-3) -> ISO numeric ids of the Natural Earth features that
 # make up its land. The United States include the inhabited territories in the Pacific
@@ -92,15 +97,39 @@ def _polygon(rings: Sequence[Array]) -> Polygon:
     return Polygon(rings[0], [r for r in rings[1:]])
 
 
+def _continuous(ring: Array) -> Array:
+    """A ring that crosses the antimeridian, with its longitudes unrolled.
+
+    world-atlas writes such rings (Russia's Chukotka, a Fijian island) with a jump of
+    about 360 degrees between two consecutive vertices; read as planar lon/lat that is
+    an edge round the world, and ``make_valid`` turned it into bands of false land (a
+    "Russian" strip across Alaska and Canada at 65-69 N). Unrolled, the ring closes
+    (its longitudes may pass 180); a ring round a pole (Antarctica) does not, and stays.
+    """
+    lon = np.unwrap(ring[:, 0], period=360.0)
+    if abs(lon[-1] - lon[0]) > 1e-9 or np.array_equal(lon, ring[:, 0]):
+        return ring
+    return np.column_stack([lon, ring[:, 1]])
+
+
 def feature_geometry(feature: Mapping[str, Any]) -> BaseGeometry:
-    """A decoded TopoJSON Polygon/MultiPolygon (numpy rings, degrees) as shapely."""
+    """A decoded TopoJSON Polygon/MultiPolygon (numpy rings, degrees) as shapely, with
+    rings across the antimeridian cut at +-180 degrees and folded back."""
     if feature["type"] == "Polygon":
-        geom: BaseGeometry = _polygon(feature["coordinates"])
+        polygons = [feature["coordinates"]]
     elif feature["type"] == "MultiPolygon":
-        geom = MultiPolygon([_polygon(p) for p in feature["coordinates"]])
+        polygons = feature["coordinates"]
     else:
         raise ValueError(f"feature {feature.get('id')}: expected polygons, got {feature['type']}")
-    return shapely.make_valid(geom) if not geom.is_valid else geom
+    rings = [[_continuous(np.asarray(r, dtype=float)) for r in p] for p in polygons]
+    geom: BaseGeometry = (
+        _polygon(rings[0])
+        if feature["type"] == "Polygon"
+        else MultiPolygon([_polygon(p) for p in rings])
+    )
+    geom = shapely.make_valid(geom) if not geom.is_valid else geom
+    xmin, _, xmax, _ = geom.bounds
+    return _wrap_antimeridian(geom) if xmin < -180.0 or xmax > 180.0 else geom
 
 
 def _haversine_m(lonlat_deg: Array) -> Array:
@@ -166,8 +195,12 @@ def build_territories(
     topology: Mapping[str, Any],
     nations: Mapping[str, Sequence[str]] = DEFAULT_NATIONS,
     chunk_m: float = 300e3,
+    median_lines: bool = True,
 ) -> dict[str, TerritoryGeometry]:
-    """Land, territorial sea and 200-nm zone for each nation from a world-atlas topology."""
+    """Land, territorial sea and 200-nm zone for each nation from a world-atlas topology.
+
+    ``median_lines=False`` gives the plain buffers (format 1), for comparison only.
+    """
     countries = {
         key: feature_geometry(f)
         for key, f in features_by_id(topology, "countries").items()
@@ -183,16 +216,21 @@ def build_territories(
         zone = geodesic_buffer(land, ZONE_M, chunk_m=chunk_m)
         # Waters are waters: another country's land inside the buffer is not part of it.
         box = shapely.box(*zone.bounds)
-        foreign = shapely.union_all(
-            [g for key, g in countries.items() if key not in ids and g.intersects(box)]
-        )
+        others = [g for key, g in sorted(countries.items()) if key not in ids]
+        foreign = shapely.union_all([g for g in others if g.intersects(box)])
+        zone_waters = zone.difference(land).difference(foreign)
+        # ... and waters nearer another country's land are that country's side of the
+        # median line (the 12-nm belt is cut by the same line: UNCLOS art. 15).
+        beyond = nearer_to_foreign(zone_waters, land, others) if median_lines else Polygon()
         out[nation] = TerritoryGeometry(
             nation=nation,
             name=NATION_NAMES.get(nation, nation),
             iso_ids=tuple(ids),
             land=land,
-            territorial=shapely.make_valid(land.union(territorial.difference(foreign))),
-            zone=shapely.make_valid(land.union(zone.difference(foreign))),
+            territorial=shapely.make_valid(
+                land.union(territorial.difference(foreign).difference(beyond))
+            ),
+            zone=shapely.make_valid(land.union(zone_waters.difference(beyond))),
         )
     return out
 
@@ -212,6 +250,11 @@ def write_geodata(
         "nautical_mile_m": NAUTICAL_MILE_M,
         "zone_m": ZONE_M,
         "territorial_sea_m": TERRITORIAL_SEA_M,
+        "median_lines": {
+            "method": "Voronoi of coast samples per tile, ellipsoidal AEQD (alerts/median.py)",
+            "spacing_deg": SPACING_DEG,
+            "tile_deg": TILE_DEG,
+        },
         "nations": {},
     }
     features = []
