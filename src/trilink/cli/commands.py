@@ -6,6 +6,7 @@ from trilink.cli import (
     deploy,  # noqa: F401
     evaluate,  # noqa: F401
     export,  # noqa: F401
+    hub,  # noqa: F401
     live,  # noqa: F401
     run,  # noqa: F401
     scenario,  # noqa: F401
@@ -13,4 +14,3 @@ from trilink.cli import (
     trajectory,  # noqa: F401
     web,  # noqa: F401
 )
-from trilink.cli import hub  # noqa: F401

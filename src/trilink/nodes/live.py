@@ -11,6 +11,15 @@ reports its watermarks vouch for, so the picture equals the simulated run's bit 
 Clock-skew checks are then meaningless (simulated time runs ahead of the wall clock), so
 that mode switches them off; a paced run keeps them.
 
+**In step.** Run as fast as possible, a national node would otherwise race through its
+whole schedule while the hub, which fuses only what every watermark vouches for, is still
+at the start: every report reaches the hub before any cycle has numbered its track, which
+no live run looks like (the hub's fast path, for one, would never fire). With ``lead_s``
+each node stays at most that much measurement time ahead of the newest cycle the hub has
+vouched for to it (:attr:`NationalNode.hub_cycle_ns`, from the hub's heartbeats). It
+cannot deadlock while ``lead_s`` exceeds a tick plus a cycle: a cycle needs only the
+watermarks of ticks the nodes may already send. The picture is the same either way.
+
 :func:`run_hub` reads the live subjects (what arrives while it runs). The hub that
 survives its own death (``trilink hub --state``) is
 :func:`trilink.nodes.live_durable.run_durable_hub`.
@@ -21,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -31,6 +41,11 @@ from trilink.nodes.clock import Clock
 from trilink.nodes.hub import HubNode
 from trilink.nodes.national import NationalNode
 from trilink.nodes.schedule import SCAN, Step
+
+log = logging.getLogger(__name__)
+
+STALL_S = 30.0
+"""Wall seconds a node in step waits for the hub before it runs on without it."""
 
 HUB_INPUT_PATTERN = f"{ROOT}.*.>"
 """Everything nodes publish: ``trilink.<NODE>.tracks|status|...`` (hub.out is skipped)."""
@@ -75,21 +90,40 @@ async def run_national(
     done: asyncio.Event,
     publish: bool = True,
     stats: ServiceStats | None = None,
+    lead_s: float | None = None,
 ) -> ServiceStats:
     """Drive one national node through its schedule, reading the hub's releases
-    meanwhile; keep reading after the schedule ends until ``done`` is set."""
+    meanwhile; keep reading after the schedule ends until ``done`` is set.
+
+    ``lead_s`` (a run as fast as possible, with a hub): the node does not take a step more
+    than ``lead_s`` of measurement time ahead of the newest cycle the hub has vouched for
+    (its heartbeats), so the nodes and the hub advance together as they would live
+    (module notes, "In step"). If the hub is heard from no more for ``STALL_S`` of wall
+    time, the node stops waiting for it."""
     stats = stats or ServiceStats()
     sub = bus.subscribe(node_inbox_pattern(node.nation))
     await sub.wait_ready()
+    heard = asyncio.Event()
 
     async def reader() -> None:
         async for m in sub:
             stats.received += 1
             await publish_all(bus, node.on_message(m.subject, m.payload), stats)
+            heard.set()
 
+    lead_ns = None if lead_s is None else int(lead_s * 1e9)
     task = asyncio.create_task(reader())
     try:
+        first_ns: int | None = None
         for step in schedule:
+            first_ns = step.t_ns if first_ns is None else first_ns
+            while lead_ns is not None and step.t_ns > (node.hub_cycle_ns or first_ns) + lead_ns:
+                heard.clear()
+                try:
+                    await asyncio.wait_for(heard.wait(), STALL_S)
+                except TimeoutError:
+                    log.warning("%s: the hub is silent; running on without it", node.nation)
+                    lead_ns = None
             await clock.sleep_until(step.t_ns)
             if step.kind == SCAN:
                 node.on_detections(step.scan)
@@ -189,10 +223,12 @@ async def run_coalition(
     t_end_ns: int,
     quiet_s: float = 0.3,
     timeout_s: float = 3600.0,
+    lead_s: float | None = None,
 ) -> dict[str, ServiceStats]:
     """Run every node (and the hub) as services in this process, each on its own bus
     connection (``buses`` keyed by node id, ``"HUB"`` for the hub), until every schedule
-    has ended, the hub has run its last cycle and the link has gone quiet."""
+    has ended, the hub has run its last cycle and the link has gone quiet. ``lead_s``:
+    see :func:`run_national` (used only with a hub)."""
     done = asyncio.Event()
     stop_hub = asyncio.Event()
     stats = {n: ServiceStats() for n in [*nodes, "HUB"]}
@@ -212,6 +248,7 @@ async def run_coalition(
                 done=done,
                 publish=hub is not None,
                 stats=stats[n],
+                lead_s=lead_s if hub is not None else None,
             )
         )
         for n, node in nodes.items()

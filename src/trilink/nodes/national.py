@@ -105,6 +105,9 @@ class NationalNode:
         self.reports_sent = 0
         self.last_hub_seq: int | None = None
         self.last_hub_ns: int | None = None
+        # The newest fusion cycle the hub has vouched for (its heartbeats' epoch): how far
+        # behind this node the hub is, for a run that keeps the two in step.
+        self.hub_cycle_ns: int | None = None
 
     # --- own sensors --------------------------------------------------------------------
     def on_detections(self, detections) -> None:
@@ -233,6 +236,9 @@ class NationalNode:
                 # Newest state wins: with the hub's fast path a cycle's release can be
                 # older than a fast one already here (ICD section 6).
                 self.system_tracks[number] = msg
+        elif isinstance(msg, Heartbeat):
+            mark = msg.measured_ns
+            self.hub_cycle_ns = mark if self.hub_cycle_ns is None else max(self.hub_cycle_ns, mark)
         elif isinstance(msg, LaunchEvent):
             self.launch_events[msg.system_track_number] = msg
             self.events.append(
