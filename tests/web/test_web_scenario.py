@@ -1,8 +1,11 @@
 """The COP page in Debian's Chromium against a server replaying a real scenario run:
 one SRBM from Wonsan (built-in korea-japan), simulated, tracked, fused and warned by the
 real nodes with the hub's warning rules, recorded, then served as `trilink serve` does.
-It falls inside Korea's approximated 200-nm zone and far from U.S. territory: Korea's
-page must show the red missile warning, the U.S. page must not."""
+It is srbm-3, which falls 8 km outside Korea's approximated zone (on the DPRK's side of
+the median line) and far from U.S. territory: its 95 % ellipse reaches Korea's zone ~17 s
+after the first track (a "possible" threat), so Korea's page must show the red missile
+warning, the U.S. page must not. (srbm-1, used until the zones had median lines, falls
+47 km outside Korea's zone now: a launch notice only.)"""
 
 from __future__ import annotations
 
@@ -26,7 +29,8 @@ pytestmark = pytest.mark.browser
 def recording(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     sc = load_scenario("korea-japan")
-    sc = dataclasses.replace(sc, launches=sc.launches[:1], duration_s=150.0)
+    srbm3 = tuple(x for x in sc.launches if x.id == "srbm-3")  # launched at 100 s
+    sc = dataclasses.replace(sc, launches=srbm3, duration_s=200.0)
     sim = simulate(sc)
     run_simulation(sc, sim, RunConfig(record_dir=out), warner_factory=make_warner)
     return out
