@@ -338,7 +338,7 @@ def real_run(tmp_path_factory):
     from trilink.scenario.simulate import simulate
 
     sc = load_scenario("korea-japan")
-    sc = dataclasses.replace(sc, launches=sc.launches[:1])
+    sc = dataclasses.replace(sc, launches=tuple(x for x in sc.launches if x.id == "srbm-3"))
     base = tmp_path_factory.mktemp("real")
     run_simulation(sc, simulate(sc), RunConfig(record_dir=base), warner_factory=make_warner)
     return base, sc
@@ -357,8 +357,9 @@ def test_real_run_every_partner_is_warned_of_the_launch(real_run, tmp_path):
         # the first warning comes with the first released track, tens of seconds in
         assert first.measured_ns == view.system_tracks[0].measured_ns
         assert 0 < (first.measured_ns - launch_t) / NS < 60
-    # srbm-1 falls at 40.0 N 132.0 E: inside Korea's 200-nm zone as approximated (no
-    # median lines), outside Japan's by the rules' 50-km margin at most.
+    # srbm-3 falls at 39.7 N 132.3 E, 8 km outside Korea's zone (on the DPRK's side of
+    # the median line): its 95 % ellipse reaches the zone, a possible threat to Korea.
+    # (srbm-1, used before the zones had median lines, falls 47 km outside: launch only.)
     kor = partner_view(records, "KOR").warning_messages
     assert any(w.event == "Missile threat" and w.severity == "Severe" for w in kor)
     assert all(w.urgency != "Immediate" for w in partner_view(records, "USA").warning_messages)
