@@ -121,6 +121,10 @@ class HubNode(HubReleaseMixin):
         self._track_sources: dict[tuple[str, int | None], tuple[str, ...]] = {}
         self._started_ns = clock.now_ns()
         self.cycles = 0
+        self.last_cycle_at_ns: int | None = None  # the clock when the last cycle ran (health)
+        # Releases sent, by subject (trilink.hub.out.<partner>.<topic>): one addition per
+        # subject and bundle, read by the metrics endpoint (trilink.nodes.metrics).
+        self.released_by_subject: dict[str, int] = {}
         self.withheld = 0  # messages built but not sent: they failed the contract's checks
         self.reports_in = 0
         self.last_picture: SystemPicture | None = None
@@ -207,6 +211,7 @@ class HubNode(HubReleaseMixin):
             self.pictures.append(picture)
             self.reports.extend(ready)
         self.cycles += 1
+        self.last_cycle_at_ns = self.clock.now_ns()
         self._outbox = []
         self._release_all(picture, t_ns)
         # The hub's heartbeat goes to every partner: its status and its cycle time. It

@@ -75,6 +75,7 @@ class HubReleaseMixin:
     audit: AuditLog
     warner: Warner | None
     withheld: int
+    released_by_subject: dict[str, int]
     fast_path: bool
     fast: FastPath
     _latest: dict[tuple[str, str], Latest]
@@ -339,6 +340,7 @@ class HubReleaseMixin:
         out: list[Outbound] = []
         for subject, items in by_subject.items():
             stamped = []
+            released = 0
             for msg, audit, checked in items:
                 # What a partner's door would refuse (and with it the whole bundle) is
                 # withheld; shared bodies were checked once, in _release.
@@ -350,7 +352,12 @@ class HubReleaseMixin:
                 st = self.link.stamper.stamp(msg, now, sign=False)
                 if audit is not None:  # a release (not the hub's own heartbeat)
                     self.audit.record(**audit, message_id=st.message_id)
+                    released += 1
                 stamped.append(st)
+            if released:
+                self.released_by_subject[subject] = (
+                    self.released_by_subject.get(subject, 0) + released
+                )
             out.extend(Outbound(subject, p) for p in self.link.stamper.bundle(stamped, now))
         return out
 

@@ -58,6 +58,9 @@ class DurableStats(ServiceStats):
     batches: int = 0
     commits: int = 0
     max_commit_s: float = 0.0
+    last_commit_s: float = 0.0
+    last_commit_at: float | None = None
+    """``time.monotonic()`` at the end of the last commit (the metrics' checkpoint age)."""
     skipped: int = 0
     """Input on subjects the hub does not read (dead letters, its own output)."""
     diverged: int = 0
@@ -212,7 +215,9 @@ async def _commit(
     """Commit (state + ``out`` + positions), publish ``out``, acknowledge the input."""
     sent = checkpoint.commit(hub, out, offsets)
     stats.commits += 1
-    stats.max_commit_s = max(stats.max_commit_s, checkpoint.commit_s[-1])
+    stats.last_commit_s = checkpoint.commit_s[-1]
+    stats.max_commit_s = max(stats.max_commit_s, stats.last_commit_s)
+    stats.last_commit_at = time.monotonic()
     await publish_all(bus, sent, stats)
     with contextlib.suppress(Exception):
         await bus.flush()

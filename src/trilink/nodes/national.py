@@ -103,6 +103,7 @@ class NationalNode:
         self._last: dict[int, TrackEstimate] = {}
         self._started_ns = clock.now_ns()
         self.reports_sent = 0
+        self.last_tick_ns: int | None = None  # the clock at the last tick (health)
         self.last_hub_seq: int | None = None
         self.last_hub_ns: int | None = None
         # The newest fusion cycle the hub has vouched for (its heartbeats' epoch): how far
@@ -125,6 +126,7 @@ class NationalNode:
         a coasted re-entry prediction is the least trustworthy thing a node has, and the
         hub coasts the fused track itself. Its end is reported once ("lost")."""
         now = self.clock.now_ns()
+        self.last_tick_ns = now
         out: list[Outbound] = []
         trk = self.tracker
         ids = trk.ids.tolist()
