@@ -12,7 +12,18 @@ import typer
 from rich.console import Console
 
 from trilink.cli.app import app
-from trilink.cli.live_common import err, fail, fresh_start_seq, identity, load, start_wall_ns
+from trilink.cli.live_common import (
+    bind_metrics,
+    err,
+    fail,
+    fresh_start_seq,
+    identity,
+    load,
+    metrics_host_option,
+    metrics_port_option,
+    start_metrics,
+    start_wall_ns,
+)
 from trilink.cli.tls_options import nats_tls, tls_ca_option, tls_cert_option, tls_key_option
 from trilink.errors import BusError, DeployError
 
@@ -67,6 +78,8 @@ def hub(
         "--run-for-s",
         help="Stop after this many wall seconds (default: scenario end + 15 s).",
     ),
+    metrics_port: int | None = metrics_port_option(),
+    metrics_host: str = metrics_host_option(),
 ) -> None:
     """Run the hub: fuse national reports, release to each partner after policy.
 
@@ -89,6 +102,7 @@ def hub(
         # the same messages under the same sequence numbers; fast releases depend on
         # arrival timing, so they cannot be part of that record (yet).
         raise fail("--fast-path: not with --state (fast releases are not checkpointed)")
+    metrics_sock = bind_metrics(metrics_host, metrics_port)
     checkpoint, snap = None, None
     wall0 = start_wall_ns(start_at)
     if state is not None:
@@ -135,7 +149,8 @@ def hub(
         from trilink.link.nats_bus import DurableStreams, NatsBus
         from trilink.link.topology import Topology, hub_from_stream, provision_hub
         from trilink.nodes.live import ServiceStats, run_hub
-        from trilink.nodes.live_durable import run_durable_hub
+        from trilink.nodes.live_durable import DurableStats, run_durable_hub
+        from trilink.nodes.metrics import HubCollector
 
         bus = await NatsBus.connect(nats_url, tls=tls)
         stop = asyncio.Event()
@@ -154,26 +169,30 @@ def hub(
             stop.set()
 
         task = asyncio.create_task(stopper())
+        durable = DurableStats()
+        stats = durable if checkpoint is not None else ServiceStats()
+        metrics = start_metrics(metrics_sock, HubCollector(hb, stats))
         try:
             if checkpoint is not None and resume is not None:
                 nations = [n.id for n in sc.nations]
                 await provision_hub(Topology(tuple(nations), sc.hub.id, Path(".")), bus.client)
                 inputs = DurableStreams(bus.client, [hub_from_stream(n) for n in nations])
-                durable = await run_durable_hub(
+                await run_durable_hub(
                     hb, bus, inputs, checkpoint, resume, stop=stop,
-                    since_ns=wall0 - int(5e9), every_s=checkpoint_every,
+                    since_ns=wall0 - int(5e9), every_s=checkpoint_every, stats=durable,
                 )  # fmt: skip
-                stats: ServiceStats = durable
                 extra = (
                     f", {durable.commits} checkpoints (longest "
                     f"{1e3 * durable.max_commit_s:.0f} ms), {durable.resent} re-sent at start"
                     + (", the cycles run again went another way" if durable.diverged else "")
                 )
             else:
-                stats = await run_hub(hb, bus, stop=stop)
+                await run_hub(hb, bus, stop=stop, stats=stats)
                 extra = ""
         finally:
             task.cancel()
+            if metrics is not None:
+                await metrics.stop()
             await bus.close()
             hb.audit.close()
         Console().print(

@@ -15,11 +15,15 @@ from rich.console import Console
 
 from trilink.cli.app import app
 from trilink.cli.live_common import (
+    bind_metrics,
     fail,
     fresh_start_seq,
     identity,
     load,
     load_and_simulate,
+    metrics_host_option,
+    metrics_port_option,
+    start_metrics,
     start_wall_ns,
 )
 from trilink.cli.tls_options import nats_tls, tls_ca_option, tls_cert_option, tls_key_option
@@ -65,16 +69,20 @@ def node(
     seed: int | None = typer.Option(
         None, "--seed", help="Override the scenario's seed (all processes alike)."
     ),
+    metrics_port: int | None = metrics_port_option(),
+    metrics_host: str = metrics_host_option(),
 ) -> None:
     """Run one national node: simulate its own sensors, track, report to the hub, and
     receive what the hub releases to it. Ends after the scenario (plus 10 s)."""
     from trilink.link.nats_bus import NatsBus
     from trilink.nodes.clock import WallClock
     from trilink.nodes.coalition import make_national
-    from trilink.nodes.live import run_national
+    from trilink.nodes.live import ServiceStats, run_national
+    from trilink.nodes.metrics import NationalCollector
     from trilink.nodes.schedule import node_schedule
 
     tls = nats_tls(tls_ca, tls_cert, tls_key)  # bad options fail before the simulation
+    metrics_sock = bind_metrics(metrics_host, metrics_port)
     sc, sim = load_and_simulate(scenario, seed)
     if nation not in {n.id for n in sc.nations}:
         raise fail(f"--nation: {nation} is not a nation of {sc.name}")
@@ -94,10 +102,15 @@ def node(
             done.set()
 
         ender = asyncio.create_task(end_later())
+        stats = ServiceStats()
+        watch = NationalCollector(nd, stats, start_ns=sim.t_start_ns, end_ns=sim.t_end_ns)
+        metrics = start_metrics(metrics_sock, watch)
         try:
-            stats = await run_national(nd, bus, sched, clock, done=done)
+            await run_national(nd, bus, sched, clock, done=done, stats=stats)
         finally:
             ender.cancel()
+            if metrics is not None:
+                await metrics.stop()
             await bus.close()
         Console().print(
             f"{nation}: {stats.published} published, {stats.received} received, "
@@ -128,7 +141,8 @@ def up(
 ) -> None:
     """Start a hub NATS server and one leaf server per nation on this machine (mutual TLS,
     JetStream store-and-forward; Korea's and Japan's servers never connect to each other),
-    run every node on it, and print the same summary as `trilink run`."""
+    run every node on it, and print the same summary as `trilink run`. (A run to its end,
+    not a service: no metrics endpoint; run `trilink hub` and `trilink node` for that.)"""
     from trilink.cli.run import _print_tables
     from trilink.evaluate.timeline import build_timeline, timeline_to_json
     from trilink.nodes.liverun import run_live

@@ -1,12 +1,14 @@
 """What the live commands (``trilink hub``, ``node``, ``up``, ``keys init``, ``replay``)
 share: the one-line error with exit code 2, loading the scenario (and simulating it), the
-node's signing identity, and the wall time the scenario starts at."""
+node's signing identity, the wall time the scenario starts at, and the metrics endpoint's
+options of the long-running services (``hub``, ``node``)."""
 
 from __future__ import annotations
 
+import socket
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -15,6 +17,8 @@ from trilink.errors import DeployError, ScenarioError
 
 if TYPE_CHECKING:  # the commands import the heavy modules when they run, not at --help
     from trilink.nodes.coalition import Identity
+    from trilink.nodes.metrics import HubCollector, NationalCollector
+    from trilink.nodes.metrics_http import MetricsServer
     from trilink.scenario.model import Scenario
     from trilink.scenario.simulate import SimulationResult
 
@@ -75,3 +79,50 @@ def fresh_start_seq() -> int:
     microseconds, which has always moved on past every number a previous run of the same
     node sent (a partner's replay guard refuses a number it has seen)."""
     return time.time_ns() // 1000
+
+
+def metrics_port_option() -> Any:
+    return typer.Option(
+        None,
+        "--metrics-port",
+        help="Serve GET /metrics (Prometheus) and GET /healthz (200, or 503 when stalled) on "
+        "this TCP port (0: any free port, printed at start); see docs/operations.md, "
+        '"Metrics and health".',
+    )
+
+
+def metrics_host_option() -> Any:
+    return typer.Option(
+        "127.0.0.1",
+        "--metrics-host",
+        help="Address the metrics endpoint listens on (0.0.0.0: every interface).",
+    )
+
+
+def bind_metrics(host: str, port: int | None) -> socket.socket | None:
+    """The metrics endpoint's socket, bound now so that a bad or busy port is a one-line
+    error (exit 2) before the service starts; None without ``--metrics-port``."""
+    if port is None:
+        return None
+    from trilink.nodes.metrics_http import bind
+
+    try:
+        return bind(host, port)
+    except DeployError as exc:
+        raise fail(str(exc)) from None
+
+
+def start_metrics(
+    sock: socket.socket | None, collector: HubCollector | NationalCollector
+) -> MetricsServer | None:
+    """Serve ``collector`` (and its health) on ``sock`` in the running loop; say where."""
+    if sock is None:
+        return None
+    from trilink.nodes.metrics_http import MetricsServer, registry_of
+
+    server = MetricsServer(sock, registry_of(collector), collector.health)
+    server.start()
+    err.print(
+        f"metrics on {server.url}/metrics and {server.url}/healthz", markup=False, highlight=False
+    )
+    return server
