@@ -69,11 +69,18 @@ _GRID_DEG = 0.1  # the uncontested-tile test's grid
 
 
 def boundary_samples(geom_deg: BaseGeometry, spacing_deg: float = SPACING_DEG) -> Array:
-    """Points along every ring of a (multi)polygon, at most ``spacing_deg`` apart (n, 2)."""
-    if geom_deg.is_empty:
+    """Points along every ring of a (multi)polygon, at most ``spacing_deg`` apart (n, 2).
+
+    Only the polygons of a geometry collection count (``make_valid`` leaves stray lines
+    in some, e.g. Antarctica's).
+    """
+    polygons = [
+        g for g in shapely.get_parts(geom_deg) if g.geom_type in ("Polygon", "MultiPolygon")
+    ]
+    if not polygons:
         return np.empty((0, 2))
-    boundary = shapely.segmentize(geom_deg.boundary, spacing_deg)
-    return _unique_points(shapely.get_coordinates(boundary))  # rings repeat their first point
+    rings = shapely.segmentize(shapely.boundary(polygons), spacing_deg)
+    return _unique_points(shapely.get_coordinates(rings))  # rings repeat their first point
 
 
 def _unique_points(xy: Array, decimals: int = 9) -> Array:

@@ -1,6 +1,9 @@
 """Each partner's land, territorial sea and 200-nm zone, loaded from the build-time files,
 with the vectorised questions the warning rules ask of them.
 
+The sea areas stop at the median line with every other country (format 2 of the files:
+:mod:`trilink.alerts.median`), so no two nations' areas overlap.
+
 The files are made by ``scripts/build_geodata.py`` (see :mod:`trilink.alerts.geodata`)
 into ``src/trilink/alerts/data/`` or the directory named by ``$TRILINK_GEODATA_DIR``.
 Nothing is fetched at run time; if the files are missing, :class:`GeodataMissing` says
