@@ -241,5 +241,6 @@ def test_hub_and_node_metrics_over_http_while_they_run(
         f"{len(h)} hub samples; KOR hub cycle lag "
         f"{one(k, 'trilink_node_hub_cycle_lag_seconds', node='KOR'):.2f} s, hub last heard "
         f"{one(k, 'trilink_node_hub_last_heard_seconds', node='KOR'):.2f} s; KOR 503 "
-        f"{after_s:.1f} s after the hub stopped"
+        f"{after_s:.1f} s after the hub stopped; /healthz {facts['hub_health'][1]} and, the "
+        f"hub stopped, {facts['kor_silent'][0][1]}"
     )
