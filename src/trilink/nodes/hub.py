@@ -32,6 +32,7 @@ events and warnings stay on the grid.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -124,7 +125,7 @@ class HubNode(HubReleaseMixin):
         self.last_cycle_at_ns: int | None = None  # the clock when the last cycle ran (health)
         # Releases sent, by subject (trilink.hub.out.<partner>.<topic>): one addition per
         # subject and bundle, read by the metrics endpoint (trilink.nodes.metrics).
-        self.released_by_subject: dict[str, int] = {}
+        self.released_by_subject: Counter[str] = Counter()
         self.withheld = 0  # messages built but not sent: they failed the contract's checks
         self.reports_in = 0
         self.last_picture: SystemPicture | None = None

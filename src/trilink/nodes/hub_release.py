@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -75,7 +76,7 @@ class HubReleaseMixin:
     audit: AuditLog
     warner: Warner | None
     withheld: int
-    released_by_subject: dict[str, int]
+    released_by_subject: Counter[str]
     fast_path: bool
     fast: FastPath
     _latest: dict[tuple[str, str], Latest]
@@ -354,10 +355,7 @@ class HubReleaseMixin:
                     self.audit.record(**audit, message_id=st.message_id)
                     released += 1
                 stamped.append(st)
-            if released:
-                self.released_by_subject[subject] = (
-                    self.released_by_subject.get(subject, 0) + released
-                )
+            self.released_by_subject[subject] += released
             out.extend(Outbound(subject, p) for p in self.link.stamper.bundle(stamped, now))
         return out
 
