@@ -406,6 +406,9 @@ LOSABLE = {
     "_may", "_decisions",  # policy decisions cached per key: asked again
     "_outbox",  # one cycle's releases while it runs
     "withheld",  # this process's count of messages that failed the contract (each logged)
+    # The metrics endpoint's (trilink.nodes.metrics): this process's counts and last cycle
+    # time; Prometheus counters restart at 0 with the process.
+    "released_by_subject", "last_cycle_at_ns",
     "_started_ns",  # the heartbeat's uptime restarts with the process
     "last_picture", "keep_pictures", "pictures", "reports",  # evaluation
     # The fast path's working state (trilink.nodes.hub_fast): a durable hub runs without
