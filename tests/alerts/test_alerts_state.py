@@ -74,10 +74,13 @@ def test_slow_drift_accumulates_against_the_announced_prediction(jpn):
 
 def test_downgrade_when_the_prediction_leaves_and_escalation_when_it_returns(jpn):
     state = WarningState(jpn)
+    hold = state.rules.stand_down_hold_s
     assert state.step(threat_at((40.0, 135.0), t_s=0)).level == "threat"
-    down = state.step(threat_at((35.0, 123.0), t_s=10))
+    # a downgrade is sent once it has held (test_alerts_stand_down.py), not at once
+    assert state.step(threat_at((35.0, 123.0), t_s=10)) is None
+    down = state.step(threat_at((35.0, 123.0), t_s=10 + hold))
     assert (down.msg_type, down.level, down.reason) == ("Update", "launch", "downgraded")
-    up = state.step(threat_at((40.0, 135.0), t_s=20))
+    up = state.step(threat_at((40.0, 135.0), t_s=11 + hold))
     assert (up.msg_type, up.level, up.reason) == ("Update", "threat", "escalated")
 
 

@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from trilink import messages
 from trilink.alerts import load_territory, threat_from_system_track, to_cap_document
 from trilink.alerts.batch import ground_tracks, rings, threat_products
+from trilink.alerts.changes import severity_change
 from trilink.alerts.ellipse import ellipse_ring, ellipse_ring_numpy
 from trilink.alerts.footprints import distance_near_m, footprints, within_m
 from trilink.alerts.rules import ImpactPrediction, WarningRules, footprint
@@ -95,10 +96,14 @@ def as_recorded_warning(msg: messages.Warning) -> tuple[bytes, bool]:
     return msgspec.msgpack.encode(msgspec.structs.replace(msg, text=text.decode())), changed
 
 
+RECORDED_RULES = WarningRules(stand_down_hold_s=0.0)
+"""The rules the recording was decided by: every stand-down sent at once."""
+
+
 @pytest.mark.parametrize("fast", [True, pytest.param(False, marks=pytest.mark.slow)])
 def test_salvo_warnings_equal_the_recorded_ones(record, scenario, fast, zones_of_the_recording):
     rec, calls = record
-    warner = make_warner(scenario)
+    warner = make_warner(scenario, RECORDED_RULES)
     warner.fast = fast
     out, caps = [], []
     reworded = 0
@@ -114,6 +119,45 @@ def test_salvo_warnings_equal_the_recorded_ones(record, scenario, fast, zones_of
         assert got == want
     assert caps == rec["caps_sha256"]
     assert reworded == 5  # Japan's five held-threat updates of srbm-3's track
+
+
+def _events(calls, warner):
+    return [e for partner, t_ns, tracks in calls for e in warner.events(partner, tracks, t_ns)]
+
+
+def test_salvo_with_the_stand_down_hold(record, scenario, zones_of_the_recording):
+    """The recording under today's rules: the stand-downs the hold spares are Japan's on
+    srbm-3 (track 3), whose 95 % ellipse left and re-entered its zone within 0.5 s, then
+    left for good while it shrank; every first threat goes at the same call as before."""
+    _, calls = record
+    before = _events(calls, make_warner(scenario, RECORDED_RULES))
+    now = _events(calls, make_warner(scenario))
+
+    def per_thread(events):
+        out: dict[tuple[str, str], list] = {}
+        for e in events:
+            out.setdefault((e.partner, e.track_id), []).append(e)
+        return out
+
+    old, new = per_thread(before), per_thread(now)
+    assert {k: len(v) for k, v in old.items() if len(v) != len(new[k])} == {("JPN", "3"): 9}
+    assert len(new[("JPN", "3")]) == 5 and len(now) == 36
+    for key, events in old.items():
+        first = next((e.sent_t_ns for e in events if e.level == "threat"), None)
+        assert first == next((e.sent_t_ns for e in new[key] if e.level == "threat"), None)
+    japan = [(e.reason, e.changes[:1]) for e in new[("JPN", "3")]]
+    assert japan == [
+        ("launch", ()),
+        ("escalated", ()),
+        ("changed", ("impact_place zone -> outside",)),
+        ("changed", ("impact_place outside -> zone",)),  # in re-entry: quick to warn
+        ("impacted", ()),
+    ]
+    up, down = new[("JPN", "3")][1:3]
+    first_out = next(e for e in old[("JPN", "3")] if e.sent_t_ns > up.sent_t_ns)
+    assert first_out.changes[0] == "impact_place zone -> outside"
+    hold_ns = WarningRules().stand_down_hold_s * 1e9
+    assert down.sent_t_ns - first_out.sent_t_ns >= hold_ns  # held, not reversed since
 
 
 def test_every_partner_shares_one_product_per_track_and_cycle(record, scenario):
@@ -156,6 +200,10 @@ def test_median_lines_spare_korea_the_threats_from_the_launch_coast(record, scen
                 threats.setdefault(key, []).append(t_ns)
     assert {k for k in threats} == {("KOR", "3")}
     assert min(threats[("KOR", "3")]) - first_seen[("KOR", "3")] > 10e9  # not from launch
+    # Korea's threat messages for it: 23 Updates before the stand-down hold (15 in the
+    # 68 s of re-entry, 14 of them in 27 s, as the ellipse swung across the line), 6 with
+    # it (3 in re-entry: the threat, its stand-down 41 s later, the threat again)
+    assert len(threats[("KOR", "3")]) == 6
 
 
 # ---- the compiled geodesics against their references ----------------------------------
@@ -407,20 +455,29 @@ def _synthetic_cycles(n_tracks=40, n_cycles=12, seed=21):
     return cycles
 
 
-def test_fast_and_reference_warners_agree_on_synthetic_cycles(scenario):
+@pytest.mark.parametrize("hold_s", [WarningRules().stand_down_hold_s, 1.0])
+def test_fast_and_reference_warners_agree_on_synthetic_cycles(scenario, hold_s):
+    # 12 cycles are 6 s: with a 1-s stand-down hold the stand-downs are sent too
     cycles = _synthetic_cycles()
-    sent = {}
+    sent, stand_downs = {}, {}
     for fast in (True, False):
-        warner = make_warner(scenario)
+        warner = make_warner(scenario, WarningRules(stand_down_hold_s=hold_s))
         warner.fast = fast
-        out = []
+        out, prior = [], {}
+        stand_downs[fast] = 0
         for t_ns, tracks in cycles:
             for partner in ("KOR", "JPN", "USA"):
                 mine = [msgspec.structs.replace(m, releasability=(partner,)) for m in tracks]
-                out.extend(msgspec.msgpack.encode(w) for w in warner(partner, mine, t_ns))
+                for e in warner.events(partner, mine, t_ns):
+                    out.append(msgspec.msgpack.encode(warning_message(e)))
+                    last = prior.get((partner, e.track_id))
+                    if last is not None and e.msg_type == "Update":
+                        stand_downs[fast] += severity_change(*last, e.level, e.assessment) < 0
+                    prior[(partner, e.track_id)] = (e.level, e.assessment)
         sent[fast] = out
     assert len(sent[True]) > 120
     assert sent[True] == sent[False]
+    assert (stand_downs[True] > 0) == (hold_s < 6.0)  # sent only within the 6 s of cycles
 
 
 def test_held_threat_bound_is_never_below_the_distance():

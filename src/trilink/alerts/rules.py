@@ -175,6 +175,9 @@ class WarningRules:
     ellipse_change_min_m: float = 5e3  # ...and by at least this many metres
     min_update_interval_s: float = 2.0  # between two Updates that only refine a prediction
     ellipse_hold_s: float = 2.0  # a change of the ellipse's size alone must hold this long
+    # A less severe warning (downgrade, place further out, overflight gone) must hold this
+    # long before it is announced; more severe ones go at once (docs/alerts.md, sec. 2).
+    stand_down_hold_s: float = 15.0
     lost_grace_s: float = 30.0  # after a lost track's predicted impact time, Cancel
     lost_timeout_s: float = 120.0  # a lost track with no prediction is Cancelled after this
 

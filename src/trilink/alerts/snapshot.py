@@ -4,9 +4,9 @@
 thread (:class:`trilink.alerts.state.WarningState`) with all that later decisions and
 messages read: the sequence counter and level, the references sent, the prediction and
 assessment last announced, the last input (the Cancel of a silent track is made from
-it), and the clocks (last message sent, loss, the ellipse-size hold). Restored, a warner
-decides exactly what the uninterrupted one would have from the next cycle on (tested by
-splitting the recorded SRBM salvo at several cycles).
+it), and the clocks (last message sent, loss, the ellipse-size and stand-down holds).
+Restored, a warner decides exactly what the uninterrupted one would have from the next
+cycle on (tested by splitting the recorded SRBM salvo at several cycles).
 
 Plain JSON: objects, lists, strings, integers (``t_ns`` exactly) and finite floats
 (``repr`` round-trips every float64 exactly); NaN and infinities, which strict JSON has
@@ -174,6 +174,7 @@ def thread_to_json(th: _Thread) -> dict[str, Any]:
         "last_sent_t_ns": int(th.last_sent_t_ns),
         "lost_since_t_ns": th.lost_since_t_ns,
         "size_change_since_t_ns": th.size_change_since_t_ns,
+        "stand_down_since_t_ns": th.stand_down_since_t_ns,
     }
 
 
@@ -187,10 +188,14 @@ def thread_from_json(d: dict[str, Any]) -> _Thread:
         last_input=threat_from_json(d["last_input"]),
         last_sent_t_ns=int(d["last_sent_t_ns"]),
         lost_since_t_ns=None if d["lost_since_t_ns"] is None else int(d["lost_since_t_ns"]),
-        size_change_since_t_ns=(
-            None if d["size_change_since_t_ns"] is None else int(d["size_change_since_t_ns"])
-        ),
+        size_change_since_t_ns=_opt_int(d["size_change_since_t_ns"]),
+        # absent from a snapshot written before the stand-down hold: nothing was pending
+        stand_down_since_t_ns=_opt_int(d.get("stand_down_since_t_ns")),
     )
+
+
+def _opt_int(x: int | None) -> int | None:
+    return None if x is None else int(x)
 
 
 def state_to_json(state: WarningState) -> list[list]:

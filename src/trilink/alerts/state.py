@@ -7,9 +7,16 @@ One *thread* of messages per (partner, system track), with CAP 1.2 ``msgType`` m
 
 - Alert: the first time a confirmed missile in flight is assessed at level "launch" or
   "threat" (:func:`trilink.alerts.rules.assess`).
-- Update, at once: the level changes ("escalated" launch -> threat; "downgraded" threat ->
-  launch, i.e. the all-clear for the territory while the missile still flies), or where
-  the threat is changes (impact place, nominal place, overflight).
+- Update, at once: the warning becomes *more* severe: "escalated" (launch -> threat), or
+  the threat comes closer (impact place or nominal place further in: outside -> zone ->
+  territorial -> land; an overflight newly predicted). Quick to warn.
+- Update, once it has held: the warning becomes *less* severe and nothing in it more:
+  "downgraded" (threat -> launch, i.e. the all-clear for the territory while the missile
+  still flies), a place further out, an overflight no longer predicted. Every input must
+  keep it less severe than announced for ``stand_down_hold_s`` (15 s); a flip back to
+  the announced warning (or above) within that sends nothing and restarts the clock.
+  Slow to stand down: a prediction wavering across a zone's edge alerted and un-alerted
+  a population every 2 s (:func:`trilink.alerts.changes.severity_change`).
 - Update, at most every ``min_update_interval_s`` (2 s): while threatened, the prediction
   changed *materially* against the one last announced (so slow drifts add up): impact
   point moved >= 10 km, predicted impact time moved >= 10 s, or the 95 % ellipse's
@@ -25,7 +32,8 @@ One *thread* of messages per (partner, system track), with CAP 1.2 ``msgType`` m
   :meth:`WarningState.tick`.
 
 The state is small and explicit; inputs are never mutated; the decision about one
-message is the pure :func:`material_changes` plus the level from the rules.
+message is the pure :func:`~trilink.alerts.changes.material_changes` and
+:func:`~trilink.alerts.changes.severity_change` plus the level from the rules.
 """
 
 from __future__ import annotations
@@ -35,6 +43,13 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from trilink.alerts.changes import (
+    LESS_SEVERE,
+    ellipse_change,
+    impact_shift_m,
+    material_changes,
+    severity_change,
+)
 from trilink.alerts.rules import (
     Assessment,
     Footprint,
@@ -47,7 +62,17 @@ from trilink.alerts.rules import (
     with_distance,
 )
 from trilink.alerts.territory import OUTSIDE, Territory
-from trilink.geo.geodesic import geodesic_inverse, vincenty_distance_m
+
+__all__ = [  # material_changes and friends live in trilink.alerts.changes since the hold
+    "MSG_TYPES",
+    "MessageRef",
+    "WarningEvent",
+    "WarningState",
+    "ellipse_change",
+    "impact_shift_m",
+    "material_changes",
+    "run_warnings",
+]
 
 MSG_TYPES = ("Alert", "Update", "Cancel")
 
@@ -90,77 +115,12 @@ class _Thread:
     last_sent_t_ns: int = 0
     lost_since_t_ns: int | None = None
     size_change_since_t_ns: int | None = None
+    stand_down_since_t_ns: int | None = None  # since when every input was less severe
 
 
 def _safe(text: str) -> str:
     # CAP identifiers must not hold spaces, commas or the restricted characters < and &.
     return re.sub(r"[^A-Za-z0-9._-]", "_", text)
-
-
-def material_changes(
-    announced: ImpactPrediction | None,
-    announced_assessment: Assessment | None,
-    threat: ThreatInput,
-    assessment: Assessment,
-    rules: WarningRules,
-) -> tuple[tuple[str, ...], bool]:
-    """What changed materially since the last announced prediction.
-
-    Returns ``(changes, urgent)``: human-readable change notes, and whether any of them
-    bypasses the update rate limit (a change of *where* the threat is).
-    """
-    notes: list[str] = []
-    urgent = False
-    if announced_assessment is not None:
-        for name in ("impact_place", "nominal_place", "overflight"):
-            old, new = getattr(announced_assessment, name), getattr(assessment, name)
-            if old != new:
-                notes.append(f"{name} {old} -> {new}")
-                urgent = True
-    new = threat.impact
-    if new is None:
-        return tuple(notes), urgent
-    if announced is None:
-        notes.append("impact point predicted")
-        return tuple(notes), True
-    shift_m = impact_shift_m(announced, new, rules.impact_shift_m)
-    if shift_m >= rules.impact_shift_m:
-        notes.append(f"impact point moved {shift_m / 1e3:.1f} km")
-    dt_s = (new.t_ns - announced.t_ns) / 1e9
-    if abs(dt_s) >= rules.impact_time_shift_s:
-        notes.append(f"impact time moved {dt_s:+.0f} s")
-    size = ellipse_change(announced, new, rules)
-    if size is not None:
-        notes.append(size)
-    return tuple(notes), urgent
-
-
-def impact_shift_m(old: ImpactPrediction, new: ImpactPrediction, threshold_m: float) -> float:
-    """Geodesic distance [m] between two predicted impact points, exact (Karney, via
-    geographiclib) whenever it may reach ``threshold_m``.
-
-    Vincenty's compiled inverse (1 us, agrees to ~1e-11 relative) answers first; only a
-    distance within 1e-6 of the threshold or beyond it is recomputed exactly (150 us),
-    so the comparison and any distance written into a warning are the exact ones.
-    """
-    args = (old.lat_rad, old.lon_rad, new.lat_rad, new.lon_rad)
-    approx = vincenty_distance_m(*args)
-    if approx < threshold_m * (1.0 - 1e-6):
-        return approx
-    return float(geodesic_inverse(*args)[0])
-
-
-def ellipse_change(
-    announced: ImpactPrediction | None, new: ImpactPrediction | None, rules: WarningRules
-) -> str | None:
-    """The note for a material change of the 95 % ellipse's size, or None."""
-    if announced is None or new is None:
-        return None
-    old_a = announced.semi_major_m * rules.threat_k
-    new_a = new.semi_major_m * rules.threat_k
-    if abs(new_a - old_a) >= max(rules.ellipse_change_ratio * old_a, rules.ellipse_change_min_m):
-        return f"95% ellipse semi-major {old_a / 1e3:.1f} -> {new_a / 1e3:.1f} km"
-    return None
 
 
 class WarningState:
@@ -243,6 +203,19 @@ class WarningState:
             )
         thread.last_input = threat
         thread.lost_since_t_ns = None
+        if severity_change(thread.level, thread.announced_assessment, a.level, a) == LESS_SEVERE:
+            # Slow to stand down: a less severe warning (downgrade, a place further out,
+            # an overflight no longer predicted) is news only once it has held through
+            # stand_down_hold_s of inputs; a flip back within it sends nothing. Routine
+            # refinements wait with it: the message carrying them would announce it.
+            thread.size_change_since_t_ns = None
+            if thread.stand_down_since_t_ns is None:
+                thread.stand_down_since_t_ns = threat.t_ns
+            held_s = (threat.t_ns - thread.stand_down_since_t_ns) / 1e9
+            if held_s < self.rules.stand_down_hold_s:
+                return None
+        else:
+            thread.stand_down_since_t_ns = None  # as announced, or more severe: at once
         if a.level != thread.level:
             reason = "escalated" if a.level == "threat" else "downgraded"
             return self._emit(
@@ -336,6 +309,7 @@ class WarningState:
         thread.last_sent_t_ns = threat.t_ns
         thread.last_input = threat
         thread.size_change_since_t_ns = None
+        thread.stand_down_since_t_ns = None
         if threat.impact is not None:
             thread.announced = threat.impact
         thread.announced_assessment = a
