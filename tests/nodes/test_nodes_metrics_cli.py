@@ -10,10 +10,8 @@ scraped over HTTP: the text parses (prometheus_client's parser) with the figures
 running coalition must show, and both /healthz answer 200. Then the hub is stopped: it
 exits cleanly, and within the hub-silence limit Korea's /healthz answers 503.
 
-(The hub runs without ``--state``: stopped while reports flow, the durable hub sometimes
-hangs in ``DurableStreams.close``, a fetcher's cancellation lost in nats-py's fetch under
-Python 3.11's ``wait_for``; reported. The checkpoint metrics are checked in
-test_nodes_metrics.py.)
+(The hub runs without ``--state``; the durable hub's checkpoint metrics are checked in
+test_nodes_metrics.py, and its stop while reports flow in tests/link/test_link_durable_close.py.)
 """
 
 from __future__ import annotations

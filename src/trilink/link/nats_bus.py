@@ -187,6 +187,7 @@ class DurableStreams:
         self._last: dict[str, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._subs: list[Any] = []
+        self._closing = False
         self.redelivered = 0
         """Messages the server delivered again (dropped: already handed out)."""
         self.errors: deque[BaseException] = deque(maxlen=100)
@@ -231,11 +232,11 @@ class DurableStreams:
     async def _fetcher(self, stream: str, psub: Any) -> None:
         from nats.errors import Error as NatsError
 
-        while True:
+        while not self._closing:
             try:
                 msgs = await psub.fetch(self._fetch, timeout=1.0)
             except TimeoutError:
-                continue  # nothing new
+                continue  # nothing new (or a cancellation the fetch turned into a timeout)
             except NatsError as e:  # reconnecting: the consumer keeps our place
                 self.errors.append(e)
                 await asyncio.sleep(0.5)
@@ -276,10 +277,20 @@ class DurableStreams:
                     self.errors.append(e)
 
     async def close(self) -> None:
-        """Stop fetching (the consumers stay on the server, at the acknowledged position)."""
+        """Stop fetching (the consumers stay on the server, at the acknowledged position).
+
+        A fetcher's cancellation can be lost inside the client's fetch (a timeout racing
+        the cancel in ``asyncio.wait_for`` on Python 3.11: the fetch then ends as a plain
+        timeout and the loop would fetch again, so ``trilink hub --state`` hung on SIGTERM
+        in 2 of 6 runs). So the fetchers also stop at a flag, and each is cancelled again
+        until it has ended."""
+        self._closing = True
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
+            while not t.done():
+                await asyncio.wait({t}, timeout=1.0)
+                t.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await t
         self._tasks.clear()
