@@ -127,19 +127,18 @@ class _TimedCodec:
     def __init__(self, inner: Any, cpu: defaultdict[str, float]):
         self._inner, self._cpu = inner, cpu
 
-    def encode(self, obj: Any) -> bytes:
+    def _timed(self, name: str, arg: Any) -> Any:
         t0 = time.process_time()
         try:
-            return self._inner.encode(obj)
+            return getattr(self._inner, name)(arg)
         finally:
             self._cpu["msgspec"] += time.process_time() - t0
 
+    def encode(self, obj: Any) -> bytes:
+        return self._timed("encode", obj)
+
     def decode(self, data: Any) -> Any:
-        t0 = time.process_time()
-        try:
-            return self._inner.decode(data)
-        finally:
-            self._cpu["msgspec"] += time.process_time() - t0
+        return self._timed("decode", data)
 
 
 def _compiled_wraps(cpu: defaultdict[str, float]) -> list[tuple[Any, str, Any]]:

@@ -11,9 +11,9 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from pathlib import Path
 
 import pytest
+from node_scenarios import one_srbm
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 from typer.testing import CliRunner
@@ -31,27 +31,10 @@ from trilink.nodes.national import NationalNode
 from trilink.nodes.simrun import RunConfig, RunResult, run_simulation
 from trilink.nodes.warnings import make_warner
 from trilink.scenario import load_scenario
-from trilink.scenario.loader import builtin_path
 from trilink.scenario.simulate import simulate
 
 NS = 1_000_000_000
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-def one_srbm(path: Path, duration_s: float) -> Path:
-    """The built-in korea-japan scenario with its first launch only, for ``duration_s``."""
-    out: list[str] = []
-    launches, dropping = 0, False
-    for line in builtin_path("korea-japan").read_text(encoding="utf-8").splitlines():
-        if line.startswith("["):
-            launches += line == "[[launches]]"
-            dropping = line == "[[launches]]" and launches > 1
-        if not dropping:
-            out.append(line)
-        if line.strip() == "seed = 1":
-            out.append(f"duration_s = {duration_s}")
-    path.write_text("\n".join(out) + "\n")
-    return path
 
 
 def scrape(collector: Collector) -> Samples:

@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from node_scenarios import one_srbm
 from prometheus_client.parser import text_string_to_metric_families
 
 from trilink.nodes.clock import WallClock
@@ -38,7 +39,6 @@ from trilink.nodes.live import ServiceStats, run_national
 from trilink.nodes.schedule import node_schedule
 from trilink.nodes.up import LocalCoalition, start_local_coalition
 from trilink.scenario import load_scenario
-from trilink.scenario.loader import builtin_path
 from trilink.scenario.simulate import simulate
 
 NATIONS = ("USA", "KOR", "JPN")
@@ -46,22 +46,6 @@ SPEED = 4.0
 LEAD_S = 55.0  # scenario time already past when the processes start (launch at 60 s)
 TRILINK = Path(sys.executable).parent / "trilink"
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-def one_srbm(path: Path, duration_s: float) -> Path:
-    """The built-in korea-japan scenario with its first launch only, for ``duration_s``."""
-    out: list[str] = []
-    launches, dropping = 0, False
-    for line in builtin_path("korea-japan").read_text(encoding="utf-8").splitlines():
-        if line.startswith("["):
-            launches += line == "[[launches]]"
-            dropping = line == "[[launches]]" and launches > 1
-        if not dropping:
-            out.append(line)
-        if line.strip() == "seed = 1":
-            out.append(f"duration_s = {duration_s}")
-    path.write_text("\n".join(out) + "\n")
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import pytest
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from node_scenarios import one_srbm
 
 from trilink.errors import DecodeError
 from trilink.link.codec import iter_payload_messages
@@ -48,7 +49,6 @@ from trilink.nodes.simrun import RunConfig, run_simulation
 from trilink.nodes.up import LocalCoalition, start_local_coalition
 from trilink.nodes.warnings import make_warner
 from trilink.scenario import load_scenario
-from trilink.scenario.loader import builtin_path
 from trilink.scenario.simulate import simulate
 
 NATIONS = ("USA", "KOR", "JPN")
@@ -64,23 +64,6 @@ T0 = [time.monotonic()]  # reset when the test starts
 
 def mark(what: str) -> None:
     print(f"[{time.monotonic() - T0[0]:6.1f} s] {what}", flush=True)
-
-
-def short_scenario(path: Path) -> Path:
-    """The built-in scenario with its first launch only, for DURATION_S."""
-    lines = builtin_path("korea-japan").read_text(encoding="utf-8").splitlines()
-    out: list[str] = []
-    launches, dropping = 0, False
-    for line in lines:
-        if line.startswith("["):
-            launches += line == "[[launches]]"
-            dropping = line == "[[launches]]" and launches > 1
-        if not dropping:
-            out.append(line)
-        if line.strip() == "seed = 1":
-            out.append(f"duration_s = {DURATION_S}")
-    path.write_text("\n".join(out) + "\n")
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +130,7 @@ def test_trilink_hub_killed_resumes_from_its_state(
     coalition: LocalCoalition, tmp_path: Path
 ) -> None:
     T0[0] = time.monotonic()
-    scenario = short_scenario(tmp_path / "one-srbm.toml")
+    scenario = one_srbm(tmp_path / "one-srbm.toml", DURATION_S)
     sc = load_scenario(scenario)
     sim = simulate(sc)
     reference = run_simulation(sc, sim, RunConfig(), warner_factory=make_warner)

@@ -23,6 +23,7 @@ from rich.progress import (
 from rich.table import Table
 
 from trilink.cli.app import app
+from trilink.cli.link_options import latency_jitter_ms_option, latency_ms_option
 from trilink.errors import ScenarioError, TrilinkError
 
 if TYPE_CHECKING:
@@ -74,16 +75,8 @@ def evaluate(
     warnings: bool = typer.Option(
         True, "--warnings/--no-warnings", help="Run the hub's per-partner warning rules."
     ),
-    latency_ms: float = typer.Option(
-        120.0, "--latency-ms", min=0.0, help="One-way partner <-> hub link latency."
-    ),
-    latency_jitter_ms: float = typer.Option(
-        0.0,
-        "--latency-jitter-ms",
-        min=0.0,
-        help="Mean random extra delay per message on each partner <-> hub leg "
-        "(exponential, from each run's seed; each leg stays in order).",
-    ),
+    latency_ms: float = latency_ms_option(),
+    latency_jitter_ms: float = latency_jitter_ms_option("each run's seed"),
 ) -> None:
     """Run seeded Monte Carlo trials of the scenario in each configuration (each nation
     alone, linked to the U.S. only, the full trilateral link) and write a JSON summary and

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from trilink.cli.app import app
+from trilink.cli.link_options import latency_jitter_ms_option, latency_ms_option
 from trilink.errors import ScenarioError
 
 
@@ -39,20 +40,10 @@ def run(
     cycle_s: float = typer.Option(
         0.5, "--cycle-s", min=0.01, help="Hub fusion cycle, seconds of measurement time."
     ),
-    latency_ms: float = typer.Option(
-        120.0,
-        "--latency-ms",
-        min=0.0,
-        help="One-way partner <-> hub link latency (simulated runs; --realtime and --web "
-        "runs have the in-memory bus's own).",
+    latency_ms: float = latency_ms_option(
+        " (simulated runs; --realtime and --web runs have the in-memory bus's own)"
     ),
-    latency_jitter_ms: float = typer.Option(
-        0.0,
-        "--latency-jitter-ms",
-        min=0.0,
-        help="Mean random extra delay per message on each partner <-> hub leg "
-        "(exponential, from the run's seed; each leg stays in order).",
-    ),
+    latency_jitter_ms: float = latency_jitter_ms_option(),
     warnings: bool = typer.Option(
         True, "--warnings/--no-warnings", help="Run the hub's per-partner warning rules."
     ),
