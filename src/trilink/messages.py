@@ -20,97 +20,52 @@ empty signature) under one signature: the ICD's section "Bundles". ``Message`` i
 union of the six content kinds; ``Payload`` adds Bundle: what may arrive on the wire.
 
 Decoding and validation live in :mod:`trilink.link.codec` and :mod:`trilink.link.validate`;
-this module only declares shapes, ranges and the UUIDv7 generator.
+this module only declares shapes. The scalar field types (units, ranges) and the
+covariance and track-quality helpers are in :mod:`trilink.messages_fields`, the UUIDv7
+generator in :mod:`trilink.messages_uuid7`; every public name of both is importable from
+here too.
 """
 
-import math
-import os
-import re
-from collections.abc import Callable
 from typing import Annotated, Literal
 
 from msgspec import Meta, Struct
 
+# ``X as X`` marks a re-export: importable from here as before the field types, the
+# helpers and the UUIDv7 functions moved to their own modules.
+from trilink.messages_fields import INT64_MAX as INT64_MAX
+from trilink.messages_fields import NODE_ID_PATTERN as NODE_ID_PATTERN
+from trilink.messages_fields import (
+    Count,
+    CovarianceEcef,
+    LatDeg,
+    LonDeg,
+    Metres,
+    MissileClass,
+    NodeId,
+    Phase,
+    RejectReason,
+    Seconds,
+    SensorIds,
+    ShortText,
+    StateEcef,
+    TimeNs,
+    TrackNumber,
+    TrackQuality,
+    TrackStatus,
+)
+from trilink.messages_fields import MessageId as MessageId
+from trilink.messages_fields import pack_covariance as pack_covariance
+from trilink.messages_fields import track_quality as track_quality
+from trilink.messages_fields import unpack_covariance as unpack_covariance
+from trilink.messages_uuid7 import UUID7_PATTERN as UUID7_PATTERN
+from trilink.messages_uuid7 import Uuid7Generator as Uuid7Generator
+from trilink.messages_uuid7 import is_uuid7 as is_uuid7
+from trilink.messages_uuid7 import uuid7 as uuid7
+from trilink.messages_uuid7 import uuid7_from_fields as uuid7_from_fields
+from trilink.messages_uuid7 import uuid7_time_ns as uuid7_time_ns
+
 SCHEMA_VERSION = 1
 """The ICD version this module implements; bumped on any change to a field."""
-
-UUID7_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
-NODE_ID_PATTERN = r"^[A-Z][A-Z0-9_]{1,15}$"
-_UUID7_RE = re.compile(UUID7_PATTERN)
-
-# --- scalar types with their units and ranges (they also become the JSON Schema) ---------
-INT64_MAX = 2**63 - 1
-NodeId = Annotated[
-    str,
-    Meta(
-        pattern=NODE_ID_PATTERN,
-        description="Node or nation id: upper-case letters, digits, underscore (KOR, JPN, USA, HUB).",
-    ),
-]
-MessageId = Annotated[
-    str, Meta(pattern=UUID7_PATTERN, description="UUIDv7 (RFC 9562), lower-case text form.")
-]
-TimeNs = Annotated[
-    int, Meta(ge=0, le=INT64_MAX, description="Nanoseconds since the Unix epoch, UTC.")
-]
-Count = Annotated[int, Meta(ge=0, le=INT64_MAX)]
-LatDeg = Annotated[float, Meta(ge=-90.0, le=90.0, description="Geodetic latitude, degrees.")]
-LonDeg = Annotated[
-    float, Meta(ge=-180.0, le=180.0, description="Longitude, degrees east, [-180, 180].")
-]
-Metres = Annotated[float, Meta(ge=0.0, description="Metres, non-negative.")]
-Seconds = Annotated[float, Meta(ge=0.0, description="Seconds, non-negative.")]
-StateEcef = Annotated[
-    tuple[float, ...],
-    Meta(
-        min_length=6,
-        max_length=6,
-        description="[x, y, z] ECEF m then [vx, vy, vz] ECEF m/s, valid at measured_ns.",
-    ),
-]
-CovarianceEcef = Annotated[
-    tuple[float, ...],
-    Meta(
-        min_length=21,
-        max_length=21,
-        description=(
-            "Upper triangle of the 6x6 state covariance, row-major: P00 P01 P02 P03 P04 P05 "
-            "P11 .. P15 P22 .. P55; m^2, m^2/s, m^2/s^2. Must be positive definite."
-        ),
-    ),
-]
-TrackQuality = Annotated[
-    int, Meta(ge=0, le=15, description="0 (no use) .. 15 (best); see track_quality().")
-]
-TrackNumber = Annotated[int, Meta(ge=1, le=2**31 - 1, description="Hub system track number.")]
-ShortText = Annotated[str, Meta(min_length=1, max_length=64)]
-SensorIds = Annotated[
-    tuple[ShortText, ...],
-    Meta(max_length=64, description="Contributing sensor ids; redactable (empty)."),
-]
-Phase = Annotated[
-    Literal["boost", "ballistic", "reentry", "unknown"],
-    Meta(description="Flight phase: powered, unpowered in space, in the atmosphere again."),
-]
-TrackStatus = Annotated[
-    Literal["tentative", "confirmed", "lost"],
-    Meta(description="tentative: not yet confirmed; lost: last report of this track."),
-]
-MissileClass = Annotated[
-    str, Meta(max_length=16, description="Class guess (SRBM, MRBM, IRBM, ICBM, ...).")
-]
-RejectReason = Literal[
-    "oversize",
-    "invalid",
-    "unknown_source",
-    "unsupported_version",
-    "bad_signature",
-    "replayed",
-    "clock_skew",
-    "subject_mismatch",
-    "internal",
-]
-"""Why a node refused a message; the meanings are tabled in the ICD, section 8."""
 
 
 # --- nested values -----------------------------------------------------------------------
@@ -395,90 +350,3 @@ def kind(msg: Envelope) -> str:
 def marking(releasability: tuple[str, ...]) -> str:
     """The label people read: ``("USA", "KOR")`` -> ``"REL TO KOR, USA"``."""
     return "REL TO " + ", ".join(sorted(releasability)) if releasability else "NOT RELEASABLE"
-
-
-# --- packing helpers ---------------------------------------------------------------------
-_UPPER = [(i, j) for i in range(6) for j in range(i, 6)]
-
-
-def pack_covariance(p: list[list[float]] | tuple[tuple[float, ...], ...]) -> tuple[float, ...]:
-    """6x6 nested sequence (or numpy array) -> the 21 wire floats (upper triangle,
-    row-major). The lower triangle is not read: symmetrise before packing if needed."""
-    return tuple(float(p[i][j]) for i, j in _UPPER)
-
-
-def unpack_covariance(c: tuple[float, ...]) -> list[list[float]]:
-    """The 21 wire floats -> a symmetric 6x6 list of lists (``np.array`` it for numpy)."""
-    out = [[0.0] * 6 for _ in range(6)]
-    for (i, j), v in zip(_UPPER, c, strict=True):
-        out[i][j] = out[j][i] = v
-    return out
-
-
-def track_quality(sigma_pos_m: float) -> int:
-    """Track quality 0..15 from the RMS one-sigma position error sqrt(trace(P_pos)/3).
-
-    Link 16's TQ tables are not public; ours keeps the idea (15 is best, one step per
-    factor of two): TQ 15 at <= 10 m, 14 at <= 20 m, ..., 0 beyond 10 m * 2^15 = 328 km.
-    """
-    if not math.isfinite(sigma_pos_m):
-        return 0
-    if sigma_pos_m <= 10.0:
-        return 15
-    return max(0, 15 - math.ceil(math.log2(sigma_pos_m / 10.0)))
-
-
-# --- UUIDv7 (RFC 9562 section 5.7) -------------------------------------------------------
-def uuid7_from_fields(unix_ts_ms: int, rand_a: int, rand_b: int) -> str:
-    """The text form of the UUIDv7 with these fields (RFC 9562 fig. 11):
-    48-bit unix_ts_ms | ver=7 (4 bits) | rand_a (12) | var=0b10 (2) | rand_b (62)."""
-    if not (0 <= unix_ts_ms < 1 << 48 and 0 <= rand_a < 1 << 12 and 0 <= rand_b < 1 << 62):
-        raise ValueError("UUIDv7 field out of range")
-    v = (unix_ts_ms << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62) | rand_b
-    h = f"{v:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
-def uuid7(t_ns: int, rand: bytes) -> str:
-    """UUIDv7 at ``t_ns`` with 8 bytes of randomness (62 bits used).
-
-    rand_a carries the sub-millisecond fraction (RFC 9562 section 6.2, method 3), so ids
-    made by one node sort in time order to 1/4096 ms (244 ns).
-    """
-    ms, sub_ns = divmod(t_ns, 1_000_000)
-    rand_a = sub_ns * 4096 // 1_000_000
-    rand_b = int.from_bytes(rand[:8], "big") & ((1 << 62) - 1)
-    return uuid7_from_fields(ms, rand_a, rand_b)
-
-
-def uuid7_time_ns(message_id: str) -> int:
-    """The time a UUIDv7 was made at, to 1/4096 ms (the inverse of :func:`uuid7`)."""
-    if not _UUID7_RE.match(message_id):
-        raise ValueError(f"not a UUIDv7: {message_id!r}")
-    v = int(message_id.replace("-", ""), 16)
-    ms, rand_a = v >> 80, (v >> 64) & 0xFFF
-    return ms * 1_000_000 + -(-rand_a * 1_000_000 // 4096)  # ceil: round-trips uuid7()
-
-
-def is_uuid7(text: str) -> bool:
-    return _UUID7_RE.match(text) is not None
-
-
-class Uuid7Generator:
-    """Strictly increasing UUIDv7s for one node, even if its clock steps back.
-
-    If (unix_ts_ms, rand_a) would not exceed the previous id's, the previous value plus
-    one is used (RFC 9562 section 6.2: monotonicity within a generator).
-    """
-
-    def __init__(self, rng: Callable[[int], bytes] = os.urandom):
-        self._rng = rng
-        self._last = -1
-
-    def __call__(self, t_ns: int) -> str:
-        ms, sub_ns = divmod(t_ns, 1_000_000)
-        key = (ms << 12) | (sub_ns * 4096 // 1_000_000)
-        key = max(key, self._last + 1)
-        self._last = key
-        rand_b = int.from_bytes(self._rng(8), "big") & ((1 << 62) - 1)
-        return uuid7_from_fields(key >> 12, key & 0xFFF, rand_b)
