@@ -10,6 +10,11 @@ trial. For each:
 * **warning seconds gained** against ``alone``, from trials paired by seed (same
   missiles, same noise): time to impact at the first warning in the configuration minus
   that alone, where a partner never warned has 0 s of warning;
+* **threat-alert seconds gained** (``threat_alert_gained_s``): the same, at the first
+  threat alert (the warning rules run alone too, on each nation's own tracks), with the
+  count of samples alerted in both (``both``) and their median (``both_median``); an
+  alert in only one of the two counts the other as 0 s, so a link that rightly clears a
+  threat the partner alone would have announced counts as seconds lost;
 * **impact- and launch-point error** of the partner's picture at the marks (seconds
   after launch): median and the 90 % band (5th-95th percentiles) over the samples in
   which the partner held a prediction then, and the fraction that did (``held``);
@@ -115,10 +120,17 @@ def _at_marks(
     return out
 
 
-def time_to_impact_at_warning(sample: Mapping[str, Any], flight_s: float) -> float:
-    """Seconds of warning before impact (0 if never warned, or warned after impact)."""
-    w = sample["first_warning_s"]
+def time_to_impact_at_warning(
+    sample: Mapping[str, Any], flight_s: float, key: str = "first_warning_s"
+) -> float:
+    """Seconds of warning before impact (0 if never warned, or warned after impact) at the
+    sample's ``key`` time (``first_warning_s``, or ``first_threat_alert_s``)."""
+    w = sample[key]
     return 0.0 if not math.isfinite(w) else max(0.0, flight_s - w)
+
+
+GAINED = {"warning_gained_s": "first_warning_s", "threat_alert_gained_s": "first_threat_alert_s"}
+"""Each gained figure of a class summary and the time it is taken at."""
 
 
 def summarise(
@@ -183,7 +195,9 @@ def _class_summary(
     cls: str,
     marks_s: Sequence[float],
 ) -> dict[str, Any]:
-    samples, gained = [], []
+    samples: list[Mapping[str, Any]] = []
+    gained: dict[str, list[float]] = {k: [] for k in GAINED}
+    both: list[float] = []  # threat alerts gained where alerted linked and alone
     changes, longest, tracked = [], [], []
     hist: Counter[int] = Counter()
     source = "own" if config == ALONE else "link"
@@ -196,10 +210,14 @@ def _class_summary(
             samples.append(s)
             alone = by_key.get((ALONE, t.seed))
             if config != ALONE and alone is not None and mid in alone.partners.get(partner, {}):
-                gained.append(
-                    time_to_impact_at_warning(s, info["flight_s"])
-                    - time_to_impact_at_warning(alone.partners[partner][mid], alone.missiles[mid]["flight_s"])
-                )  # fmt: skip
+                a, a_flight = alone.partners[partner][mid], alone.missiles[mid]["flight_s"]
+                for name, key in GAINED.items():
+                    gained[name].append(
+                        time_to_impact_at_warning(s, info["flight_s"], key)
+                        - time_to_impact_at_warning(a, a_flight, key)
+                    )
+                if all(math.isfinite(x["first_threat_alert_s"]) for x in (s, a)):
+                    both.append(gained["threat_alert_gained_s"][-1])
             c = t.siap.get(partner, {}).get(source, {}).get("missiles", {}).get(mid)
             if c is not None:
                 changes.append(c["track_number_changes"])
@@ -210,12 +228,16 @@ def _class_summary(
     out: dict[str, Any] = {"n": len(samples)}
     for f in TIME_FIELDS:
         out[f] = time_stats([s[f] for s in samples])
-    if gained:
-        g = np.asarray(gained)
-        out["warning_gained_s"] = {
-            "median": _num(quantile(g, 0.5)), "p10": _num(quantile(g, 0.1)),
-            "p90": _num(quantile(g, 0.9)), "n": int(g.size),
-        }  # fmt: skip
+    for name, values in gained.items():
+        if values:
+            g = np.asarray(values)
+            out[name] = {
+                "median": _num(quantile(g, 0.5)), "p10": _num(quantile(g, 0.1)),
+                "p90": _num(quantile(g, 0.9)), "n": int(g.size),
+            }  # fmt: skip
+    if gained["threat_alert_gained_s"]:
+        out["threat_alert_gained_s"]["both"] = len(both)
+        out["threat_alert_gained_s"]["both_median"] = _num(quantile(both, 0.5)) if both else None
     out["impact_error_km"] = _at_marks(samples, "impact_err_m_picture", marks_s)
     out["launch_error_km"] = _at_marks(samples, "launch_err_m_picture", marks_s)
     out["siap"] = {
@@ -252,6 +274,8 @@ def headline(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
                         "first_warning_median_s": s["first_warning_s"]["median"],
                         "first_warning_p90_s": s["first_warning_s"]["p90"],
                         "warning_gained_median_s": s.get("warning_gained_s", {}).get("median"),
+                        "threat_alert_median_s": s["first_threat_alert_s"]["median"],
+                        "threat_alert_gained_median_s": s.get("threat_alert_gained_s", {}).get("median"),
                         "impact_error_mark_s": float(mark) if mark else None,
                         "impact_error_median_km": s["impact_error_km"][mark]["median"] if mark else None,
                     }

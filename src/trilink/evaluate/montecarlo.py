@@ -12,7 +12,10 @@ a scenario under one seed:
 
 Trials of different configurations under the same seed therefore fly the same missiles
 past the same noise (common random numbers), so the warning seconds gained by a link are
-differences of paired trials, not of two noisy means.
+differences of paired trials, not of two noisy means. With ``warnings`` (the default)
+the warning rules run in every configuration: linked at the hub, alone in each national
+node over its own tracks (``NationalNode.own_warner``), so the first threat alert is
+measured alone too.
 
 :func:`run_trial` returns a :class:`TrialResult` of plain dicts and float32 arrays
 (picklable, ~20 kB for the SRBM salvo) for the summary (:mod:`trilink.evaluate.mc_summary`)
@@ -187,7 +190,9 @@ def run_trial(
     sc, link = configure(perturb(scenario, seed, jitter), config_name)
     sim = simulate(sc, seed=seed)
     cfg = dataclasses.replace(run_config or RunConfig(), link=link, record_dir=None)
-    factory = _warner_factory() if (warnings and link) else None
+    # The warning rules: linked, the hub's; alone, each node's over its own tracks, so that
+    # the first threat alert is measured in every configuration.
+    factory = _warner_factory() if warnings else None
     # Every node of the trial runs here: a signature made here is known good without the
     # curve arithmetic (trust_own_signatures); the same messages are admitted.
     with trust_own_signatures():

@@ -70,14 +70,16 @@ def headline_table(summary: Mapping[str, Any]) -> str:
         [
             html.escape(r["partner"]), html.escape(r["config"]), html.escape(r["class"]),
             _fmt(r["first_warning_median_s"]), _fmt(r["first_warning_p90_s"]),
-            _fmt(r["warning_gained_median_s"]), _fmt(r["impact_error_median_km"], 2),
+            _fmt(r["warning_gained_median_s"]), _fmt(r.get("threat_alert_median_s")),
+            _fmt(r.get("threat_alert_gained_median_s")), _fmt(r["impact_error_median_km"], 2),
         ]
         for r in summary["headline"]
     ]  # fmt: skip
     mark = summary["headline"][0]["impact_error_mark_s"] if summary["headline"] else None
     return _table(
         ["partner", "configuration", "class", "first warning median, s", "p90, s",
-         "warning gained vs alone (median), s", f"impact error at +{mark or 0:g} s (median), km"],
+         "warning gained vs alone (median), s", "threat alert median, s",
+         "threat alert gained vs alone (median), s", f"impact error at +{mark or 0:g} s (median), km"],
         rows,
     )  # fmt: skip
 
@@ -98,9 +100,17 @@ def times_table(summary: Mapping[str, Any]) -> str:
                     )
                 g = s.get("warning_gained_s", {})
                 cells.append(f"{_fmt(g.get('median'))} / {_fmt(g.get('p90'))}" if g else "—")
+                g = s.get("threat_alert_gained_s", {})
+                cells.append(
+                    f"{_fmt(g.get('median'))} / {_fmt(g.get('p90'))} ({g.get('both', 0)} of {g['n']} "
+                    f"alerted in both: median {_fmt(g.get('both_median'))})"
+                    if g
+                    else "—"
+                )
                 rows.append(cells)
     head = ["partner", "configuration", "class", "samples", "own detection", "own track",
-            "link track", "first warning", "threat alert", "warning gained"]  # fmt: skip
+            "link track", "first warning", "threat alert", "warning gained",
+            "threat alert gained"]  # fmt: skip
     return _table(head, rows, left=3)
 
 
@@ -182,7 +192,9 @@ launch sites within {_fmt(j.get("site_spread_km"))} km, azimuth ±{_fmt(j.get("a
 plus each seed's sensor noise, detections and false alarms.{legs} Configurations:</p><ul>{configs}</ul>
 <p class="note">Times are seconds after the missile's launch; "p90" is the 90th percentile, with a
 partner that never got there counted as infinitely late (— when over 10 % never did). Warning gained
-is the extra time to impact at the first warning compared with the same seed alone.
+is the extra time to impact at the first warning compared with the same seed alone; threat alert
+gained the same at the first threat alert (alone, each nation runs the warning rules on its own
+tracks), a partner never alerted having 0 s (so an alert only alone counts as seconds lost).
 Errors are geodesic distances from the partner's picture (the tighter of its own and the link's
 prediction) to the true point: median [5th, 95th percentile], and the share of samples holding a
 prediction then. Method: docs/evaluation-link.md.</p>

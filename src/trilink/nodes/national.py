@@ -4,19 +4,30 @@ hub's releases (system tracks, launch events, warnings) in.
 The node keeps a log of what it knew and when (:class:`NodeEvent`), from which the run
 summary and the evaluation measure the warning time each partner had, with and without
 the link.
+
+A nation alone warns its people from its own picture: given a warner (``own_warner``, the
+hub's :data:`~trilink.nodes.hub_release.Warner`, e.g. ``make_warner(scenario)``), each
+tick runs the same warning rules over the node's own reports of that tick
+(:func:`own_system_track`: the report as a system track numbered by the node's own track
+id) and logs each decided warning as a ``warning`` event, as a warning received from the
+hub is logged; the warnings are kept in ``own_warnings``, not sent. A simulated run
+without the link sets it (``run_simulation``); a linked node has none (the hub warns).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from numpy.typing import NDArray
 
 from trilink.link import Keyring, subjects
 from trilink.messages import (
+    Envelope,
     Heartbeat,
     LaunchEvent,
     Message,
@@ -36,6 +47,9 @@ from trilink.nodes.convert import (
     state_to_wire,
 )
 from trilink.tracking import NationalTracker, TrackerConfig, TrackEstimate
+
+OwnWarner = Callable[[str, list[SystemTrack], int], list[Envelope]]
+"""The hub's ``Warner`` shape: (nation, tracks, t_ns) -> warnings (``nodes.hub_release``)."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +112,9 @@ class NationalNode:
         self.system_tracks: dict[int, SystemTrack] = {}
         self.launch_events: dict[int, LaunchEvent] = {}
         self.warnings: dict[str, Warning] = {}
+        # Alone: the warning rules over the node's own tracks (see the module notes).
+        self.own_warner: OwnWarner | None = None
+        self.own_warnings: dict[str, Warning] = {}
         self._reported: dict[int, int] = {}  # track id -> update time last reported
         self._confirmed: set[int] = set()
         self._last: dict[int, TrackEstimate] = {}
@@ -138,6 +155,7 @@ class NationalNode:
         ended = self._confirmed - live
         rel = (self.nation, self.hub_nation)
         reports: list[TrackReport] = []
+        numbers: list[int] = []  # each report's own track id
         if fresh or new:
             estimates = {e.track_id: e for e in trk.tracks(predictions=fresh)}
             for tid in sorted(new):
@@ -150,13 +168,17 @@ class NationalNode:
                 self._reported[tid] = last_hit[tid]
                 self._last[tid] = est
                 reports.append(self._report(est, "confirmed", rel))
+                numbers.append(tid)
         self._confirmed |= new
         for tid in sorted(ended):
             last = self._last.pop(tid, None)
             if last is not None:
                 reports.append(self._report(last, "lost", rel))
+                numbers.append(tid)
             self._confirmed.discard(tid)
             self._reported.pop(tid, None)
+        if self.own_warner is not None:
+            self._warn_own(dict(zip(numbers, reports, strict=True)), now)
         self.reports_sent += len(reports)
         # One signed bundle for the tick's reports and, last, the heartbeat (ICD
         # "Bundles"): one signature and one verify for all of them instead of one each,
@@ -191,6 +213,28 @@ class NationalNode:
             sensors=sensors,
         )
         return msg
+
+    def _warn_own(self, tracks: dict[int, TrackReport], now: int) -> None:
+        """Run the node's own warner over this tick's reports (own track id -> report: the
+        tracks the hub would have received) at the tick's time; like the hub's warner, it
+        is called every tick, reports or not, so that its clocks close the threads of
+        lost or fallen tracks."""
+        assert self.own_warner is not None
+        shaped = [own_system_track(r, n) for n, r in tracks.items()]
+        for w in self.own_warner(self.nation, shaped, now):
+            if not isinstance(w, Warning):
+                continue
+            mine = msgspec.structs.replace(w, source=self.nation)
+            self.own_warnings[mine.warning_id] = mine
+            number = mine.system_track_number
+            held = tracks.get(number)
+            last = self._last.get(number)
+            x = (
+                np.array(held.state_ecef)
+                if held is not None
+                else (last.x.copy() if last is not None else None)
+            )
+            self._log_warning(now, mine, x)
 
     def _heartbeat(self, watermark_ns: int, *, sent_before: int = 0) -> Heartbeat:
         """The heartbeat to send next; ``sent_before``: messages that will be stamped
@@ -249,14 +293,17 @@ class NationalNode:
         elif isinstance(msg, Warning):
             self.warnings[msg.warning_id] = msg
             track = self.system_tracks.get(msg.system_track_number)
-            xw = np.array(track.state_ecef) if track is not None else None
-            # A threat warning (impact or overflight of this partner) is CAP urgency
-            # "Immediate"; a launch notice is "Expected"; a Cancel closes the thread.
-            threat = msg.msg_type != "Cancel" and msg.urgency == "Immediate"
-            detail = "threat" if threat else msg.msg_type.lower()
-            self.events.append(
-                NodeEvent(now, "warning", str(msg.system_track_number), msg.measured_ns, xw, detail)
-            )
+            self._log_warning(now, msg, np.array(track.state_ecef) if track is not None else None)
+
+    def _log_warning(self, now: int, msg: Warning, x: NDArray[np.float64] | None) -> None:
+        """A ``warning`` event: a received hub warning or, alone, one of the node's own.
+        A threat warning (impact or overflight of this partner) is CAP urgency
+        "Immediate"; a launch notice is "Expected"; a Cancel closes the thread."""
+        threat = msg.msg_type != "Cancel" and msg.urgency == "Immediate"
+        detail = "threat" if threat else msg.msg_type.lower()
+        self.events.append(
+            NodeEvent(now, "warning", str(msg.system_track_number), msg.measured_ns, x, detail)
+        )
 
     def picture(self) -> list[SystemTrack]:
         """The system tracks this partner holds now."""
@@ -265,3 +312,25 @@ class NationalNode:
     @staticmethod
     def state_of(msg: SystemTrack | TrackReport) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         return np.array(msg.state_ecef), covariance_from_wire(msg.covariance_ecef)
+
+
+def own_system_track(report: TrackReport, number: int) -> SystemTrack:
+    """A node's own report in the shape the warning rules read (a released system track):
+    the same state, covariance, phase, status, launch and impact predictions, numbered by
+    the node's own track id ``number``, so that the warning threads are the node's tracks.
+    Nothing is fused or aligned: the node warns from exactly what it would have sent."""
+    return SystemTrack(
+        source=report.source,
+        measured_ns=report.measured_ns,
+        releasability=report.releasability,
+        system_track_number=number,
+        state_ecef=report.state_ecef,
+        covariance_ecef=report.covariance_ecef,
+        phase=report.phase,
+        status=report.status,
+        quality=report.quality,
+        launch=report.launch,
+        impact=report.impact,
+        apogee_height_m=report.apogee_height_m,
+        missile_class=report.missile_class,
+    )

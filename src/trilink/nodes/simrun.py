@@ -139,6 +139,11 @@ def run_simulation(
 ) -> RunResult:
     """Run every node over the simulated detections; returns the nodes for the summary.
 
+    ``warner_factory`` makes the warning rules: linked, the hub's warner; without the
+    link, one warner per national node over its own tracks (``NationalNode.own_warner``;
+    its warnings are logged as the node's ``warning`` events and kept in
+    ``own_warnings``, not sent).
+
     ``on_node`` is called with each national node once it is built, before the run
     starts (the Monte Carlo evaluation instruments the nodes there)."""
     cfg = config or RunConfig()
@@ -165,6 +170,11 @@ def run_simulation(
         write_run_meta(cfg.record_dir, scenario, sim.t_start_ns, cfg.cycle_s, sim.seed)
 
     nodes = {n: make_national(scenario, n, identity, clock) for n in nations}
+    if not cfg.link and warner_factory is not None:
+        # Alone, each nation warns from its own picture: the same rules, its own tracks,
+        # one warner each (nothing shared between nations that share nothing).
+        for node in nodes.values():
+            node.own_warner = warner_factory(scenario)
     if on_node is not None:
         for node in nodes.values():
             on_node(node)
