@@ -2,8 +2,8 @@
 
 Per partner and per missile: its own sensors' first detection, the first track it
 received over the link, and its first launch warning (a confirmed missile in flight, from
-its own tracker or over the link), plus its first threat alert where the hub's warning
-rules ran. Which missile a track belonged to is decided against truth: the nearest
+its own tracker or over the link), plus its first threat alert where warning rules ran
+(the hub's, or alone the node's own over its own tracks). Which missile a track belonged to is decided against truth: the nearest
 missile at the track's epoch, within a gate.
 
 Times are seconds after the missile's launch (per missile) or after the launch of the
