@@ -32,15 +32,20 @@ def test_run_json_one_srbm() -> None:
 
 
 def test_run_without_the_link() -> None:
+    """Each nation alone: no messages, and each warns from its own tracks (srbm-3 falls
+    8 km off Korea's zone: Korea's own rules raise a threat alert)."""
     res = CliRunner().invoke(
-        app, ["run", "korea-japan", "--launches", "srbm-1", "--no-link", "--json"]
+        app, ["run", "korea-japan", "--launches", "srbm-3", "--no-link", "--json"]
     )
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert out["link"] is False and out["messages"] == 0
-    jpn = out["missiles"][0]["partners"]["JPN"]
+    partners = out["missiles"][0]["partners"]
+    jpn, kor = partners["JPN"], partners["KOR"]
     assert jpn["first_link_track_s"] is None
     assert jpn["first_warning_s"] == jpn["first_own_track_s"]
+    assert kor["first_threat_alert_s"] is not None
+    assert kor["first_threat_alert_s"] > kor["first_own_track_s"]
 
 
 @pytest.mark.parametrize(

@@ -45,7 +45,10 @@ def run(
     ),
     latency_jitter_ms: float = latency_jitter_ms_option(),
     warnings: bool = typer.Option(
-        True, "--warnings/--no-warnings", help="Run the hub's per-partner warning rules."
+        True,
+        "--warnings/--no-warnings",
+        help="Run the warning rules: the hub's for each partner; with --no-link, each "
+        "nation's own on its own tracks.",
     ),
     realtime: bool = typer.Option(
         False,
@@ -91,7 +94,7 @@ def run(
             sim = simulate(sc, seed=seed)
             progress.update(task, description="running the coalition", total=1.0, completed=0.0)
             warner_factory = None
-            if warnings and not no_link:
+            if warnings:
                 from trilink.nodes.warnings import make_warner
 
                 warner_factory = make_warner
