@@ -41,149 +41,67 @@ hub-side API is ever exposed to a partner (a consumer a partner created in ``HUB
 deliver to any ``HUB`` subject, another partner's releases included).
 
 Streams are created at run time by :func:`provision` (they are JetStream API objects,
-not configuration). Config files are written by :func:`write_topology`.
+not configuration; :mod:`trilink.link.topology_streams`). Config files are written by
+:func:`write_topology`; the names, ports and paths they use are a :class:`Topology`
+(:mod:`trilink.link.topology_layout`). Every public name of those two modules is also
+importable from here.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from trilink.errors import DeployError
-from trilink.link.pki import CertPair, PkiLayout, subject_dn
+from trilink.link.pki import PkiLayout, subject_dn
+from trilink.link.topology_layout import (
+    DAY_S,
+    GIB,
+    HUB_ACCOUNT,
+    HUB_DOMAIN,
+    HUB_SERVER,
+    SF_PREFIX,
+    LeafPorts,
+    Topology,
+    domain_of,
+    hub_from_stream,
+    hub_to_stream,
+    inbox_stream,
+    load_topology,
+    node_subjects,
+    outbox_stream,
+)
+from trilink.link.topology_streams import provision, provision_hub, provision_leaf, stream_configs
 
-HUB_SERVER = "hub"
-HUB_ACCOUNT = "HUB"
-HUB_DOMAIN = "hub"
-SF_PREFIX = "$SF"
-"""Delivery-subject prefix of the hub's source consumers on the leaves (``$SF.<N>``)."""
-_NATION = re.compile(r"^[A-Z][A-Z0-9_]{1,15}$")
-_RESERVED = {"HUB", "SYS", "$G", "GLOBAL"}
-GIB = 1 << 30
-DAY_S = 86_400
-
-
-def outbox_stream(n: str) -> str:
-    return f"{n}_OUTBOX"
-
-
-def inbox_stream(n: str) -> str:
-    return f"{n}_INBOX"
-
-
-def hub_from_stream(n: str) -> str:
-    return f"HUB_FROM_{n}"
-
-
-def hub_to_stream(n: str) -> str:
-    return f"HUB_TO_{n}"
-
-
-def domain_of(n: str) -> str:
-    """A nation's JetStream domain (and server name): its id in lower case."""
-    return n.lower()
-
-
-def node_subjects(n: str) -> list[str]:
-    """What nation ``n``'s node publishes (and what ``N_OUTBOX`` keeps)."""
-    return [f"trilink.{n}.>", f"trilink.deadletter.{n}"]
-
-
-@dataclass(frozen=True)
-class LeafPorts:
-    client_port: int
-    http_port: int
-
-
-@dataclass(frozen=True)
-class Topology:
-    """Every name, address and path of one deployment; the single input of the writers.
-
-    ``nations`` are all nations with a leaf server (the hub nation too); ``*_host`` are
-    bind addresses, ``hub_url_host`` what leaves dial (it must be in the hub server
-    certificate's SAN). ``root`` is where the per-host folders live *on the hosts*.
-    """
-
-    nations: tuple[str, ...]
-    hub_nation: str
-    root: Path
-    hub_host: str = "127.0.0.1"
-    hub_url_host: str = "127.0.0.1"
-    hub_client_port: int = 4222
-    hub_leaf_port: int = 7422
-    hub_http_port: int = 8222
-    leaf_host: str = "127.0.0.1"
-    leaf_ports: Mapping[str, LeafPorts] = field(default_factory=dict)
-    stream_max_bytes: int = GIB
-    stream_max_age_s: float = 7 * DAY_S
-
-    def __post_init__(self) -> None:
-        problems = [n for n in self.nations if not _NATION.match(n) or n in _RESERVED]
-        if problems:
-            raise DeployError(problems[0], "a nation id is 2-16 of A-Z 0-9 _ and not HUB/SYS")
-        if self.hub_nation not in self.nations:
-            raise DeployError(self.hub_nation, f"hub nation not among {list(self.nations)}")
-        ports = dict(self.leaf_ports)
-        for i, n in enumerate(self.nations):  # defaults: 4223.., 8223.. in nation order
-            ports.setdefault(n, LeafPorts(self.hub_client_port + 1 + i, self.hub_http_port + 1 + i))
-        object.__setattr__(self, "leaf_ports", ports)
-        object.__setattr__(self, "root", Path(self.root))
-
-    # ---- where things are -------------------------------------------------------
-    def server_dir(self, server: str) -> Path:
-        """The folder of one server on its host (``hub``, ``kor``, ...)."""
-        return self.root / server
-
-    def servers(self) -> list[str]:
-        return [HUB_SERVER, *(domain_of(n) for n in self.nations)]
-
-    @property
-    def hub_leaf_url(self) -> str:
-        return f"tls://{self.hub_url_host}:{self.hub_leaf_port}"
-
-    @property
-    def hub_client_url(self) -> str:
-        return f"tls://{self.hub_url_host}:{self.hub_client_port}"
-
-    def leaf_client_url(self, n: str, host: str = "127.0.0.1") -> str:
-        return f"tls://{host}:{self.leaf_ports[n].client_port}"
-
-    def tls_paths(self, server: str) -> dict[str, Path]:
-        """Certificate files as the config names them, on the server's host."""
-        d = self.server_dir(server) / "tls"
-        if server == HUB_SERVER:
-            names = ["ca.pem", "server.pem", "server.key", "client.pem", "client.key"]
-        else:
-            names = ["ca.pem", "leaf.pem", "leaf.key", "node.pem", "node.key"]
-        return {name: d / name for name in names}
-
-    def hub_client_pair(self) -> CertPair:
-        p = self.tls_paths(HUB_SERVER)
-        return CertPair(p["client.pem"], p["client.key"], subject_dn("hub-node", self.hub_nation))
-
-    def node_pair(self, n: str) -> CertPair:
-        p = self.tls_paths(domain_of(n))
-        return CertPair(p["node.pem"], p["node.key"], subject_dn("node", n))
-
-    # ---- persistence ------------------------------------------------------------
-    def to_json(self) -> str:
-        d = asdict(self)
-        d["root"] = str(self.root)
-        d["leaf_ports"] = {n: asdict(p) for n, p in self.leaf_ports.items()}
-        return json.dumps(d, indent=2, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> Topology:
-        d = json.loads(text)
-        d["nations"] = tuple(d["nations"])
-        d["root"] = Path(d["root"])
-        d["leaf_ports"] = {n: LeafPorts(**p) for n, p in d["leaf_ports"].items()}
-        return cls(**d)
+__all__ = [
+    "DAY_S",
+    "GIB",
+    "HUB_ACCOUNT",
+    "HUB_DOMAIN",
+    "HUB_SERVER",
+    "SF_PREFIX",
+    "LeafPorts",
+    "Topology",
+    "domain_of",
+    "hub_config",
+    "hub_from_stream",
+    "hub_to_stream",
+    "inbox_stream",
+    "leaf_config",
+    "leaf_remotes",
+    "load_topology",
+    "node_subjects",
+    "outbox_stream",
+    "provision",
+    "provision_hub",
+    "provision_leaf",
+    "render_conf",
+    "stream_configs",
+    "write_topology",
+]
 
 
 # ---- the configs ---------------------------------------------------------------------
@@ -378,17 +296,6 @@ def write_topology(topo: Topology, out: Path, pki: PkiLayout) -> dict[str, Path]
     return written
 
 
-def load_topology(out: Path) -> Topology:
-    """The :class:`Topology` saved by :func:`write_topology` in ``out/topology.json``."""
-    path = Path(out) / "topology.json"
-    try:
-        return Topology.from_json(path.read_text())
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise DeployError(
-            str(path), f"not a topology written by trilink nats-config: {e}"
-        ) from None
-
-
 def leaf_remotes(config: Mapping[str, Any]) -> list[str]:
     """Every URL a server config dials as a leaf, route or gateway (for isolation checks)."""
     urls: list[str] = []
@@ -398,113 +305,3 @@ def leaf_remotes(config: Mapping[str, Any]) -> list[str]:
     for gw in config.get("gateway", {}).get("gateways", []):
         urls += list(gw.get("urls", []))
     return urls
-
-
-# ---- streams (JetStream API objects, created at run time) ---------------------------
-
-
-def stream_configs(topo: Topology, n: str) -> dict[str, Any]:
-    """The four stream configurations of nation ``n`` (nats-py ``StreamConfig``), by name."""
-    from nats.js.api import DiscardPolicy, ExternalStream, StorageType, StreamConfig, StreamSource
-
-    def cfg(name: str, **kw: Any) -> StreamConfig:
-        return StreamConfig(
-            name=name,
-            storage=StorageType.FILE,
-            discard=DiscardPolicy.OLD,
-            max_bytes=topo.stream_max_bytes,
-            max_age=topo.stream_max_age_s,
-            **kw,
-        )
-
-    d = domain_of(n)
-    return {
-        outbox_stream(n): cfg(outbox_stream(n), subjects=node_subjects(n)),
-        inbox_stream(n): cfg(
-            inbox_stream(n),
-            sources=[
-                StreamSource(
-                    name=hub_to_stream(n),
-                    external=ExternalStream(api=f"$JS.{HUB_DOMAIN}.API"),
-                )
-            ],
-        ),
-        hub_to_stream(n): cfg(hub_to_stream(n), subjects=[f"trilink.hub.out.{n}.>"]),
-        hub_from_stream(n): cfg(
-            hub_from_stream(n),
-            sources=[
-                StreamSource(
-                    name=outbox_stream(n),
-                    external=ExternalStream(api=f"$JS.{d}.API", deliver=f"{SF_PREFIX}.{n}"),
-                )
-            ],
-        ),
-    }
-
-
-async def _ensure(js: Any, config: Any, where: str) -> None:
-    """Create a stream, or bring an existing one to ``config``; DeployError if neither."""
-    from nats.errors import TimeoutError as NatsTimeout
-    from nats.js.errors import BadRequestError, NotFoundError
-
-    try:
-        await js.add_stream(config)
-    except BadRequestError as e:
-        # 10058: "stream name already in use with a different configuration".
-        if getattr(e, "err_code", None) != 10058:
-            raise DeployError(f"{where}/{config.name}", f"cannot create: {e}") from None
-        try:
-            await js.update_stream(config)
-        except (BadRequestError, NotFoundError) as e2:
-            raise DeployError(f"{where}/{config.name}", f"cannot update: {e2}") from None
-    except (NatsTimeout, TimeoutError):
-        raise DeployError(
-            f"{where}/{config.name}", "JetStream did not answer (server or link down?)"
-        ) from None
-
-
-async def provision_leaf(topo: Topology, n: str, leaf: Any, *, timeout_s: float = 5.0) -> None:
-    """Create nation ``n``'s streams from a connection to its leaf (node certificate).
-
-    ``N_OUTBOX`` and ``N_INBOX`` on the leaf first, so reports are kept even while the hub
-    is unreachable; then ``HUB_TO_N`` in n's account on the hub (through the leaf, JetStream
-    domain ``hub``), which raises DeployError if the hub cannot be reached (retry later:
-    every step is idempotent).
-    """
-    cfgs = stream_configs(topo, n)
-    local = leaf.jetstream(timeout=timeout_s)
-    await _ensure(local, cfgs[outbox_stream(n)], domain_of(n))
-    remote = leaf.jetstream(domain=HUB_DOMAIN, timeout=timeout_s)
-    failure: DeployError | None = None
-    try:
-        # The origin before the stream that sources it: a source whose origin is missing
-        # is retried only every few seconds by the server.
-        await _ensure(remote, cfgs[hub_to_stream(n)], f"{HUB_DOMAIN}/{n}")
-    except DeployError as e:
-        failure = e
-    await _ensure(local, cfgs[inbox_stream(n)], domain_of(n))
-    if failure is not None:
-        raise failure
-
-
-async def provision_hub(topo: Topology, hub: Any, *, timeout_s: float = 5.0) -> None:
-    """Create the ``HUB_FROM_N`` streams from the hub process's connection (account HUB).
-
-    A source whose leaf is down is created anyway; the hub retries it on its own.
-    """
-    js = hub.jetstream(timeout=timeout_s)
-    for n in topo.nations:
-        await _ensure(js, stream_configs(topo, n)[hub_from_stream(n)], HUB_DOMAIN)
-
-
-async def provision(
-    topo: Topology, hub: Any, leaves: Mapping[str, Any], *, timeout_s: float = 5.0
-) -> None:
-    """Create every stream of the topology: ``hub`` is a nats-py connection to the hub as
-    the hub process, ``leaves[N]`` one to N's leaf as N's node. Idempotent."""
-    missing = [n for n in topo.nations if n not in leaves]
-    if missing:
-        raise DeployError(missing[0], "no leaf connection given for this nation")
-    for n in topo.nations:
-        await provision_leaf(topo, n, leaves[n], timeout_s=timeout_s)
-    await provision_hub(topo, hub, timeout_s=timeout_s)
