@@ -19,6 +19,7 @@ from trilink.nodes.liverun import LEAD_S, run_live
 from trilink.nodes.national import NationalNode
 from trilink.nodes.simrun import RunConfig, RunResult, run_simulation
 from trilink.nodes.up import start_local_coalition
+from trilink.nodes.warnings import make_warner
 from trilink.scenario import load_scenario
 from trilink.scenario.simulate import simulate
 
@@ -79,6 +80,31 @@ def test_in_memory_services_give_the_same_picture(scenario_and_sim, simulated: R
     live = asyncio.run(run_live(sc, sim, bus_for, timeout_s=300))
     assert hub_picture(live) == hub_picture(simulated)
     assert picture(live) == picture(simulated)
+
+
+def test_alone_each_nation_warns_itself_as_in_the_simulated_run(scenario_and_sim) -> None:
+    """Without the link, live services run each nation's own warning rules (as the
+    simulated run does): the same warnings at the same epochs."""
+    sc, sim = scenario_and_sim
+    alone = RunConfig(link=False)
+    simulated = run_simulation(sc, sim, alone, warner_factory=make_warner)
+    bus = InMemoryBus()
+
+    async def bus_for(_node: str) -> InMemoryBus:
+        return bus
+
+    live = asyncio.run(
+        run_live(sc, sim, bus_for, config=alone, warner_factory=make_warner, timeout_s=300)
+    )
+
+    def warned(result: RunResult) -> dict[str, list[tuple]]:
+        return {
+            n: [(e.ref, e.measured_ns, e.detail) for e in node.events if e.kind == "warning"]
+            for n, node in result.nodes.items()
+        }
+
+    assert warned(live) == warned(simulated)
+    assert all(warned(simulated).values())  # every nation warned of the launch itself
 
 
 def test_as_fast_as_possible_the_nodes_keep_in_step_with_the_hub(

@@ -50,6 +50,9 @@ async def run_live(
     for n in [*nations, HUB_ID]:
         clocks[n] = WallClock(sim.t_start_ns, speed) if paced else ManualClock(sim.t_start_ns)  # type: ignore[arg-type]
     nodes = {n: make_national(scenario, n, identity, clocks[n], check_clock=paced) for n in nations}
+    if not cfg.link and warner_factory is not None:
+        for node in nodes.values():  # alone, each nation warns from its own tracks
+            node.own_warner = warner_factory(scenario)
     hub = None
     if cfg.link:
         hub = make_hub(
