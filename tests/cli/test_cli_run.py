@@ -57,6 +57,9 @@ def test_run_without_the_link() -> None:
         (["--speed", "0", "--realtime"], "--speed"),
         (["--port", "70000", "--web"], "--port"),
         (["--launches", "nope"], "--launches"),
+        (["--latency-jitter-ms", "inf"], "--latency-jitter-ms"),
+        (["--cycle-s", "inf"], "--cycle-s"),
+        (["--seed", "-1"], "--seed"),
     ],
 )
 def test_run_refuses_bad_options(args: list[str], option: str) -> None:

@@ -87,7 +87,8 @@ def test_same_seed_same_delays() -> None:
 @pytest.mark.parametrize(
     ("field", "value"),
     [("latency_s", -0.1), ("latency_jitter_s", -1e-3), ("local_latency_s", float("nan")),
-     ("cycle_s", 0.0), ("tick_s", -0.5)],
+     ("cycle_s", 0.0), ("tick_s", -0.5), ("latency_jitter_s", float("inf")),
+     ("cycle_s", float("inf"))],
 )  # fmt: skip
 def test_run_config_refuses_bad_values(field: str, value: float) -> None:
     with pytest.raises(ValueError, match=f"RunConfig.{field}"):

@@ -64,13 +64,17 @@ def evaluate(
         0.0, "--azimuth-spread-deg", min=0.0, help="Turn each launch azimuth by up to ±D deg."
     ),
     seed: int | None = typer.Option(
-        None, "--seed", help="First seed (default: the scenario's); run i uses seed + i."
+        None, "--seed", min=0, help="First seed (default: the scenario's); run i uses seed + i."
     ),
     launches: str | None = typer.Option(
         None, "--launches", help="Only these launch ids (comma-separated), e.g. the SRBM salvo."
     ),
     duration_s: float | None = typer.Option(
-        None, "--duration-s", min=1.0, help="Stop each run this many seconds after the start."
+        None,
+        "--duration-s",
+        min=1.0,
+        max=86_400.0,
+        help="Stop each run this many seconds after the start.",
     ),
     warnings: bool = typer.Option(
         True, "--warnings/--no-warnings", help="Run the hub's per-partner warning rules."

@@ -52,7 +52,7 @@ def hub(
         help="With --state: seconds between checkpoints (0: after every batch of input); "
         "stretched so that checkpointing takes at most 10 % of the hub's time.",
     ),
-    speed: float = typer.Option(1.0, "--speed", help="Scenario seconds per wall second."),
+    speed: float = typer.Option(1.0, "--speed", min=0.01, help="Scenario seconds per wall second."),
     cycle: float = typer.Option(
         0.5,
         "--cycle",

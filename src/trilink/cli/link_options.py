@@ -9,6 +9,8 @@ from typing import Any
 import typer
 
 DEFAULT_LATENCY_MS = 120.0
+MAX_MS = 60_000.0
+"""A minute each way: a bound that keeps the run finite (an infinite delay is no link)."""
 
 
 def latency_ms_option(note: str = "") -> Any:
@@ -17,6 +19,7 @@ def latency_ms_option(note: str = "") -> Any:
         DEFAULT_LATENCY_MS,
         "--latency-ms",
         min=0.0,
+        max=MAX_MS,
         help=f"One-way partner <-> hub link latency{note}.",
     )
 
@@ -27,6 +30,7 @@ def latency_jitter_ms_option(seed: str = "the run's seed") -> Any:
         0.0,
         "--latency-jitter-ms",
         min=0.0,
+        max=MAX_MS,
         help="Mean random extra delay per message on each partner <-> hub leg "
-        f"(exponential, from {seed}; each leg stays in order).",
+        f"(exponential, from {seed}; each leg stays in order; simulated runs only).",
     )

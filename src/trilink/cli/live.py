@@ -60,7 +60,7 @@ def node(
     tls_ca: Path | None = tls_ca_option(),
     tls_cert: Path | None = tls_cert_option("This node's"),
     tls_key: Path | None = tls_key_option("This node's"),
-    speed: float = typer.Option(1.0, "--speed", help="Scenario seconds per wall second."),
+    speed: float = typer.Option(1.0, "--speed", min=0.01, help="Scenario seconds per wall second."),
     start_at: float | None = typer.Option(
         None,
         "--start-at",
@@ -134,6 +134,7 @@ def up(
     speed: float | None = typer.Option(
         None,
         "--speed",
+        min=0.01,
         help="Scenario seconds per wall second (default: as fast as the nodes can go).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the run summary as one JSON object."),

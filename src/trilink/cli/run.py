@@ -33,12 +33,14 @@ def run(
     as_json: bool = typer.Option(
         False, "--json", help="Print one JSON object on stdout instead of tables."
     ),
-    seed: int | None = typer.Option(None, "--seed", help="Override the scenario's random seed."),
+    seed: int | None = typer.Option(
+        None, "--seed", min=0, help="Override the scenario's random seed."
+    ),
     launches: str | None = typer.Option(
         None, "--launches", help="Only these launch ids (comma-separated)."
     ),
     cycle_s: float = typer.Option(
-        0.5, "--cycle-s", min=0.01, help="Hub fusion cycle, seconds of measurement time."
+        0.5, "--cycle-s", min=0.01, max=60.0, help="Hub fusion cycle, seconds of measurement time."
     ),
     latency_ms: float = latency_ms_option(
         " (simulated runs; --realtime and --web runs have the in-memory bus's own)"
@@ -59,6 +61,7 @@ def run(
         1.0,
         "--speed",
         min=0.01,
+        max=1e6,
         help="With --realtime or --web: scenario seconds per wall second.",
     ),
     web: bool = typer.Option(

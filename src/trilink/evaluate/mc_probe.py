@@ -158,5 +158,5 @@ def attach(node: NationalNode) -> Probe:
 
 
 def probe_of(node: NationalNode) -> Probe:
-    """The probe of a node built inside :func:`probed_nodes` (KeyError otherwise)."""
+    """The probe :func:`attach` gave this node (KeyError for a node never attached)."""
     return _probes[node]

@@ -204,6 +204,7 @@ class DurableStreams:
         from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
         from nats.js.errors import NotFoundError
 
+        self._closing = False
         for stream in self.streams:
             name = self.durable(stream)
             config = ConsumerConfig(
@@ -291,8 +292,10 @@ class DurableStreams:
             while not t.done():
                 await asyncio.wait({t}, timeout=1.0)
                 t.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+            if not t.cancelled() and t.exception() is not None:
+                # A fetcher that had died: kept with the other errors, not raised here
+                # (close() runs in the service's finally, where it would hide the cause).
+                self.errors.append(t.exception())  # type: ignore[arg-type]
         self._tasks.clear()
         # Unsubscribed here, or the connection's drain would wait out its timeout on them.
         for psub in self._subs:

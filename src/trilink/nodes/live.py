@@ -18,7 +18,8 @@ no live run looks like (the hub's fast path, for one, would never fire). With ``
 each node stays at most that much measurement time ahead of the newest cycle the hub has
 vouched for to it (:attr:`NationalNode.hub_cycle_ns`, from the hub's heartbeats). It
 cannot deadlock while ``lead_s`` exceeds a tick plus a cycle: a cycle needs only the
-watermarks of ticks the nodes may already send. The picture is the same either way.
+watermarks of ticks the nodes may already send (:func:`trilink.nodes.liverun.run_live`
+takes the larger of 2 s and twice that). The picture is the same either way.
 
 :func:`run_hub` reads the live subjects (what arrives while it runs). The hub that
 survives its own death (``trilink hub --state``) is
@@ -117,13 +118,17 @@ async def run_national(
         first_ns: int | None = None
         for step in schedule:
             first_ns = step.t_ns if first_ns is None else first_ns
-            while lead_ns is not None and step.t_ns > (node.hub_cycle_ns or first_ns) + lead_ns:
+            while (
+                lead_ns is not None
+                and not done.is_set()
+                and step.t_ns > (node.hub_cycle_ns or first_ns) + lead_ns
+            ):
                 heard.clear()
-                try:
-                    await asyncio.wait_for(heard.wait(), STALL_S)
-                except TimeoutError:
+                if not await _first_of(heard, done, STALL_S):
                     log.warning("%s: the hub is silent; running on without it", node.nation)
                     lead_ns = None
+            if done.is_set():  # the run was ended (settled, timed out or failed elsewhere)
+                break
             await clock.sleep_until(step.t_ns)
             if step.kind == SCAN:
                 node.on_detections(step.scan)
@@ -140,6 +145,17 @@ async def run_national(
         with contextlib.suppress(asyncio.CancelledError):
             await task
     return stats
+
+
+async def _first_of(a: asyncio.Event, b: asyncio.Event, timeout_s: float) -> bool:
+    """Wait until ``a`` or ``b`` is set; False if neither was within ``timeout_s``."""
+    waits = {asyncio.ensure_future(a.wait()), asyncio.ensure_future(b.wait())}
+    finished, pending = await asyncio.wait(
+        waits, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
+    )
+    for w in pending:
+        w.cancel()
+    return bool(finished)
 
 
 def hub_ignores(hub: HubNode) -> tuple[str, ...]:
@@ -259,6 +275,8 @@ async def run_coalition(
         # anything new for ``quiet_s``.
         while hub is not None and hub.next_cycle_ns <= t_end_ns:
             if any(t.done() and t.exception() for t in node_tasks):
+                return
+            if hub_task is not None and hub_task.done():  # the hub died: nothing more comes
                 return
             await asyncio.sleep(0.02)
         last = -1

@@ -75,7 +75,7 @@ async def run_live(
     }
     try:
         # As fast as possible, the nodes keep in step with the hub (nodes.live, "In step").
-        lead_s = None if paced else LEAD_S
+        lead_s = None if paced else max(LEAD_S, 2 * (cfg.tick_s + cfg.cycle_s))
         stats: dict[str, ServiceStats] = await run_coalition(
             nodes, hub, buses, schedules, clocks, t_end_ns=sim.t_end_ns, timeout_s=timeout_s,
             lead_s=lead_s,

@@ -129,7 +129,8 @@ class HubCollector(Collector):
         return stalled, doc
 
     def _held_back_by(self, now: int) -> dict[str, float | None]:
-        """Each source's watermark lag, s: the smallest holds the cycles back."""
+        """Each source's watermark lag, s: the largest (the oldest watermark) holds the
+        cycles back."""
         return {
             s: _round(_seconds_since(now, self.hub.watermarks.get(s))) for s in self.hub.sources
         }

@@ -107,7 +107,7 @@ class MetricsServer:
     @property
     def url(self) -> str:
         host, port = self.sock.getsockname()[:2]
-        return f"http://{host}:{port}"
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.server.serve(sockets=[self.sock]))

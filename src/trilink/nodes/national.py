@@ -178,7 +178,7 @@ class NationalNode:
             self._confirmed.discard(tid)
             self._reported.pop(tid, None)
         if self.own_warner is not None:
-            self._warn_own(dict(zip(numbers, reports, strict=True)), now)
+            self._warn_own(dict(zip(numbers, reports, strict=True)), watermark_ns)
         self.reports_sent += len(reports)
         # One signed bundle for the tick's reports and, last, the heartbeat (ICD
         # "Bundles"): one signature and one verify for all of them instead of one each,
@@ -214,14 +214,15 @@ class NationalNode:
         )
         return msg
 
-    def _warn_own(self, tracks: dict[int, TrackReport], now: int) -> None:
+    def _warn_own(self, tracks: dict[int, TrackReport], t_ns: int) -> None:
         """Run the node's own warner over this tick's reports (own track id -> report: the
         tracks the hub would have received) at the tick's time; like the hub's warner, it
         is called every tick, reports or not, so that its clocks close the threads of
         lost or fallen tracks."""
         assert self.own_warner is not None
+        now = self.clock.now_ns()  # when the node learned it (its log's time)
         shaped = [own_system_track(r, n) for n, r in tracks.items()]
-        for w in self.own_warner(self.nation, shaped, now):
+        for w in self.own_warner(self.nation, shaped, t_ns):
             if not isinstance(w, Warning):
                 continue
             mine = msgspec.structs.replace(w, source=self.nation)

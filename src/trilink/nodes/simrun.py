@@ -16,6 +16,7 @@ from __future__ import annotations
 import gc
 import heapq
 import itertools
+import math
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -62,11 +63,13 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         for name in ("cycle_s", "tick_s"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"RunConfig.{name} must be > 0, got {getattr(self, name)!r}")
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"RunConfig.{name} must be finite and > 0, got {value!r}")
         for name in ("latency_s", "local_latency_s", "latency_jitter_s"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"RunConfig.{name} must be >= 0, got {getattr(self, name)!r}")
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"RunConfig.{name} must be finite and >= 0, got {value!r}")
 
 
 @dataclass
