@@ -251,3 +251,34 @@ def test_escalations_at_once_stand_downs_after_the_hold(jpn, edge, pattern):
                 if e.level == "threat":
                     first_threat.setdefault(hold, t_s)
     assert first_threat.get(0.0) == first_threat.get(HOLD_S)
+
+
+def test_an_impact_due_sooner_is_not_held_back_by_a_pending_stand_down(jpn, edge):
+    """Review finding: the place eases (zone -> outside, a stand-down) while the
+    predicted impact comes 20 s sooner; that is news a threatened population needs at
+    once, so it goes out with the stand-down instead of waiting out the hold."""
+    inside, outside = edge
+    state = WarningState(jpn)
+    state.step(at(inside, 0.0))
+    sooner = threat_at(outside, a_m=5e3, b_m=5e3, t_s=1.0, impact_in_s=380.0 - 1.0)
+    e = state.step(sooner)
+    assert e is not None and e.msg_type == "Update" and e.level == "threat"
+    assert "impact time moved -20 s" in e.changes
+    assert "impact_place zone -> outside" in e.changes
+    # the same ease with the impact time unchanged still waits out the hold
+    state = WarningState(jpn)
+    state.step(at(inside, 0.0))
+    assert state.step(at(outside, 1.0)) is None
+
+
+def test_a_hold_does_not_run_across_a_lost_track(jpn, edge):
+    """Review finding: a stand-down pending when the track is lost starts again when it
+    is re-acquired; one input after a long gap does not complete it."""
+    inside, outside = edge
+    state = WarningState(jpn)
+    state.step(at(inside, 0.0))
+    assert run(state, [(outside, float(t)) for t in range(1, 9)]) == []
+    assert state.step(at(outside, 9.0, status="lost")) is None
+    assert state.step(at(outside, 30.0)) is None  # re-acquired: the hold starts again
+    sent = run(state, [(outside, 30.0 + float(t)) for t in range(1, int(HOLD_S) + 1)])
+    assert [t for t, _ in sent] == [30.0 + HOLD_S]

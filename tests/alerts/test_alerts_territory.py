@@ -185,7 +185,32 @@ def test_missing_data_fail_with_the_command_that_builds_them(tmp_path):
     assert "build_geodata.py" in str(err.value) and "npm ci" in err.value.hint
 
 
+def test_data_of_an_older_format_are_refused(tmp_path):
+    """Files built by an older trilink (format 1: zones without median lines, which
+    overlap) must not load silently: the warnings would use the wrong waters."""
+    manifest = {**geodata_manifest(), "format_version": 1}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(GeodataMissing, match="format 1, this trilink needs 2") as err:
+        load_territory("JPN", directory=tmp_path)
+    assert "build_geodata.py" in str(err.value)
+
+
+def test_rings_across_the_antimeridian_stay_where_they_are():
+    """world-atlas writes a ring that crosses 180 deg with a 360 deg jump; read flat,
+    Russia's Chukotka became a band of land from Alaska to Scandinavia (geodata
+    ``_continuous``)."""
+    countries = features_by_id(json.loads(WORLD.read_text()), "countries")
+    russia = feature_geometry(countries["643"])
+    assert not russia.contains(shapely.Point(-150.0, 66.0))  # Alaska
+    assert not russia.contains(shapely.Point(-100.0, 67.0))  # Nunavut
+    assert not russia.contains(shapely.Point(15.0, 67.0))  # Norway
+    assert russia.contains(shapely.Point(178.0, 66.0))  # Chukotka, west of 180
+    assert russia.contains(shapely.Point(-175.0, 66.0))  # Chukotka, east of 180
+
+
 def test_unknown_nation_is_reported(tmp_path):
-    (tmp_path / "manifest.json").write_text(json.dumps({"nations": {"JPN": {}}}))
+    (tmp_path / "manifest.json").write_text(
+        json.dumps({"format_version": geodata_manifest()["format_version"], "nations": {"JPN": {}}})
+    )
     with pytest.raises(GeodataMissing, match="no territory for 'FRA'"):
         load_territory("FRA", directory=tmp_path)

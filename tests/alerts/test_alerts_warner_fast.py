@@ -126,9 +126,11 @@ def _events(calls, warner):
 
 
 def test_salvo_with_the_stand_down_hold(record, scenario, zones_of_the_recording):
-    """The recording under today's rules: the stand-downs the hold spares are Japan's on
+    """The recording under today's rules: the messages the rules spare are Japan's on
     srbm-3 (track 3), whose 95 % ellipse left and re-entered its zone within 0.5 s, then
-    left for good while it shrank; every first threat goes at the same call as before."""
+    left for good while it shrank; every first threat goes at the same call as before.
+    The stand-down itself goes out 5.5 s after the escalation, not after the 15 s hold,
+    because the impact came 10 s sooner with it (an impact due sooner is never held)."""
     _, calls = record
     before = _events(calls, make_warner(scenario, RECORDED_RULES))
     now = _events(calls, make_warner(scenario))
@@ -141,7 +143,7 @@ def test_salvo_with_the_stand_down_hold(record, scenario, zones_of_the_recording
 
     old, new = per_thread(before), per_thread(now)
     assert {k: len(v) for k, v in old.items() if len(v) != len(new[k])} == {("JPN", "3"): 9}
-    assert len(new[("JPN", "3")]) == 5 and len(now) == 36
+    assert len(new[("JPN", "3")]) == 7 and len(now) == 38
     for key, events in old.items():
         first = next((e.sent_t_ns for e in events if e.level == "threat"), None)
         assert first == next((e.sent_t_ns for e in new[key] if e.level == "threat"), None)
@@ -149,15 +151,18 @@ def test_salvo_with_the_stand_down_hold(record, scenario, zones_of_the_recording
     assert japan == [
         ("launch", ()),
         ("escalated", ()),
-        ("changed", ("impact_place zone -> outside",)),
+        ("changed", ("impact_place zone -> outside",)),  # with the impact 10 s sooner
+        ("changed", ("95% ellipse semi-major 18.6 -> 8.7 km",)),
+        ("changed", ("95% ellipse semi-major 8.7 -> 3.1 km",)),
         ("changed", ("impact_place outside -> zone",)),  # in re-entry: quick to warn
         ("impacted", ()),
     ]
-    up, down = new[("JPN", "3")][1:3]
-    first_out = next(e for e in old[("JPN", "3")] if e.sent_t_ns > up.sent_t_ns)
-    assert first_out.changes[0] == "impact_place zone -> outside"
-    hold_ns = WarningRules().stand_down_hold_s * 1e9
-    assert down.sent_t_ns - first_out.sent_t_ns >= hold_ns  # held, not reversed since
+    down = new[("JPN", "3")][2]
+    assert "impact time moved -10 s" in down.changes
+    # the rule without a hold had already stood down, and sent more, before this
+    up = new[("JPN", "3")][1]
+    early = [e for e in old[("JPN", "3")] if up.sent_t_ns < e.sent_t_ns < down.sent_t_ns]
+    assert len(early) >= 2 and early[0].changes[0] == "impact_place zone -> outside"
 
 
 def test_every_partner_shares_one_product_per_track_and_cycle(record, scenario):

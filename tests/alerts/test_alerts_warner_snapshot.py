@@ -89,7 +89,7 @@ def uninterrupted(calls, scenario):
 
 def test_a_restored_warner_continues_exactly(calls, scenario, uninterrupted):
     out, snaps = uninterrupted
-    assert sum(map(len, out)) == 36  # 40 before the stand-down hold (Japan's srbm-3: 9 -> 5)
+    assert sum(map(len, out)) == 38  # 40 without the stand-down hold (Japan's srbm-3: 9 -> 7)
     assert any(
         th["stand_down_since_t_ns"] is not None
         for snap in snaps.values()

@@ -118,6 +118,17 @@ class _Thread:
     stand_down_since_t_ns: int | None = None  # since when every input was less severe
 
 
+def _sooner(
+    announced: ImpactPrediction | None, threat: ThreatInput, level: str, rules: WarningRules
+) -> bool:
+    """Whether a threat's predicted impact is now due at least ``impact_time_shift_s``
+    sooner than announced (never held back by a pending stand-down)."""
+    new = threat.impact
+    if level != "threat" or announced is None or new is None:
+        return False
+    return (announced.t_ns - new.t_ns) / 1e9 >= rules.impact_time_shift_s
+
+
 def _safe(text: str) -> str:
     # CAP identifiers must not hold spaces, commas or the restricted characters < and &.
     return re.sub(r"[^A-Za-z0-9._-]", "_", text)
@@ -164,6 +175,7 @@ class WarningState:
                 return None
             if thread.lost_since_t_ns is None:
                 thread.lost_since_t_ns = threat.t_ns
+            thread.stand_down_since_t_ns = None  # a hold runs over inputs in flight only
             thread.last_input = _keep_prediction(thread.last_input, threat)
             # Only this track's thread: other silent threads are tick()'s business (a
             # tick here used to close them too and return only the first Cancel).
@@ -203,11 +215,14 @@ class WarningState:
             )
         thread.last_input = threat
         thread.lost_since_t_ns = None
-        if severity_change(thread.level, thread.announced_assessment, a.level, a) == LESS_SEVERE:
+        less = severity_change(thread.level, thread.announced_assessment, a.level, a)
+        if less == LESS_SEVERE and not _sooner(thread.announced, threat, a.level, self.rules):
             # Slow to stand down: a less severe warning (downgrade, a place further out,
             # an overflight no longer predicted) is news only once it has held through
             # stand_down_hold_s of inputs; a flip back within it sends nothing. Routine
-            # refinements wait with it: the message carrying them would announce it.
+            # refinements wait with it: the message carrying them would announce it;
+            # except an impact now due sooner (_sooner), news a threatened population
+            # needs at once, which goes out with whatever else changed.
             thread.size_change_since_t_ns = None
             if thread.stand_down_since_t_ns is None:
                 thread.stand_down_since_t_ns = threat.t_ns

@@ -29,6 +29,7 @@ from numpy.typing import ArrayLike, NDArray
 from shapely.geometry import LineString, Polygon
 from shapely.geometry.base import BaseGeometry
 
+from trilink.alerts.geodata import FORMAT_VERSION
 from trilink.alerts.projection import aeqd_sphere_forward
 from trilink.errors import GeodataMissing
 
@@ -190,6 +191,14 @@ def _load(nation: str, directory: str) -> Territory:
     if not manifest_path.is_file():
         raise GeodataMissing(str(manifest_path), BUILD_HINT)
     manifest = json.loads(manifest_path.read_text())
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        # Built by an older trilink (e.g. zones without median lines, which overlap):
+        # refused rather than warned on.
+        raise GeodataMissing(
+            str(manifest_path),
+            f"format {version}, this trilink needs {FORMAT_VERSION}; {BUILD_HINT}",
+        )
     entry = manifest.get("nations", {}).get(nation)
     if entry is None:
         have = ", ".join(sorted(manifest.get("nations", {})))
