@@ -204,8 +204,9 @@ def _uncontested(
     lons = np.arange(box[0] + _GRID_DEG / 2, box[2], _GRID_DEG)
     lats = np.arange(box[1] + _GRID_DEG / 2, box[3], _GRID_DEG)
     grid = np.stack(np.meshgrid(lons, lats), axis=-1).reshape(-1, 2)
-    cos_min = math.cos(math.radians(min(89.0, max(abs(box[1]), abs(box[3])))))
-    delta_m = 0.5 * math.hypot(1.0, cos_min) * _GRID_DEG * 111.32e3 * 1.01
+    # A cell's half-diagonal is longest where the meridians are furthest apart, at the
+    # tile's lowest |latitude|: bounded by the equator's (cos = 1), whatever the tile.
+    delta_m = 0.5 * math.hypot(1.0, 1.0) * _GRID_DEG * 111.32e3 * 1.01
     u = unit_vectors(grid)
     # Only a point nearer a foreign coast than 200 nm can be nearer it than its own land;
     # the own distance is to coastal samples, never shorter than to the land: cautious.
