@@ -52,14 +52,12 @@ def _round(v: float | None) -> float | None:
 
 def _service(node: str, stats: ServiceStats, deadletters: DeadLetterLog) -> Iterator[Metric]:
     """What every service has: messages in and out, publish errors, dead letters."""
-    for name, doc, value in (
+    yield from _counters(
+        node,
         ("trilink_messages_received", "Deliveries read from the bus.", stats.received),
         ("trilink_messages_published", "Messages published on the bus.", stats.published),
         ("trilink_publish_errors", "Publications the bus refused.", stats.publish_errors),
-    ):
-        c = CounterMetricFamily(name, doc, labels=["node"])
-        c.add_metric([node], value)
-        yield c
+    )
     dl = CounterMetricFamily(
         "trilink_deadletters",
         "Refused input, by reason (ICD section 8).",
@@ -139,7 +137,8 @@ class HubCollector(Collector):
         hub, node = self.hub, self.hub.link.node_id
         now = hub.clock.now_ns()
         yield from _service(node, self.stats, hub.link.deadletters)
-        for name, doc, value in (
+        yield from _counters(
+            node,
             ("trilink_hub_cycles", "Fusion cycles run.", hub.cycles),
             ("trilink_hub_reports_received", "National track reports admitted.", hub.reports_in),
             (
@@ -149,10 +148,7 @@ class HubCollector(Collector):
             ),
             ("trilink_hub_fast_releases", "Releases sent by the fast path.", hub.fast_releases),
             ("trilink_hub_audit_records", "Records in the audit chain.", hub.audit.count),
-        ):
-            c = CounterMetricFamily(name, doc, labels=["node"])
-            c.add_metric([node], value)
-            yield c
+        )
         rel = CounterMetricFamily(
             "trilink_hub_releases",
             "Messages released to a partner (after policy), by topic: tracks, events, warnings.",
@@ -225,6 +221,13 @@ class HubCollector(Collector):
         yield from (lag, heard, silent)
 
 
+def _counters(node: str, *rows: tuple[str, str, float]) -> Iterator[Metric]:
+    for name, doc, value in rows:
+        c = CounterMetricFamily(name, doc, labels=["node"])
+        c.add_metric([node], value)
+        yield c
+
+
 def _gauges(node: str, *rows: tuple[str, str, float]) -> Iterator[Metric]:
     for name, doc, value in rows:
         g = GaugeMetricFamily(name, doc, labels=["node"])
@@ -234,7 +237,8 @@ def _gauges(node: str, *rows: tuple[str, str, float]) -> Iterator[Metric]:
 
 def _checkpoint(node: str, stats: DurableStats) -> Iterator[Metric]:
     """The durable hub's (``trilink hub --state``) checkpoints and restart."""
-    for name, doc, value in (
+    yield from _counters(
+        node,
         ("trilink_hub_checkpoints", "Checkpoints committed.", stats.commits),
         ("trilink_hub_input_batches", "Batches of stream input admitted.", stats.batches),
         (
@@ -248,10 +252,7 @@ def _checkpoint(node: str, stats: DurableStats) -> Iterator[Metric]:
             "Restarts whose cycles, run again, went another way (docs/operations.md).",
             stats.diverged,
         ),
-    ):
-        c = CounterMetricFamily(name, doc, labels=["node"])
-        c.add_metric([node], value)
-        yield c
+    )
     rows = [
         (
             "trilink_hub_restored",
