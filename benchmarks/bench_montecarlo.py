@@ -55,6 +55,7 @@ import time  # noqa: E402
 from collections import defaultdict  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
 from contextlib import ExitStack, contextmanager  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
 from typing import Any  # noqa: E402
 
 from trilink.evaluate import montecarlo  # noqa: E402
@@ -71,10 +72,8 @@ CONFIGS = ("trilateral", "alone")
 PARTS = ("simulate", "trackers", "hub", "nodes+link", "metrics")
 
 
-@contextmanager
-def _timed(cpu: defaultdict[str, float], owner: Any, name: str, part: str) -> Iterator[None]:
-    """Add the CPU time of every call of ``owner.name`` to ``cpu[part]`` while inside."""
-    fn: Callable[..., Any] = getattr(owner, name)
+def _cpu_timed(fn: Callable[..., Any], cpu: defaultdict[str, float], part: str) -> Any:
+    """``fn``, adding the CPU time of each of its calls to ``cpu[part]``."""
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         t0 = time.process_time()
@@ -83,7 +82,14 @@ def _timed(cpu: defaultdict[str, float], owner: Any, name: str, part: str) -> It
         finally:
             cpu[part] += time.process_time() - t0
 
-    setattr(owner, name, wrapper)
+    return wrapper
+
+
+@contextmanager
+def _timed(cpu: defaultdict[str, float], owner: Any, name: str, part: str) -> Iterator[None]:
+    """Add the CPU time of every call of ``owner.name`` to ``cpu[part]`` while inside."""
+    fn: Callable[..., Any] = getattr(owner, name)
+    setattr(owner, name, _cpu_timed(fn, cpu, part))
     try:
         yield
     finally:
@@ -121,26 +127,6 @@ def breakdown(sc: Scenario, config: str, seeds: range) -> dict[str, float]:
     return out | {"total": total / n}
 
 
-class _TimedCodec:
-    """A msgspec encoder or decoder whose ``encode``/``decode`` time goes to ``cpu``."""
-
-    def __init__(self, inner: Any, cpu: defaultdict[str, float]):
-        self._inner, self._cpu = inner, cpu
-
-    def _timed(self, name: str, arg: Any) -> Any:
-        t0 = time.process_time()
-        try:
-            return getattr(self._inner, name)(arg)
-        finally:
-            self._cpu["msgspec"] += time.process_time() - t0
-
-    def encode(self, obj: Any) -> bytes:
-        return self._timed("encode", obj)
-
-    def decode(self, data: Any) -> Any:
-        return self._timed("decode", data)
-
-
 def _compiled_wraps(cpu: defaultdict[str, float]) -> list[tuple[Any, str, Any]]:
     """(owner, name, wrapper) for every compiled entry point a trial calls: each numba
     dispatcher wherever a trilink module holds it, libsodium's sign and verify, and the
@@ -153,17 +139,6 @@ def _compiled_wraps(cpu: defaultdict[str, float]) -> list[tuple[Any, str, Any]]:
     from trilink.link import codec
 
     wrapped: dict[int, Callable[..., Any]] = {}
-
-    def timed(fn: Callable[..., Any], part: str) -> Callable[..., Any]:
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            t0 = time.process_time()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                cpu[part] += time.process_time() - t0
-
-        return wrapper
-
     out: list[tuple[Any, str, Any]] = []
     for name, module in list(sys.modules.items()):
         if not name.startswith("trilink.") or module is None:
@@ -171,12 +146,14 @@ def _compiled_wraps(cpu: defaultdict[str, float]) -> list[tuple[Any, str, Any]]:
         for attr, value in list(vars(module).items()):
             if isinstance(value, Dispatcher):
                 if id(value) not in wrapped:
-                    wrapped[id(value)] = timed(value, "numba")
+                    wrapped[id(value)] = _cpu_timed(value, cpu, "numba")
                 out.append((module, attr, wrapped[id(value)]))
     for attr in ("crypto_sign", "crypto_sign_open"):
-        out.append((nacl.bindings, attr, timed(getattr(nacl.bindings, attr), "libsodium")))
-    for attr in ("_msgpack_encoder", "_msgpack_decoder"):
-        out.append((codec, attr, _TimedCodec(getattr(codec, attr), cpu)))
+        timed = _cpu_timed(getattr(nacl.bindings, attr), cpu, "libsodium")
+        out.append((nacl.bindings, attr, timed))
+    for attr, method in (("_msgpack_encoder", "encode"), ("_msgpack_decoder", "decode")):
+        timed = _cpu_timed(getattr(getattr(codec, attr), method), cpu, "msgspec")
+        out.append((codec, attr, SimpleNamespace(**{method: timed})))
     return out
 
 
